@@ -1,0 +1,101 @@
+"""Small I/O helpers shared by every stage: atomic writes, hashing, safe .npy loading.
+
+Every output is written to a temporary file beside its destination and renamed into
+place, so a crash never leaves a half-written file and earlier results stay intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmri_bench.errors import FmriBenchError
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """Return the sha256 of ``obj`` serialized as canonical JSON (sorted keys)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it there on success.
+
+    On an exception the temporary file is removed and ``destination`` is untouched.
+    ``suffix`` keeps an extension that writers such as ``np.save`` insist on.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=f".tmp{suffix}", dir=destination.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp_name)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, destination)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Save ``array`` as .npy at ``path`` atomically (never pickled)."""
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, np.asarray(array), allow_pickle=False)
+
+
+def load_npy(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
+    """Load a .npy file with ``allow_pickle=False``; raise a one-line error on failure.
+
+    Parameters
+    ----------
+    path : path-like
+        The .npy file.
+    mmap : bool
+        Memory-map the file read-only instead of reading it into memory.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FmriBenchError(f"{path}: no such file (expected a .npy array)")
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise FmriBenchError(
+                f"{path}: holds Python objects (a pickled array); expected a numeric .npy array"
+            ) from exc
+        raise FmriBenchError(f"{path}: not a readable .npy array ({exc})") from exc
+    except (OSError, EOFError) as exc:
+        raise FmriBenchError(f"{path}: not a readable .npy array ({exc})") from exc
