@@ -20,6 +20,7 @@ import numpy as np
 from fmri_bench.errors import FmriBenchError
 
 _CHUNK = 1 << 20
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -89,6 +90,11 @@ def load_npy(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FmriBenchError(f"{path}: no such file (expected a .npy array)")
+    with open(path, "rb") as handle:
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic != _NPY_MAGIC:
+        # np.load would try to unpickle anything that is not .npy/.npz.
+        raise FmriBenchError(f"{path}: not a readable .npy array (no .npy header); expected a file written by np.save")
     try:
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except ValueError as exc:
