@@ -1,0 +1,246 @@
+"""Read the parts of a BIDS tree that prepare needs: runs, events, repetition times, masks.
+
+Discovery works on a datalad clone whose annexed files are not fetched yet (broken
+symlinks), so fetch can ask which files a preparation needs before downloading them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fmri_bench.errors import DataError
+from fmri_bench.recipe import SPLITS, Recipe
+
+_ENTITY = re.compile(r"([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One functional run that feeds a split.
+
+    Attributes
+    ----------
+    subject, session, split : str
+        e.g. ``sub-01``, ``ses-perceptionNaturalImageTraining01``, ``train``.
+    run : int
+        The run number.
+    bold, events : Path
+        The BOLD NIfTI and its events.tsv.
+    """
+
+    subject: str
+    session: str
+    split: str
+    run: int
+    bold: Path
+    events: Path
+
+    @property
+    def name(self) -> str:
+        """The run's file stem without suffix, e.g. ``sub-01_ses-..._task-perception_run-01``."""
+        return self.bold.name[: -len("_bold.nii.gz")]
+
+
+def entities(filename: str) -> dict[str, str]:
+    """Return the BIDS key-value entities of a file name (``sub``, ``ses``, ``task``, ``run``...)."""
+    stem = filename.split(".", 1)[0]
+    return dict(_ENTITY.findall("_".join(stem.split("_")[:-1]) if "_" in stem else stem))
+
+
+def list_subjects(root: str | os.PathLike[str]) -> list[str]:
+    """Return the ``sub-*`` folders of a BIDS tree, sorted."""
+    return sorted(p.name for p in Path(root).glob("sub-*") if p.is_dir())
+
+
+def _run_number(path: Path) -> int:
+    return int(entities(path.name).get("run", "0"))
+
+
+def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) -> list[Run]:
+    """Return the runs of ``subject`` that feed the recipe's splits, in session and run order.
+
+    Raises
+    ------
+    DataError
+        The subject has no run for a split, or a run has no events file.
+    """
+    root = Path(root)
+    task = recipe.bids["task"]
+    runs: list[Run] = []
+    for split in SPLITS:
+        pattern = recipe.splits[split]["sessions"]
+        # Runs are found by their events files (small, in git): a missing or unfetched BOLD
+        # then fails with its own name instead of silently shrinking the split.
+        found = sorted(
+            (root / subject).glob(f"{pattern}/func/{subject}_ses-*_task-{task}_run-*_events.tsv"),
+            key=lambda p: (p.parent.parent.name, _run_number(p)),
+        )
+        if not found:
+            raise DataError(
+                f"{root / subject}: no {split} run (expected {pattern}/func/*_task-{task}_run-*_events.tsv)"
+            )
+        for events in found:
+            bold = events.with_name(events.name[: -len("_events.tsv")] + "_bold.nii.gz")
+            runs.append(
+                Run(subject=subject, session=events.parent.parent.name, split=split, run=_run_number(events),
+                    bold=bold, events=events)
+            )
+    return runs
+
+
+def mask_paths(root: str | os.PathLike[str], recipe: Recipe, subject: str, rois: list[str]) -> list[Path]:
+    """Return the ROI mask files (every hemisphere of every ROI) of ``subject``."""
+    template = recipe.bids["mask"]
+    return [
+        Path(root) / template.format(subject=subject, hemi=hemi, roi=roi)
+        for roi in rois
+        for hemi in recipe.bids["hemispheres"]
+    ]
+
+
+def sidecar_chain(bold: Path, root: Path) -> list[Path]:
+    """Return the JSON sidecars that apply to ``bold`` by BIDS inheritance, outermost first.
+
+    A sidecar applies when its suffix is ``bold`` and its entities are a subset of the
+    BOLD file's; it sits in the BOLD's folder or any folder above, up to ``root``.
+    """
+    own = entities(bold.name)
+    chain: list[Path] = []
+    folder = bold.parent
+    levels = []
+    while True:
+        levels.append(folder)
+        if folder == root or root not in folder.parents:
+            break
+        folder = folder.parent
+    for level in reversed(levels):
+        for candidate in sorted(level.glob("*bold.json")):
+            ents = entities(candidate.name)
+            if candidate.name.endswith("_bold.json") and all(own.get(k) == v for k, v in ents.items()):
+                chain.append(candidate)
+    return chain
+
+
+def read_sidecar(bold: Path, root: Path) -> dict[str, Any]:
+    """Return the merged sidecar metadata of ``bold`` (inner files override outer ones)."""
+    merged: dict[str, Any] = {}
+    for path in sidecar_chain(bold, root):
+        try:
+            merged.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable JSON sidecar ({exc})") from exc
+    return merged
+
+
+def repetition_time(bold: Path, root: Path) -> float | None:
+    """Return RepetitionTime (s) from the sidecars of ``bold``, or None if none says."""
+    tr = read_sidecar(bold, root).get("RepetitionTime")
+    return float(tr) if tr is not None else None
+
+
+def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFrame:
+    """Read an events.tsv and classify each row.
+
+    Parameters
+    ----------
+    path : path-like
+        The events file.
+    spec : dict
+        The recipe's ``[events]`` table: the event-type ``column``, the codes of
+        ``stimulus``, ``repeat`` and ``rest`` rows, ``na_values``, and
+        ``drop_consecutive_repeats`` (unflagged one-back repetitions: the same image in
+        two consecutive stimulus rows; the second is a repeat).
+
+    Returns
+    -------
+    DataFrame
+        ``onset``, ``duration``, ``role`` (``sample``, ``repeat`` or ``rest``),
+        ``image_index`` (int, -1 for rest), ``stimulus_name``, ``stimulus_id``.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, missing columns, an unknown event code, or a stimulus row
+        without image_index.
+    """
+    path = Path(path)
+    na_values = list(spec.get("na_values", ["n/a"]))
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a readable events.tsv ({exc})") from exc
+    column = spec["column"]
+    needed = ["onset", "duration", column, "image_index", "stimulus_name"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} "
+            "(image_index and stimulus_name exist in ds001506 from release 1.3.0 on)"
+        )
+    frame = frame.apply(lambda col: col.str.strip())
+    codes = frame[column]
+    roles = pd.Series("", index=frame.index, dtype=object)
+    for role, key in (("sample", "stimulus"), ("repeat", "repeat"), ("rest", "rest")):
+        roles[codes.isin([str(c) for c in spec[key]])] = role
+    unknown = roles == ""
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        known = [str(c) for key in ("stimulus", "repeat", "rest") for c in spec[key]]
+        raise DataError(
+            f"{path}: unknown {column} {codes.iloc[row]!r} in row {row + 1}; expected one of: {', '.join(known)}"
+        )
+    try:
+        onset = frame["onset"].astype(float).to_numpy()
+        duration = frame["duration"].astype(float).to_numpy()
+    except ValueError as exc:
+        raise DataError(f"{path}: onset/duration is not a number ({exc})") from exc
+    stim = (roles != "rest").to_numpy()
+    image = frame["image_index"].where(~frame["image_index"].isin(na_values), "")
+    bad = stim & (image == "").to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: stimulus row {row + 1} has no image_index")
+    try:
+        image_index = np.where(stim, pd.to_numeric(image.where(stim, "-1")), -1).astype(np.int64)
+    except ValueError as exc:
+        raise DataError(f"{path}: image_index is not an integer ({exc})") from exc
+    if spec.get("drop_consecutive_repeats", False):
+        # Unflagged one-back: a stimulus row showing the same image as the stimulus row before it.
+        last = None
+        for i in range(len(frame)):
+            if roles.iat[i] == "rest":
+                last = None
+                continue
+            if last is not None and image_index[i] == last:
+                roles.iat[i] = "repeat"
+            last = image_index[i]
+    stimulus_id = frame["stimulus_id"] if "stimulus_id" in frame.columns else pd.Series("", index=frame.index)
+    return pd.DataFrame(
+        {
+            "onset": onset,
+            "duration": duration,
+            "role": roles.to_numpy(),
+            "image_index": image_index,
+            "stimulus_name": frame["stimulus_name"].where(stim, "").to_numpy(),
+            "stimulus_id": stimulus_id.where(stim, "").to_numpy(),
+        }
+    )
+
+
+def block_volumes(onset: float, duration: float, delay_s: float, tr: float) -> np.ndarray:
+    """Return the volume indices whose acquisition time lies in the block shifted by ``delay_s``.
+
+    Volume ``i`` is acquired at ``i * tr``; the block covers ``[onset + delay, onset + duration + delay)``.
+    """
+    start, stop = onset + delay_s, onset + duration + delay_s
+    first = int(np.ceil(start / tr - 1e-9))
+    last = int(np.ceil(stop / tr - 1e-9))  # exclusive
+    return np.arange(first, max(first, last))

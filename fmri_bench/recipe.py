@@ -1,0 +1,195 @@
+"""Dataset recipes: the TOML files in ``datasets/``, installed as ``fmri_bench.recipes`` data.
+
+A recipe says where a dataset comes from (a pinned OpenNeuro release, or the simulator),
+how its BIDS tree is read (task, sessions per split, event codes, ROI masks) and the
+frozen parameters of every prepared version (``[versions.v1]``, ``[versions.v2]``). The
+contract for each key is in ``datasets/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.io import sha256_json
+
+METHODS = ("block_average", "single_trial_glm")
+SOURCE_KINDS = ("openneuro", "simulate")
+SPLITS = ("train", "test")
+
+# Keys each version method needs, and their types (checked on load, so a typo fails early).
+_METHOD_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "block_average": {"rois": list, "delay_s": (int, float), "detrend": bool, "standardize": (str, bool)},
+    "single_trial_glm": {
+        "rois": list,
+        "hrf_model": str,
+        "drift_model": str,
+        "high_pass_hz": (int, float),
+        "noise_model": str,
+        "zscore_betas": bool,
+        "delay_s": (int, float),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated dataset recipe.
+
+    Attributes
+    ----------
+    name, title : str
+        The dataset name (``synthetic``, ``ds001506``...) and a one-line description.
+    data : dict
+        The parsed TOML.
+    path : Path or None
+        The file it was read from.
+    """
+
+    name: str
+    title: str
+    data: dict[str, Any] = field(repr=False)
+    path: Path | None = None
+
+    @property
+    def source(self) -> dict[str, Any]:
+        return self.data["source"]
+
+    @property
+    def subjects(self) -> list[str] | None:
+        """The recipe's subjects, or None to take every ``sub-*`` folder of the source."""
+        subjects = self.data.get("subjects")
+        return list(subjects) if subjects else None
+
+    @property
+    def bids(self) -> dict[str, Any]:
+        return self.data["bids"]
+
+    @property
+    def events(self) -> dict[str, Any]:
+        return self.data["events"]
+
+    @property
+    def splits(self) -> dict[str, dict[str, Any]]:
+        return self.data["splits"]
+
+    @property
+    def resolution(self) -> int:
+        """Side in pixels of the prepared stimulus images."""
+        return int(self.data.get("stimuli", {}).get("resolution", 256))
+
+    @property
+    def versions(self) -> list[str]:
+        return sorted(self.data["versions"])
+
+    def version(self, version: str) -> dict[str, Any]:
+        """Return the parameter table of ``version``; raise FmriBenchError if unknown."""
+        try:
+            return dict(self.data["versions"][version])
+        except KeyError:
+            raise FmriBenchError(
+                f"{self.name} has no version {version!r}; expected one of: {', '.join(self.versions)}"
+            ) from None
+
+    def parameters(self, version: str) -> dict[str, Any]:
+        """Everything that shapes the arrays of ``version``: the value its hash is taken of."""
+        return {
+            "dataset": self.name,
+            "version": version,
+            "method": self.version(version),
+            "bids": self.bids,
+            "splits": {s: {"sessions": self.splits[s]["sessions"]} for s in SPLITS},
+            "events": self.events,
+            "stimuli": {"resolution": self.resolution},
+        }
+
+    def parameters_hash(self, version: str) -> str:
+        """sha256 of :meth:`parameters` (canonical JSON)."""
+        return sha256_json(self.parameters(version))
+
+
+def _fail(where: str, message: str) -> FmriBenchError:
+    return FmriBenchError(f"recipe {where}: {message}")
+
+
+def validate(data: dict[str, Any], where: str) -> Recipe:
+    """Check the structure of a parsed recipe; return it as a :class:`Recipe`."""
+    for key in ("name", "title", "source", "bids", "splits", "events", "versions"):
+        if key not in data:
+            raise _fail(where, f"missing key {key!r}")
+    kind = data["source"].get("kind")
+    if kind not in SOURCE_KINDS:
+        raise _fail(where, f"source.kind is {kind!r}; expected one of: {', '.join(SOURCE_KINDS)}")
+    if kind == "openneuro":
+        for key in ("url", "release", "commit"):
+            if not data["source"].get(key):
+                raise _fail(where, f"source.{key} is required for an openneuro source")
+    for key in ("task", "mask", "hemispheres"):
+        if key not in data["bids"]:
+            raise _fail(where, f"missing key bids.{key}")
+    for split in SPLITS:
+        if "sessions" not in data["splits"].get(split, {}):
+            raise _fail(where, f"missing key splits.{split}.sessions")
+    for key in ("column", "stimulus", "repeat", "rest"):
+        if key not in data["events"]:
+            raise _fail(where, f"missing key events.{key}")
+    if not data["versions"]:
+        raise _fail(where, "no [versions.*] table")
+    for version, params in data["versions"].items():
+        method = params.get("method")
+        if method not in METHODS:
+            raise _fail(where, f"versions.{version}.method is {method!r}; expected one of: {', '.join(METHODS)}")
+        for key, types in _METHOD_KEYS[method].items():
+            if key not in params:
+                raise _fail(where, f"missing key versions.{version}.{key} (method {method})")
+            if not isinstance(params[key], types):
+                raise _fail(where, f"versions.{version}.{key} has the wrong type ({type(params[key]).__name__})")
+        if not params["rois"]:
+            raise _fail(where, f"versions.{version}.rois is empty")
+    return Recipe(name=str(data["name"]), title=str(data["title"]), data=data)
+
+
+def _recipe_files() -> dict[str, Any]:
+    folder = resources.files("fmri_bench.recipes")
+    return {entry.name[: -len(".toml")]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
+
+
+def load_recipe(name: str | os.PathLike[str]) -> Recipe:
+    """Load and validate a recipe by dataset name (a built-in recipe) or from a TOML file path.
+
+    Parameters
+    ----------
+    name : str or path-like
+        ``synthetic``, ``ds001506``, ``ds001246``, or the path of a recipe file.
+
+    Returns
+    -------
+    Recipe
+    """
+    text_path = str(name)
+    if text_path.endswith(".toml") or os.sep in text_path:
+        path = Path(text_path)
+        if not path.is_file():
+            raise FmriBenchError(f"recipe {path}: no such file")
+        text, origin = path.read_text(encoding="utf-8"), path
+    else:
+        files = _recipe_files()
+        if text_path not in files:
+            raise FmriBenchError(f"unknown dataset {text_path!r}; expected one of: {', '.join(sorted(files))}")
+        text, origin = files[text_path].read_text(encoding="utf-8"), Path(str(files[text_path]))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(str(origin), f"not valid TOML ({exc})") from exc
+    recipe = validate(data, str(origin))
+    return Recipe(name=recipe.name, title=recipe.title, data=recipe.data, path=origin)
+
+
+def list_recipes() -> list[tuple[str, str]]:
+    """Return ``(name, title)`` of every built-in dataset recipe, sorted by name."""
+    return [(name, load_recipe(name).title) for name in sorted(_recipe_files())]
