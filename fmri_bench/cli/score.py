@@ -1,0 +1,178 @@
+"""``fmri-bench score``, ``fmri-bench leaderboard`` and ``fmri-bench weights``."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fmri_bench.cli._app import DataHomeOption, LeaderboardOption, app
+
+
+def _report_table(reports: list, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from fmri_bench.leaderboard import Cell, format_cell
+    from fmri_bench.metrics import METRICS
+
+    first = reports[0]
+    table = Table(title=f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images")
+    table.add_column("metric")
+    table.add_column("better")
+    for r in reports:
+        table.add_column(r.subject, justify="right")
+    table.add_column("seconds", justify="right")
+    for key in first.metrics:
+        metric = METRICS.get(key)
+        cells = []
+        for r in reports:
+            value = r.metrics[key]
+            cells.append(escape(format_cell(Cell(value=value, ci=r.intervals.get(key))))
+                         if value is not None else "[dim]n/a[/]")
+        seconds = sum(r.seconds.get(key, 0.0) for r in reports)
+        table.add_row(metric.label, "higher" if metric.higher_is_better else "lower", *cells, f"{seconds:.2f}")
+    console.print(table)
+    reasons = {k: v for r in reports for k, v in r.unavailable.items()}
+    for key, reason in reasons.items():
+        console.print(f"n/a {key}: {escape(reason)}")
+    for r in reports:
+        console.print(f"grid: {r.grid}")
+    if first.recorded:
+        console.print(f"recorded in {first.leaderboard}")
+
+
+@app.command("score")
+def score_command(
+    submission: Annotated[str, typer.Argument(help="Submission .npy; with --subject all: a folder, a {subject} template, or one file.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "synthetic",
+    version: Annotated[str, typer.Option("--version", help="Dataset version.")] = "v1",
+    subject: Annotated[str, typer.Option("--subject", help="Subject (sub-01), or 'all'.")] = "sub-01",
+    name: Annotated[Optional[str], typer.Option("--name", help="Leaderboard name (default: sidecar name/method, else file stem).")] = None,
+    leaderboard: LeaderboardOption = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record a leaderboard row.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    data_home: DataHomeOption = None,
+) -> None:
+    """Validate a submission, compute every available metric, record a row and write a PNG grid."""
+    from rich.console import Console
+
+    from fmri_bench.scoring import score_submission, score_subjects
+
+    kwargs = dict(dataset=dataset, version=version, name=name, leaderboard=leaderboard,
+                  record=not no_record, data_home=data_home)
+    if subject == "all":
+        reports = score_subjects(submission, **kwargs)
+    else:
+        reports = [score_submission(submission, subject=subject, **kwargs)]
+    if as_json:
+        if len(reports) == 1:
+            payload = reports[0].to_dict()
+        else:
+            import numpy as np
+
+            keys = list(reports[0].metrics)
+            means = {}
+            for k in keys:
+                values = [r.metrics[k] for r in reports if r.metrics[k] is not None]
+                means[k] = float(np.mean(values)) if values else None
+            payload = {
+                "name": reports[0].name, "dataset": dataset, "version": version, "subject": "all",
+                "metrics": means,
+                "unavailable": {k: v for r in reports for k, v in r.unavailable.items()},
+                "subjects": {r.subject: r.to_dict() for r in reports},
+            }
+        typer.echo(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        _report_table(reports, Console())
+
+
+class BoardFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    html = "html"
+    csv = "csv"
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only this dataset.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Only this version.")] = None,
+    leaderboard: LeaderboardOption = None,
+    fmt: Annotated[BoardFormat, typer.Option("--format", help="table (terminal), markdown, html or csv.")] = BoardFormat.table,
+    data_home: DataHomeOption = None,
+) -> None:
+    """Show the leaderboard in the terminal, or export it as markdown, html or csv (to stdout)."""
+    from fmri_bench import leaderboard as lb
+    from fmri_bench.paths import leaderboard_dir
+
+    rows = lb.Leaderboard(leaderboard_dir(leaderboard, data_home)).rows()
+    if fmt is BoardFormat.table:
+        lb.render_terminal(rows, dataset=dataset, version=version)
+    elif fmt is BoardFormat.markdown:
+        typer.echo(lb.render_results_markdown(rows, dataset=dataset, version=version), nl=False)
+    elif fmt is BoardFormat.html:
+        typer.echo(lb.render_html(rows, dataset=dataset, version=version), nl=False)
+    else:
+        typer.echo(lb.render_csv(rows, dataset=dataset, version=version), nl=False)
+
+
+weights_app = typer.Typer(help="Which networks' weights are present; import a downloaded weight file.",
+                          no_args_is_help=False, invoke_without_command=True)
+app.add_typer(weights_app, name="weights")
+
+
+def _weights_list() -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from fmri_bench.metrics import METRICS, ordered_names
+    from fmri_bench.weights import BACKBONES, checkpoints_dir, status
+
+    users: dict[str, list[str]] = {}
+    for key in ordered_names():
+        metric = METRICS.get(key)
+        if metric.backbone:
+            users.setdefault(metric.backbone, []).append(key)
+    table = Table(title=f"weights in {checkpoints_dir()}")
+    for col in ("backbone", "metrics", "status", "file / reason"):
+        table.add_column(col)
+    for resolved in status():
+        bb = BACKBONES[resolved.backbone]
+        if resolved.available:
+            detail = f"{resolved.path.name} (sha256 {resolved.sha256[:12]}...)"
+            state = "[green]present[/]"
+        else:
+            detail = resolved.reason or ""
+            state = "[red]absent[/]"
+        table.add_row(bb.name, ", ".join(users.get(bb.name, [])) or "-", state, escape(detail))
+    Console().print(table)
+
+
+@weights_app.callback()
+def weights_root(ctx: typer.Context) -> None:
+    """Which networks' weights are present; import a downloaded weight file."""
+    if ctx.invoked_subcommand is None:
+        _weights_list()
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """List every declared backbone, the metrics that use it, and whether its weights are present."""
+    _weights_list()
+
+
+@weights_app.command("import")
+def weights_import(
+    name: Annotated[str, typer.Argument(help="Backbone name (see `fmri-bench weights list`).")],
+    file: Annotated[Path, typer.Argument(help="The weight file you downloaded.")],
+) -> None:
+    """Check a downloaded weight file's checksum and copy it into the torch cache."""
+    from fmri_bench.weights import import_weights
+
+    destination = import_weights(name, file)
+    typer.echo(f"imported {file} as {destination}")

@@ -1,0 +1,515 @@
+"""The leaderboard: a plain-text record and its renderings.
+
+The record is ``<folder>/results.jsonl``: one JSON object per line and per scored
+submission (key-sorted, rows in a stable order), so that a pull request shows a readable
+diff. :meth:`Leaderboard.upsert` replaces the row with the same (name, dataset, version,
+subject, kind) or adds one; it holds a file lock (several ``score`` runs at once all land)
+and writes every file to a temporary name first and renames it (a crash leaves the
+previous record intact). After each upsert, ``README.md`` (markdown tables) and
+``index.html`` (sortable tables and a gallery, no external resources) are re-rendered.
+
+Row fields: ``kind`` ("reconstruction" or "classification"), ``name``, ``dataset``,
+``version``, ``subject``, ``metrics`` (key -> number or null), plus optional
+``reference``, ``unavailable`` (key -> reason), ``intervals`` (key -> [low, high]),
+``gallery`` (a PNG under ``gallery/``, relative) and provenance (``submission_sha256``,
+``metrics_version``, ``fmri_bench_version``, ``versions``, ``date``, ``weights``, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.io import atomic_path, write_text_atomic
+
+RECORD_FILE = "results.jsonl"
+KINDS = ("reconstruction", "classification")
+KEY_FIELDS = ("name", "dataset", "version", "subject", "kind")
+GALLERY_DIR = "gallery"
+LOCK_TIMEOUT_S = 300
+
+
+def _metric_info() -> dict[str, Any]:
+    from fmri_bench.metrics import METRICS, ordered_names
+
+    return {k: METRICS.get(k) for k in ordered_names()}
+
+
+def validate_row(row: dict[str, Any]) -> None:
+    """Raise FmriBenchError unless ``row`` has the fields every leaderboard row needs."""
+    if not isinstance(row, dict):
+        raise FmriBenchError(f"a leaderboard row must be a dict, got {type(row).__name__}")
+    if row.get("kind") not in KINDS:
+        raise FmriBenchError(f"leaderboard row kind {row.get('kind')!r}; expected one of: {', '.join(KINDS)}")
+    for key in ("name", "dataset", "version", "subject"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise FmriBenchError(f"leaderboard row field {key!r} is {row.get(key)!r}; expected a non-empty string")
+    metrics = row.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise FmriBenchError("leaderboard row has no 'metrics' mapping; expected {metric key: number or null}")
+    for key, value in metrics.items():
+        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+        if not ok:
+            raise FmriBenchError(f"leaderboard row metric {key!r} is {value!r}; expected a finite number or null")
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """The identity of a row: (name, dataset, version, subject, kind)."""
+    return tuple(str(row[k]) for k in KEY_FIELDS)
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    return (row["dataset"], row["version"], KINDS.index(row["kind"]), not row.get("reference", False),
+            row["name"], row["subject"])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "entry"
+
+
+class Leaderboard:
+    """A leaderboard folder: ``results.jsonl`` plus its renderings.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder (created on first write).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.record = self.folder / RECORD_FILE
+        self._lock = FileLock(str(self.folder / f".{RECORD_FILE}.lock"), timeout=LOCK_TIMEOUT_S)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return every recorded row, in the record's order."""
+        if not self.record.is_file():
+            return []
+        rows = []
+        for number, line in enumerate(self.record.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise FmriBenchError(f"{self.record}:{number}: not valid JSON ({exc}); fix or remove that line") from exc
+        return rows
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in sorted(rows, key=_sort_key))
+        write_text_atomic(self.record, text)
+
+    def upsert(self, row: dict[str, Any], *, gallery_png: bytes | None = None) -> dict[str, Any]:
+        """Add ``row``, replacing the row with the same (name, dataset, version, subject, kind).
+
+        ``gallery_png`` (PNG bytes: targets above reconstructions) is stored under
+        ``gallery/`` and referenced from the row. Returns the stored row.
+        """
+        validate_row(row)
+        row = dict(row)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            rows = self.rows()
+            if gallery_png is not None:
+                rel = f"{GALLERY_DIR}/{_slug('_'.join((row['dataset'], row['version'], row['subject'], row['kind'], row['name'])))}.png"
+                with atomic_path(self.folder / rel, suffix=".png") as tmp:
+                    tmp.write_bytes(gallery_png)
+                row["gallery"] = rel
+            key = row_key(row)
+            rows = [r for r in rows if row_key(r) != key] + [row]
+            self._write_rows(rows)
+            self._render_locked(rows)
+        return row
+
+    def remove(self, **match: str) -> int:
+        """Remove rows whose fields equal every ``match`` item; return how many were removed."""
+        with self._lock:
+            rows = self.rows()
+            kept = [r for r in rows if not all(r.get(k) == v for k, v in match.items())]
+            if len(kept) != len(rows):
+                self._write_rows(kept)
+                self._render_locked(kept)
+            return len(rows) - len(kept)
+
+    def render(self) -> None:
+        """Re-render README.md and index.html from the record."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._render_locked(self.rows())
+
+    def _render_locked(self, rows: list[dict[str, Any]]) -> None:
+        write_text_atomic(self.folder / "README.md", render_markdown(rows))
+        write_text_atomic(self.folder / "index.html", render_html(rows))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Cell:
+    """One table cell: a value, its spread or interval, or the reason it is n/a."""
+
+    value: float | None
+    sd: float | None = None
+    ci: tuple[float, float] | None = None
+    reason: str | None = None
+    best: bool = False
+
+
+@dataclass
+class Line:
+    """One table line: a recorded row, or the mean over subjects of an entry."""
+
+    name: str
+    subject: str
+    reference: bool
+    aggregate: bool
+    cells: dict[str, Cell]
+    gallery: str | None = None
+    n_subjects: int = 1
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    """The lines of one (dataset, version, kind)."""
+
+    dataset: str
+    version: str
+    kind: str
+    columns: list[tuple[str, str, bool | None]]  # key, label, higher_is_better (None: not ranked)
+    lines: list[Line]
+
+    @property
+    def title(self) -> str:
+        """``dataset version (kind)``."""
+        return f"{self.dataset} {self.version} ({self.kind})"
+
+    def notes(self) -> list[tuple[str, str]]:
+        """The distinct (metric label, reason) of every n/a cell."""
+        labels = {k: label for k, label, _ in self.columns}
+        seen: dict[tuple[str, str], None] = {}
+        for line in self.lines:
+            for key, cell in line.cells.items():
+                if cell.value is None and cell.reason:
+                    seen[(labels.get(key, key), cell.reason)] = None
+        return list(seen)
+
+
+_CLASSIFICATION_LABELS = {"accuracy": ("Accuracy", True), "accuracy_ci_low": ("CI low", None),
+                          "accuracy_ci_high": ("CI high", None), "n_pairs": ("pairs", None)}
+
+
+def _columns(kind: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    keys: dict[str, None] = {}
+    for r in rows:
+        for k in r.get("metrics", {}):
+            keys[k] = None
+    info = _metric_info() if kind == "reconstruction" else {}
+    ordered = [k for k in info if k in keys] + sorted(k for k in keys if k not in info)
+    cols = []
+    for k in ordered:
+        if k in info:
+            cols.append((k, info[k].label, info[k].higher_is_better))
+        elif k in _CLASSIFICATION_LABELS:
+            cols.append((k, *_CLASSIFICATION_LABELS[k]))
+        else:
+            cols.append((k, k, None if k.endswith(("_ci_low", "_ci_high")) or k.startswith("n_") else True))
+    return cols
+
+
+def _row_cells(row: dict[str, Any], columns: list[tuple[str, str, bool | None]]) -> dict[str, Cell]:
+    cells = {}
+    metrics, reasons, intervals = row.get("metrics", {}), row.get("unavailable", {}), row.get("intervals", {})
+    for key, _, _ in columns:
+        value = metrics.get(key)
+        ci = intervals.get(key)
+        reason = reasons.get(key) if value is None else None
+        if value is None and key not in metrics:
+            reason = "not computed for this entry"
+        cells[key] = Cell(value=value, ci=tuple(ci) if ci else None, reason=reason)
+    return cells
+
+
+def _mean_line(name: str, reference: bool, rows: list[dict[str, Any]],
+               columns: list[tuple[str, str, bool | None]]) -> Line:
+    import numpy as np
+
+    cells = {}
+    for key, _, _ in columns:
+        values = [r["metrics"][key] for r in rows if r.get("metrics", {}).get(key) is not None]
+        if values:
+            sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            cells[key] = Cell(value=float(np.mean(values)), sd=sd)
+        else:
+            reason = next((r.get("unavailable", {}).get(key) for r in rows if r.get("unavailable", {}).get(key)), None)
+            cells[key] = Cell(value=None, reason=reason or "not computed for this entry")
+    return Line(name=name, subject=f"mean ± sd ({len(rows)} subjects)", reference=reference, aggregate=True,
+                cells=cells, n_subjects=len(rows))
+
+
+def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
+                 version: str | None = None) -> list[Table]:
+    """Group rows into tables per (dataset, version, kind), with mean ± sd lines and best marks.
+
+    An entry (same name) with several subjects gets a mean ± sd line after its subjects.
+    The best value of each ranked column among non-reference lines is marked.
+    """
+    selected = [r for r in rows if (dataset is None or r["dataset"] == dataset)
+                and (version is None or r["version"] == version)]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in sorted(selected, key=_sort_key):
+        groups.setdefault((r["dataset"], r["version"], r["kind"]), []).append(r)
+    tables = []
+    for (ds, ver, kind), group in groups.items():
+        columns = _columns(kind, group)
+        lines: list[Line] = []
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for r in group:
+            by_name.setdefault(r["name"], []).append(r)
+        for name, entry_rows in by_name.items():
+            ref = bool(entry_rows[0].get("reference", False))
+            for r in entry_rows:
+                lines.append(Line(name=name, subject=r["subject"], reference=ref, aggregate=False,
+                                  cells=_row_cells(r, columns), gallery=r.get("gallery"), row=r))
+            if len(entry_rows) > 1:
+                lines.append(_mean_line(name, ref, entry_rows, columns))
+        for key, _, higher in columns:
+            if higher is None:
+                continue
+            values = [ln.cells[key].value for ln in lines if not ln.reference and ln.cells[key].value is not None]
+            if not values:
+                continue
+            best = max(values) if higher else min(values)
+            for ln in lines:
+                if not ln.reference and ln.cells[key].value is not None and math.isclose(ln.cells[key].value, best):
+                    ln.cells[key].best = True
+        tables.append(Table(ds, ver, kind, columns, lines))
+    return tables
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+        return f"{value:.3g}"
+    return f"{value:.3f}" if not float(value).is_integer() or abs(value) < 10 else f"{value:.0f}"
+
+
+def format_cell(cell: Cell) -> str:
+    """Plain text of a cell: ``0.812 [0.74, 0.88]``, ``0.812 ± 0.031`` or ``n/a``."""
+    text = _fmt(cell.value)
+    if cell.value is None:
+        return text
+    if cell.sd is not None:
+        text += f" ± {_fmt(cell.sd)}"
+    elif cell.ci is not None:
+        text += f" [{_fmt(cell.ci[0])}, {_fmt(cell.ci[1])}]"
+    return text
+
+
+def _entry_label(line: Line) -> str:
+    return f"{line.name} *(reference)*" if line.reference else line.name
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def metric_definitions_markdown() -> str:
+    """The metric definitions table (from the registry, so it never drifts from the code)."""
+    out = ["| key | column | better | resolution | network / weights | definition | source |",
+           "|---|---|---|---|---|---|---|"]
+    for key, m in _metric_info().items():
+        res = f"{m.resolution} px" if m.resolution else ("target's own" if m.backbone is None else "weight file's")
+        net = f"`{m.backbone}` `{m.node}`" if m.backbone else "none"
+        better = "higher" if m.higher_is_better else "lower"
+        out.append(f"| `{key}` | {m.label} | {better} | {res} | {net} | {m.description} | {m.source} |")
+    return "\n".join(out)
+
+
+def _markdown_table(table: Table) -> str:
+    header = ["entry", "subject"] + [label for _, label, _ in table.columns]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for line in table.lines:
+        cells = []
+        for key, _, _ in table.columns:
+            cell = line.cells[key]
+            text = format_cell(cell)
+            cells.append(f"**{text}**" if cell.best else text)
+        subject = f"*{line.subject}*" if line.aggregate else line.subject
+        name = _entry_label(line).replace("|", "\\|")
+        out.append("| " + " | ".join([name, subject, *cells]) + " |")
+    notes = table.notes()
+    if notes:
+        out.append("")
+        out.extend(f"- n/a in {label}: {reason}" for label, reason in notes)
+    return "\n".join(out)
+
+
+def render_results_markdown(rows: list[dict[str, Any]], *, dataset: str | None = None,
+                            version: str | None = None) -> str:
+    """Markdown tables, one per dataset/version/kind (best per column in bold)."""
+    tables = build_tables(rows, dataset=dataset, version=version)
+    if not tables:
+        return "_No results recorded yet._\n"
+    parts = []
+    for table in tables:
+        parts.append(f"### {table.title}\n\n{_markdown_table(table)}\n")
+    return "\n".join(parts)
+
+
+def _template(name: str) -> str:
+    return resources.files("fmri_bench").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_markdown(rows: list[dict[str, Any]]) -> str:
+    """The full leaderboard README: the contract (template), metric definitions, results."""
+    from fmri_bench.metrics import METRICS_VERSION
+
+    text = _template("leaderboard_README.md")
+    text = text.replace("<!-- METRICS_VERSION -->", str(METRICS_VERSION))
+    text = text.replace("<!-- METRIC_DEFINITIONS -->", metric_definitions_markdown())
+    return text.replace("<!-- RESULTS -->", render_results_markdown(rows).rstrip() + "\n")
+
+
+# --------------------------------------------------------------------------- html
+
+
+def _html_table(table: Table, index: int) -> str:
+    e = html.escape
+    head = ['<th data-type="text">entry</th>', '<th data-type="text">subject</th>']
+    for key, label, higher in table.columns:
+        arrow = "" if higher is None else (" ↑" if higher else " ↓")
+        head.append(f'<th data-type="num" data-key="{e(key)}" title="{e(key)}">{e(label)}{arrow}</th>')
+    body = []
+    for line in table.lines:
+        classes = [c for c, on in (("reference", line.reference), ("aggregate", line.aggregate)) if on]
+        tds = [f'<td data-value="{e(line.name)}">{e(line.name)}'
+               f'{" <span class=tag>reference</span>" if line.reference else ""}</td>',
+               f'<td data-value="{e(line.subject)}">{e(line.subject)}</td>']
+        for key, _, _ in table.columns:
+            cell = line.cells[key]
+            value = "" if cell.value is None else repr(float(cell.value))
+            title = f' title="{e(cell.reason)}"' if cell.reason else ""
+            cls = ' class="best"' if cell.best else (' class="na"' if cell.value is None else "")
+            tds.append(f'<td data-value="{value}"{cls}{title}>{e(format_cell(cell))}</td>')
+        body.append(f'<tr class="{" ".join(classes)}">' + "".join(tds) + "</tr>")
+    notes = "".join(f"<li>n/a in {e(label)}: {e(reason)}</li>" for label, reason in table.notes())
+    return (f'<h2>{e(table.title)}</h2>\n<table class="board" id="board-{index}">\n<thead><tr>{"".join(head)}'
+            f'</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>\n"
+            + (f'<ul class="notes">{notes}</ul>\n' if notes else ""))
+
+
+def _html_gallery(tables: list[Table]) -> str:
+    e = html.escape
+    items = []
+    for table in tables:
+        for line in table.lines:
+            if line.gallery:
+                items.append(f'<figure><img src="{e(line.gallery)}" alt="{e(line.name)}">'
+                             f'<figcaption>{e(table.dataset)} {e(table.version)} · {e(line.subject)} · '
+                             f'{e(line.name)}</figcaption></figure>')
+    if not items:
+        return "<p>No gallery images yet.</p>"
+    return '<div class="gallery">\n' + "\n".join(items) + "\n</div>"
+
+
+def render_html(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None) -> str:
+    """A static page: sortable tables (click a header) and a gallery; works from file://."""
+    from fmri_bench.metrics import METRICS_VERSION
+
+    tables = build_tables(rows, dataset=dataset, version=version)
+    content = "\n".join(_html_table(t, i) for i, t in enumerate(tables)) or "<p>No results recorded yet.</p>"
+    text = _template("leaderboard.html")
+    text = text.replace("<!-- TABLES -->", content)
+    text = text.replace("<!-- GALLERY -->", _html_gallery(tables))
+    return text.replace("<!-- METRICS_VERSION -->", str(METRICS_VERSION))
+
+
+# --------------------------------------------------------------------------- csv, terminal
+
+
+def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None) -> str:
+    """CSV with a header: one line per table line (subjects and mean-over-subject lines).
+
+    Columns: kind, dataset, version, name, subject, reference, aggregate, n_subjects, then
+    per metric ``<key>``, ``<key>_sd`` (mean lines), ``<key>_ci_low`` and ``<key>_ci_high``
+    (identification), then ``unavailable`` ("key: reason; ..."), ``submission_sha256``,
+    ``metrics_version``, ``date``. n/a values are empty.
+    """
+    tables = build_tables(rows, dataset=dataset, version=version)
+    keys: dict[str, None] = {}
+    for t in tables:
+        for k, _, _ in t.columns:
+            keys[k] = None
+    header = ["kind", "dataset", "version", "name", "subject", "reference", "aggregate", "n_subjects"]
+    for k in keys:
+        header += [k, f"{k}_sd", f"{k}_ci_low", f"{k}_ci_high"]
+    header += ["unavailable", "submission_sha256", "metrics_version", "date"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for t in tables:
+        for line in t.lines:
+            out = [t.kind, t.dataset, t.version, line.name, line.subject, int(line.reference), int(line.aggregate),
+                   line.n_subjects]
+            reasons = []
+            for k in keys:
+                cell = line.cells.get(k)
+                if cell is None:
+                    out += ["", "", "", ""]
+                    continue
+                if cell.value is None and cell.reason:
+                    reasons.append(f"{k}: {cell.reason}")
+                out += ["" if cell.value is None else f"{cell.value:.6g}",
+                        "" if cell.sd is None else f"{cell.sd:.6g}",
+                        "" if cell.ci is None else f"{cell.ci[0]:.6g}",
+                        "" if cell.ci is None else f"{cell.ci[1]:.6g}"]
+            out += ["; ".join(reasons), line.row.get("submission_sha256") or "", line.row.get("metrics_version", ""),
+                    line.row.get("date", "")]
+            writer.writerow(out)
+    return buffer.getvalue()
+
+
+def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None,
+                    console: Any = None) -> None:
+    """Print the tables with rich (best per column in bold green, references dimmed)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
+    console = console or Console()
+    tables = build_tables(rows, dataset=dataset, version=version)
+    if not tables:
+        console.print("No results recorded yet.")
+        return
+    for table in tables:
+        notes = table.notes()
+        caption = "\n".join(f"n/a in {label}: {reason}" for label, reason in notes) or None
+        rt = RichTable(title=table.title, caption=caption, caption_justify="left")
+        rt.add_column("entry")
+        rt.add_column("subject")
+        for _, label, higher in table.columns:
+            rt.add_column(label + ("" if higher is None else (" ↑" if higher else " ↓")), justify="right")
+        for line in table.lines:
+            cells = []
+            for key, _, _ in table.columns:
+                cell = line.cells[key]
+                text = escape(format_cell(cell))
+                cells.append(f"[bold green]{text}[/]" if cell.best else text)
+            name = escape(line.name) + (" (reference)" if line.reference else "")
+            rt.add_row(name, line.subject, *cells, style="dim" if line.reference else None,
+                       end_section=line.aggregate)
+        console.print(rt)

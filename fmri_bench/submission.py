@@ -1,0 +1,163 @@
+"""Submissions: validation and loading.
+
+A submission is a ``.npy`` array with one reconstruction per test image, in the order of
+``images_test.npy`` (ascending image_index): shape (N, H, W, 3) uint8, or float in [0, 1];
+(N, 3, H, W) is accepted too; square, at least 32 px. An optional sidecar
+``<stem>.json`` holds a JSON object (method, authors, code_url, post_processing, ...).
+
+Every problem raises :class:`~fmri_bench.errors.SubmissionError` (exit code 2) with one
+line saying what is wrong and what was expected. Arrays are always loaded with
+``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmri_bench.errors import FmriBenchError, SubmissionError
+from fmri_bench.io import load_npy, sha256_file
+
+MIN_SIZE = 32
+EXPECTED = "(N, H, W, 3) uint8 or float in [0, 1], or (N, 3, H, W); square, at least 32 px"
+SIDECAR_KEYS = ("method", "authors", "code_url", "post_processing")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated submission.
+
+    Attributes
+    ----------
+    path : Path
+        The .npy file.
+    images : ndarray, float32, shape (N, H, W, 3), in [0, 1]
+        The reconstructions, channel-last.
+    sha256 : str
+        The sha256 of the .npy file.
+    sidecar : dict
+        The sidecar JSON object ({} when there is none).
+    """
+
+    path: Path
+    images: np.ndarray
+    sha256: str
+    sidecar: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_array(array: Any, n_expected: int | None = None, *, source: str = "submission") -> np.ndarray:
+    """Check a reconstruction array and return it as float32 (N, H, W, 3) in [0, 1].
+
+    Parameters
+    ----------
+    array : array-like
+        The candidate submission.
+    n_expected : int, optional
+        The number of test images; a different N is refused.
+    source : str
+        How to name the array in error messages (usually its path).
+
+    Raises
+    ------
+    SubmissionError
+        Wrong dtype, rank, layout, size, count, non-finite values or floats outside [0, 1].
+    """
+    arr = np.asarray(array) if not isinstance(array, np.ndarray) else array
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise SubmissionError(f"{source}: dtype bool; expected {EXPECTED}")
+    if kind == "c":
+        raise SubmissionError(f"{source}: complex dtype {arr.dtype}; expected {EXPECTED}")
+    if kind in "OSUVMm":
+        raise SubmissionError(f"{source}: dtype {arr.dtype} is not numeric image data; expected {EXPECTED}")
+    if kind in "iu" and arr.dtype != np.uint8:
+        raise SubmissionError(f"{source}: integer dtype {arr.dtype}; expected uint8 (0-255) or float in [0, 1]")
+    if arr.ndim != 4:
+        raise SubmissionError(f"{source}: shape {arr.shape} has {arr.ndim} dimensions; expected 4: {EXPECTED}")
+    if arr.shape[-1] == 3:
+        layout = "NHWC"
+    elif arr.shape[1] == 3:
+        layout = "NCHW"
+    else:
+        raise SubmissionError(f"{source}: shape {arr.shape} has no colour axis of length 3; expected {EXPECTED}")
+    n = arr.shape[0]
+    h, w = (arr.shape[1], arr.shape[2]) if layout == "NHWC" else (arr.shape[2], arr.shape[3])
+    if h != w:
+        raise SubmissionError(f"{source}: images are {h}x{w}, not square; expected square images, at least {MIN_SIZE} px")
+    if h < MIN_SIZE:
+        raise SubmissionError(f"{source}: images are {h}x{w}; expected square images of at least {MIN_SIZE} px")
+    if n_expected is not None and n != n_expected:
+        raise SubmissionError(
+            f"{source}: {n} reconstructions; expected {n_expected}, one per test image in images_test.npy order"
+        )
+    if n == 0:
+        raise SubmissionError(f"{source}: holds no images; expected one reconstruction per test image")
+    if kind == "f":
+        values = np.asarray(arr)
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise SubmissionError(f"{source}: {bad} values are NaN or infinite; expected finite floats in [0, 1]")
+        lo, hi = float(values.min()), float(values.max())
+        if lo < 0.0 or hi > 1.0:
+            raise SubmissionError(
+                f"{source}: float values span [{lo:.4g}, {hi:.4g}]; expected floats in [0, 1] (or uint8 0-255)"
+            )
+        out = values.astype(np.float32, copy=False)
+    else:
+        out = np.asarray(arr).astype(np.float32) / np.float32(255)
+    if layout == "NCHW":
+        out = out.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(out)
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """Return the sidecar path ``<stem>.json`` beside a submission."""
+    path = Path(path)
+    return path.with_suffix(".json")
+
+
+def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the sidecar of submission ``path`` as a dict ({} when there is none)."""
+    side = sidecar_path(path)
+    if not side.is_file():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SubmissionError(f"{side}: not valid JSON ({exc}); expected a JSON object such as "
+                              '{"method": ..., "authors": ..., "code_url": ..., "post_processing": ...}') from exc
+    if not isinstance(data, dict):
+        raise SubmissionError(f"{side}: holds a JSON {type(data).__name__}; expected a JSON object with keys "
+                              f"such as {', '.join(SIDECAR_KEYS)}")
+    return data
+
+
+def load_submission(path: str | os.PathLike[str], n_expected: int | None = None) -> Submission:
+    """Load, validate and hash a submission file (and its sidecar).
+
+    Raises
+    ------
+    SubmissionError
+        For a missing, non-.npy, truncated or pickled file, a bad array or a bad sidecar.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path}: no such file; expected a .npy submission")
+    if path.suffix != ".npy":
+        raise SubmissionError(f"{path}: not a .npy file; expected a .npy array saved with numpy.save")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic != b"\x93NUMPY":
+        raise SubmissionError(f"{path}: not a .npy file (no NumPy header); expected an array saved with numpy.save")
+    try:
+        array = load_npy(path)
+    except FmriBenchError as exc:
+        raise SubmissionError(str(exc)) from exc
+    images = validate_array(array, n_expected, source=str(path))
+    sidecar = load_sidecar(path)
+    return Submission(path=path, images=images, sha256=sha256_file(path), sidecar=sidecar)
