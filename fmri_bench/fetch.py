@@ -1,0 +1,206 @@
+"""Download a pinned OpenNeuro release with datalad: clone, check the commit, get only what is needed.
+
+``fetch`` clones ``source.url`` into ``<data-home>/raw/<dataset>`` (once), refuses a clone
+that does not hold the recipe's pinned commit (and release tag), checks that commit out,
+then ``datalad get``s only the files that the requested subjects and splits need: the
+natural-image perception runs (BOLD, events, sidecars) and the ROI masks. git-annex
+resumes partial transfers, and a second run only fetches what is still missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from fmri_bench.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
+from fmri_bench.errors import DataError, NetworkError
+from fmri_bench.paths import data_home as resolve_data_home
+from fmri_bench.progress import console, track
+from fmri_bench.recipe import Recipe, load_recipe
+
+# git-annex needs an identity to record its bookkeeping commits; never ask the user for one.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "fmri-bench",
+    "GIT_AUTHOR_EMAIL": "fmri-bench@localhost",
+    "GIT_COMMITTER_NAME": "fmri-bench",
+    "GIT_COMMITTER_EMAIL": "fmri-bench@localhost",
+}
+REACH_TIMEOUT_S = 5.0
+
+
+@contextlib.contextmanager
+def git_environment() -> Iterator[None]:
+    """Set the git identity (unless the user has one in the environment) and git-annex on PATH."""
+    saved = {k: os.environ.get(k) for k in (*GIT_IDENTITY, "PATH")}
+    for key, value in GIT_IDENTITY.items():
+        os.environ.setdefault(key, value)
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise DataError(f"{repo}: git {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:] or ''}")
+    return result.stdout.strip()
+
+
+def check_reachable(url: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Fail fast (one line) when the host of a remote ``url`` cannot be reached; local paths pass."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file") or not parsed.hostname:
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80 if parsed.scheme == "http" else 22)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise NetworkError(
+            f"cannot reach {parsed.hostname} to download the dataset ({exc.strerror or exc}); "
+            "download it by other means and pass --source BIDS_DIR"
+        ) from None
+
+
+def clone(recipe: Recipe, target: Path) -> Path:
+    """Clone the recipe's source into ``target`` (once) and check out the pinned commit.
+
+    Raises
+    ------
+    DataError
+        The clone does not hold the pinned commit, or the release tag points elsewhere.
+    """
+    import datalad.api as dl
+
+    url, commit, release = recipe.source["url"], recipe.source["commit"], recipe.source["release"]
+    if not (target / ".git").exists():
+        check_reachable(url)
+        console.print(f"cloning {url} into {target}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dl.clone(source=url, path=str(target), result_renderer="disabled")
+        except Exception as exc:  # datalad raises IncompleteResultsError and others
+            raise NetworkError(f"datalad clone of {url} failed ({str(exc).splitlines()[0]}); "
+                               "pass --source BIDS_DIR for a local copy") from exc
+    if subprocess.run(["git", "-C", str(target), "cat-file", "-e", f"{commit}^{{commit}}"],
+                      capture_output=True).returncode != 0:
+        raise DataError(
+            f"{target}: the clone of {url} has no commit {commit} (release {release} pinned by the recipe); "
+            "refusing to prepare from another version"
+        )
+    tagged = _git(target, "rev-parse", "--verify", "--quiet", f"refs/tags/{release}^{{commit}}", check=False)
+    if tagged and tagged != commit:
+        raise DataError(
+            f"{target}: tag {release} is commit {tagged}, but the recipe pins {commit}; refusing a moved release"
+        )
+    if _git(target, "rev-parse", "HEAD") != commit:
+        _git(target, "checkout", "--quiet", "--detach", commit)
+    return target
+
+
+def needed_files(root: Path, recipe: Recipe, subjects: Sequence[str], versions: Sequence[str]) -> list[Path]:
+    """The files that preparing ``subjects`` and ``versions`` reads: runs of both splits and masks."""
+    rois = sorted({roi for v in versions for roi in recipe.version(v)["rois"]})
+    files: set[Path] = set()
+    for subject in subjects:
+        for run in discover_runs(root, recipe, subject):
+            files.update([run.bold, run.events, *sidecar_chain(run.bold, root)])
+        files.update(mask_paths(root, recipe, subject, rois))
+    return sorted(files)
+
+
+def missing_bytes(root: Path, files: Sequence[Path]) -> tuple[int, int, list[Path]]:
+    """Ask git-annex which of ``files`` are not here yet; return (bytes missing, bytes total, missing files)."""
+    total = missing = 0
+    absent: list[Path] = []
+    rel = [str(p.relative_to(root)) for p in files]
+    for chunk_start in range(0, len(rel), 200):
+        chunk = rel[chunk_start : chunk_start + 200]
+        out = subprocess.run(
+            ["git", "-C", str(root), "annex", "find", "--include=*", "--format=${bytesize}\t${file}\n", *chunk],
+            capture_output=True, text=True,
+        )
+        here = subprocess.run(
+            ["git", "-C", str(root), "annex", "find", "--format=${file}\n", *chunk], capture_output=True, text=True
+        )
+        present = set(here.stdout.split("\n"))
+        for line in out.stdout.splitlines():
+            size, _, name = line.partition("\t")
+            nbytes = int(size) if size.isdigit() else 0
+            total += nbytes
+            if name not in present:
+                missing += nbytes
+                absent.append(root / name)
+    return missing, total, absent
+
+
+def fetch(
+    recipe: Recipe | str,
+    *,
+    subjects: Sequence[str] | None = None,
+    versions: Sequence[str] | None = None,
+    data_home: str | os.PathLike[str] | None = None,
+    target: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Clone the pinned release and download the files that the preparation needs.
+
+    Parameters
+    ----------
+    recipe : Recipe or str
+        The dataset recipe (an ``openneuro`` source).
+    subjects : sequence of str, optional
+        Subjects to download (default: the recipe's).
+    versions : sequence of str, optional
+        Versions to prepare (their ROIs decide which masks are fetched; default: all).
+    data_home : path-like, optional
+        The clone goes to ``<data-home>/raw/<dataset>`` unless ``target`` is given.
+
+    Returns
+    -------
+    Path
+        The BIDS root of the clone.
+    """
+    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    root = Path(target) if target is not None else resolve_data_home(data_home) / "raw" / recipe.name
+    with git_environment():
+        clone(recipe, root)
+        subjects = list(subjects or recipe.subjects or list_subjects(root))
+        files = needed_files(root, recipe, subjects, list(versions or recipe.versions))
+        missing, total, absent = missing_bytes(root, files)
+        console.print(
+            f"{recipe.name} {recipe.source['release']}: {len(files)} files for {', '.join(subjects)}, "
+            f"{total / 1e9:.2f} GB annexed; {missing / 1e9:.2f} GB ({len(absent)} files) to download"
+        )
+        if absent:
+            get_files(root, absent)
+        still, _, left = missing_bytes(root, files)
+        if left:
+            raise NetworkError(f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume")
+    return root
+
+
+def get_files(root: Path, files: Sequence[Path], batch: int = 8) -> None:
+    """``datalad get`` the files in small batches, with a progress bar over all of them."""
+    import datalad.api as dl
+
+    batches = [list(files[i : i + batch]) for i in range(0, len(files), batch)]
+    for chunk in track(batches, f"downloading {len(files)} files"):
+        try:
+            dl.get(path=[str(p) for p in chunk], dataset=str(root), result_renderer="disabled", on_failure="stop")
+        except Exception as exc:  # datalad's IncompleteResultsError and network failures
+            raise NetworkError(
+                f"{chunk[0]}: download failed ({str(exc).splitlines()[0]}); run the command again to resume"
+            ) from exc

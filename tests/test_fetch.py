@@ -1,0 +1,107 @@
+"""fetch: a real datalad/git-annex dataset built offline, cloned by path, pinned and partially fetched."""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from fmri_bench.errors import DataError, NetworkError
+from fmri_bench.fetch import check_reachable, fetch, git_environment
+from fmri_bench.recipe import load_recipe, validate
+
+from replica_support import write_replica
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def annexed_dataset(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> tuple[Path, str]:
+    """A datalad dataset with two ds001506-like subjects, every file in the annex, tagged 1.0.0."""
+    import datalad.api as dl
+
+    root = tmp_path_factory.mktemp("origin") / "ds"
+    with git_environment():
+        ds = dl.create(path=str(root), result_renderer="disabled")
+        for subject in ("sub-01", "sub-02"):
+            write_replica(reference_dir, "ds001506", subject, root, delay_s=4.0, max_runs_per_split=1)
+        ds.save(message="replica", result_renderer="disabled")
+        _git(root, "tag", "1.0.0")
+    return root, _git(root, "rev-parse", "HEAD")
+
+
+def _recipe(origin: Path, commit: str):
+    data = copy.deepcopy(load_recipe("ds001506").data)
+    data["source"].update({"url": str(origin), "commit": commit, "release": "1.0.0"})
+    data["subjects"] = ["sub-01", "sub-02"]
+    return validate(data, "test")
+
+
+def _present(path: Path) -> bool:
+    return os.path.exists(path)  # an annexed file not fetched is a broken symlink
+
+
+def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Path) -> None:
+    origin, commit = annexed_dataset
+    recipe = _recipe(origin, commit)
+    clone = fetch(recipe, subjects=["sub-01"], target=tmp_path / "clone")
+    assert _git(clone, "rev-parse", "HEAD") == commit
+    bolds = {s: sorted((clone / s).rglob("*_bold.nii.gz")) for s in ("sub-01", "sub-02")}
+    assert len(bolds["sub-01"]) == 2 and len(bolds["sub-02"]) == 2
+    assert all(_present(p) for p in bolds["sub-01"])
+    assert not any(_present(p) for p in bolds["sub-02"])  # the other subject stays in the annex
+    assert all(os.path.lexists(p) for p in bolds["sub-02"])
+    masks = sorted((clone / "sourcedata" / "sub-01" / "anat").glob("*HVC*"))
+    assert masks and not any(_present(p) for p in masks)  # HVC is in no version's ROI set
+
+    # An interrupted download: drop one fetched file (as if its transfer never finished).
+    with git_environment():
+        subprocess.run(["git", "-C", str(clone), "annex", "drop", "--force", str(bolds["sub-01"][0])],
+                       check=True, capture_output=True)
+    assert not _present(bolds["sub-01"][0])
+    fetch(recipe, subjects=["sub-01"], target=clone)
+    assert _present(bolds["sub-01"][0])
+
+    # The clone prepares like any BIDS copy, and the manifest records the annex keys.
+    from fmri_bench.prepare import prepare, read_manifest
+
+    folder = prepare(recipe, versions=("v1",), subjects=["sub-01"], source=clone, data_home=tmp_path / "home")[0]
+    manifest = read_manifest(folder)
+    assert manifest["release"]["commit"] == commit
+    assert any(r.get("annex_key", "").startswith("MD5E-") for r in manifest["inputs"] if r["path"].endswith("bold.nii.gz"))
+
+
+def test_wrong_commit_is_refused(annexed_dataset, tmp_path: Path) -> None:
+    origin, _ = annexed_dataset
+    recipe = _recipe(origin, "0" * 40)
+    with pytest.raises(DataError, match="has no commit 0000") as info:
+        fetch(recipe, subjects=["sub-01"], target=tmp_path / "clone")
+    assert "\n" not in str(info.value)
+
+
+def test_moved_release_tag_is_refused(annexed_dataset, tmp_path: Path) -> None:
+    origin, commit = annexed_dataset
+    first = _git(origin, "rev-list", "--max-parents=0", "HEAD")  # an older commit than the tag
+    with pytest.raises(DataError, match="tag 1.0.0 is commit"):
+        fetch(_recipe(origin, first), subjects=["sub-01"], target=tmp_path / "clone")
+
+
+def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def unreachable(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.perf_counter()
+    with pytest.raises(NetworkError, match="--source") as info:
+        fetch("ds001506", subjects=["sub-01"], data_home=tmp_path)
+    assert time.perf_counter() - start < 5
+    assert "\n" not in str(info.value) and "github.com" in str(info.value)
+    assert not (tmp_path / "raw" / "ds001506").exists()
+    check_reachable(str(tmp_path))  # a local path needs no network
