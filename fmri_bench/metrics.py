@@ -24,6 +24,7 @@ records it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,6 +237,7 @@ class MetricInputs:
     _features: dict[tuple[str, str, int, str], np.ndarray] = field(default_factory=dict)
     _plan: dict[tuple[str, int | None], set[str]] = field(default_factory=dict)
     weights_used: dict[str, str] = field(default_factory=dict)
+    _fingerprint: str | None = None
 
     @classmethod
     def from_arrays(cls, targets: np.ndarray, recons: np.ndarray) -> "MetricInputs":
@@ -285,14 +287,30 @@ class MetricInputs:
         if key_t not in self._features:
             nodes = sorted(self._plan.get((backbone, resolution), set()) | {node})
             for which in ("targets", "recons"):
-                images = self.resized(which, size)
-                feats = extract_features(model, backbone, nodes, images, wf.mean, wf.std)
+                # The targets' features are shared across evaluations (reference rows,
+                # several subjects): keyed by the targets' content and the weight file.
+                shared = (self.fingerprint, backbone, tuple(nodes), size, resolved.sha256) if which == "targets" else None
+                feats = _TARGET_FEATURES.get(shared) if shared else None
+                if feats is None:
+                    feats = extract_features(model, backbone, nodes, self.resized(which, size), wf.mean, wf.std)
+                    if shared:
+                        _TARGET_FEATURES[shared] = feats
+                        while len(_TARGET_FEATURES) > 16:
+                            _TARGET_FEATURES.pop(next(iter(_TARGET_FEATURES)))
                 for name, value in feats.items():
                     self._features[(backbone, name, size, which)] = value
         return self._features[key_t], self._features[(backbone, node, size, "recons")]
 
+    @property
+    def fingerprint(self) -> str:
+        """sha1 of the targets' bytes (identifies them across evaluations)."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha1(np.ascontiguousarray(self.targets).tobytes()).hexdigest()
+        return self._fingerprint
+
 
 _EXTRACTORS: dict[tuple[int, tuple[str, ...]], Any] = {}
+_TARGET_FEATURES: dict[tuple, dict[str, np.ndarray]] = {}
 
 
 def extract_features(
