@@ -103,6 +103,9 @@ def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dic
     blocks, dropped = kept_blocks(events, n_volumes, tr, float(params["delay_s"]))
     standardize = params["standardize"] if params["standardize"] else False
     cleaned = clean(data, detrend=bool(params["detrend"]), standardize=standardize, t_r=tr, ensure_finite=True)
+    # A voxel constant over the run carries no signal; z-scoring its detrending residue
+    # (rounding noise around 1e-13) would blow it up to unit variance.
+    cleaned[:, np.ptp(data, axis=0) == 0] = 0.0
     samples = np.empty((len(blocks), data.shape[1]), dtype=np.float32)
     for row, (onset, duration) in enumerate(zip(blocks["onset"], blocks["duration"])):
         samples[row] = cleaned[block_volumes(onset, duration, float(params["delay_s"]), tr)].mean(axis=0)
