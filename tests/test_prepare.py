@@ -1,0 +1,142 @@
+"""prepare/verify on the tiny synthetic dataset: layout, manifest, no-op re-run, frozen versions, CLI."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmri_bench.cli import main
+from fmri_bench.data import load, load_images, prepared_subjects
+from fmri_bench.errors import DataError
+from fmri_bench.io import sha256_file
+from fmri_bench.prepare import prepare, read_manifest, verify
+from fmri_bench.recipe import load_recipe, validate
+
+
+def test_layout_and_manifest(tiny_home: Path, tiny_bids: Path) -> None:
+    for version in ("v1", "v2"):
+        folder = tiny_home / "synthetic" / version
+        manifest = read_manifest(folder)
+        assert manifest["parameters_hash"] == load_recipe("synthetic").parameters_hash(version)
+        assert manifest["package_versions"]["nilearn"] and manifest["fmri_bench_version"]
+        assert prepared_subjects("synthetic", version, data_home=tiny_home) == ["sub-01", "sub-02"]
+        for rel, info in manifest["outputs"].items():
+            assert sha256_file(folder / rel) == info["sha256"]
+        assert {"sub-01/train_fmri.npy", "sub-01/mask.nii.gz", "images_test.npy", "stimuli.tsv"} <= set(manifest["outputs"])
+        assert any(r["path"].endswith("_bold.nii.gz") and r["bytes"] > 0 for r in manifest["inputs"])
+        table = pd.read_csv(folder / "stimuli.tsv", sep="\t")
+        images = {s: load_images("synthetic", version, s, data_home=tiny_home) for s in ("train", "test")}
+        res = load_recipe("synthetic").resolution
+        for split in ("train", "test"):
+            rows = table[table["split"] == split]
+            assert images[split].shape == (len(rows), res, res, 3) and images[split].dtype == np.uint8
+            assert rows["image_index"].is_monotonic_increasing
+            name = rows["stimulus_name"].iloc[0]
+            assert rows["sha256"].iloc[0] == sha256_file(tiny_bids / "stimuli" / f"{name}.png")
+        for subject in ("sub-01", "sub-02"):
+            meta = manifest["subjects"][subject]
+            raw = load("synthetic", version, subject, data_home=tiny_home, average_test=False)
+            assert raw.train_fmri.dtype == np.float32 and raw.train_fmri.shape[1] == meta["n_voxels"]
+            assert raw.train_fmri.shape[0] == meta["train"]["kept"] and raw.test_labels.size == meta["test"]["kept"]
+            assert meta["train"]["dropped"]["one_back_repeat"] > 0
+            assert set(raw.train_labels) <= set(table.loc[table["split"] == "train", "image_index"])
+            assert np.isfinite(np.asarray(raw.train_fmri)).all()
+            averaged = load("synthetic", version, subject, data_home=tiny_home)
+            assert np.array_equal(averaged.test_labels, np.unique(raw.test_labels))
+            ijk = np.load(folder / subject / "voxel_ijk.npy")
+            assert ijk.shape == (meta["n_voxels"], 3)
+
+
+def test_samples_carry_image_information(tiny_home: Path) -> None:
+    """The seed's sanity check: PCA + linear SVC on pairs of test images, 4 blocks each to train."""
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+
+    for version in ("v1", "v2"):
+        accuracies = []
+        for subject in ("sub-01", "sub-02"):
+            data = load("synthetic", version, subject, data_home=tiny_home, average_test=False)
+            X, y = np.asarray(data.test_fmri), data.test_labels
+            for a, b in itertools.combinations(np.unique(y), 2):
+                ia, ib = np.flatnonzero(y == a), np.flatnonzero(y == b)
+                train, test = np.r_[ia[:4], ib[:4]], np.r_[ia[4:], ib[4:]]
+                model = make_pipeline(PCA(n_components=5), SVC(kernel="linear")).fit(X[train], y[train])
+                accuracies.append(np.mean(model.predict(X[test]) == y[test]))
+        assert np.mean(accuracies) > 0.65, (version, np.mean(accuracies))  # chance is 0.5
+
+
+def test_identical_rerun_is_a_fast_noop(tiny_home: Path, tiny_bids: Path) -> None:
+    files = sorted((tiny_home / "synthetic").rglob("*"))
+    before = {p: p.stat().st_mtime_ns for p in files}
+    start = time.perf_counter()
+    prepare("synthetic", versions=("v1", "v2"), source=tiny_bids, data_home=tiny_home)
+    assert time.perf_counter() - start < 3
+    assert {p: p.stat().st_mtime_ns for p in sorted((tiny_home / "synthetic").rglob("*"))} == before
+
+
+def test_changed_parameters_under_same_version_are_refused(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
+    data = copy.deepcopy(load_recipe("synthetic").data)
+    data["versions"]["v1"]["delay_s"] = 6.0
+    manifest_before = (tiny_home / "synthetic" / "v1" / "manifest.json").read_bytes()
+    with pytest.raises(DataError, match="prepared with other parameters") as info:
+        prepare(validate(data, "test"), versions=("v1",), source=tiny_bids, data_home=tiny_home)
+    assert "\n" not in str(info.value)
+    assert (tiny_home / "synthetic" / "v1" / "manifest.json").read_bytes() == manifest_before
+
+
+def test_verify_catches_a_modified_file(tiny_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home / "synthetic", home / "synthetic")
+    assert [p.name for p in verify("synthetic", data_home=home)] == ["v1", "v2"]
+    target = home / "synthetic" / "v2" / "sub-02" / "test_fmri.npy"
+    array = np.load(target)
+    array[0, 0] += 1.0
+    np.save(target, array)
+    with pytest.raises(DataError, match=r"sub-02/test_fmri.npy: sha256 differs"):
+        verify("synthetic", versions=["v2"], data_home=home)
+    assert main(["verify", "synthetic", "--data-home", str(home), "--version", "v1"]) == 0
+    extra = home / "synthetic" / "v1" / "stray.txt"
+    extra.write_text("x")
+    with pytest.raises(DataError, match="stray.txt: not listed"):
+        verify("synthetic", versions="v1", data_home=home)
+
+
+def test_cli_prepare_verify_and_one_line_errors(tiny_home: Path, tiny_bids: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prepare", "synthetic", "--source", str(tiny_bids), "--data-home", str(tiny_home)]) == 0
+    assert main(["verify", "--data-home", str(tiny_home)]) == 0
+    capsys.readouterr()
+    cases = [
+        ["prepare", "ds999", "--data-home", str(tmp_path)],
+        ["prepare", "synthetic", "--version", "v7", "--data-home", str(tmp_path)],
+        ["prepare", "synthetic", "--source", str(tmp_path / "nowhere"), "--data-home", str(tmp_path)],
+        ["prepare", "synthetic", "--source", str(tiny_bids), "--subject", "sub-09", "--data-home", str(tmp_path)],
+        ["verify", "ds001506", "--data-home", str(tmp_path)],
+    ]
+    for argv in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "synthetic").exists()  # nothing was written by the failures
+
+
+def test_subjects_added_later_keep_the_earlier_ones(tiny_bids: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    prepare("synthetic", versions=("v1",), subjects=["sub-02"], source=tiny_bids, data_home=home)
+    first = (home / "synthetic" / "v1" / "sub-02" / "train_fmri.npy").read_bytes()
+    prepare("synthetic", versions=("v1",), subjects=["sub-01"], source=tiny_bids, data_home=home)
+    assert prepared_subjects("synthetic", "v1", data_home=home) == ["sub-01", "sub-02"]
+    assert (home / "synthetic" / "v1" / "sub-02" / "train_fmri.npy").read_bytes() == first
+    assert verify("synthetic", data_home=home)
+    manifest = json.loads((home / "synthetic" / "v1" / "manifest.json").read_text())
+    assert set(manifest["subjects"]) == {"sub-01", "sub-02"}
