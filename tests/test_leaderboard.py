@@ -1,0 +1,171 @@
+"""The leaderboard record: upsert, ordering, renderings, concurrency and crash safety."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fmri_bench.cli import main
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.leaderboard import (
+    Leaderboard,
+    build_tables,
+    render_csv,
+    render_html,
+    render_markdown,
+    render_terminal,
+)
+
+
+def row(name: str, subject: str = "sub-01", *, pixcorr: float | None = 0.5, ident: float = 0.8,
+        dataset: str = "synthetic", version: str = "v1", reference: bool = False) -> dict:
+    return {
+        "kind": "reconstruction", "name": name, "dataset": dataset, "version": version, "subject": subject,
+        "reference": reference,
+        "metrics": {"pixcorr": pixcorr, "pixel_mse": 0.1, "pixel_identification": ident, "alexnet2": None},
+        "unavailable": {"alexnet2": "weights for alexnet not found"} | ({} if pixcorr is not None else {"pixcorr": "why"}),
+        "intervals": {"pixel_identification": [ident - 0.1, min(1.0, ident + 0.1)]},
+        "submission_sha256": "ab" * 32, "metrics_version": 1, "date": "2026-01-01T00:00:00+00:00",
+    }
+
+
+def svm_row(subject: str = "sub-01") -> dict:
+    return {"kind": "classification", "name": "svm-sanity", "dataset": "synthetic", "version": "v1",
+            "subject": subject, "metrics": {"accuracy": 0.9, "accuracy_ci_low": 0.85, "accuracy_ci_high": 0.94,
+                                            "n_pairs": 120}}
+
+
+def test_upsert_replaces_the_same_key_and_keeps_a_stable_order(tmp_path: Path) -> None:
+    board = Leaderboard(tmp_path)
+    board.upsert(row("zeta"))
+    board.upsert(row("alpha", pixcorr=0.7))
+    board.upsert(row("chance", reference=True))
+    board.upsert(svm_row())
+    board.upsert(row("alpha", pixcorr=0.9))  # same key: replaced
+    rows = board.rows()
+    assert [(r["name"], r["kind"]) for r in rows] == [("chance", "reconstruction"), ("alpha", "reconstruction"),
+                                                      ("zeta", "reconstruction"), ("svm-sanity", "classification")]
+    assert next(r for r in rows if r["name"] == "alpha")["metrics"]["pixcorr"] == 0.9
+    text = (tmp_path / "results.jsonl").read_text()
+    assert len(text.splitlines()) == 4
+    assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in text.splitlines())
+    # Upserting the same rows in another order gives the same bytes (diffable).
+    other = Leaderboard(tmp_path / "b")
+    for r in reversed(rows):
+        other.upsert(r)
+    assert (tmp_path / "b" / "results.jsonl").read_text() == text
+
+
+def test_invalid_rows_are_refused(tmp_path: Path) -> None:
+    board = Leaderboard(tmp_path)
+    with pytest.raises(FmriBenchError, match="kind"):
+        board.upsert(row("x") | {"kind": "other"})
+    with pytest.raises(FmriBenchError, match="finite number"):
+        board.upsert(row("x") | {"metrics": {"pixcorr": float("nan")}})
+    with pytest.raises(FmriBenchError, match="non-empty string"):
+        board.upsert(row("x") | {"subject": ""})
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_markdown_marks_best_and_means_over_subjects(tmp_path: Path) -> None:
+    board = Leaderboard(tmp_path)
+    board.upsert(row("ceiling", pixcorr=0.99, reference=True))
+    board.upsert(row("a", "sub-01", pixcorr=0.6))
+    board.upsert(row("a", "sub-02", pixcorr=0.8))
+    board.upsert(row("b", "sub-01", pixcorr=0.7))
+    board.upsert(row("b", "sub-02", pixcorr=None))
+    board.upsert(svm_row())
+    md = (tmp_path / "README.md").read_text()
+    assert "## Submission format" in md and "| `pixcorr` | PixCorr |" in md  # contract + definitions
+    assert "**0.800**" in md and "**0.990**" not in md  # the best submission, never a reference
+    assert "0.700 ± 0.141" in md  # mean ± sd of a over its two subjects
+    assert "0.800 [0.700, 0.900]" in md  # identification with its interval
+    assert "*(reference)*" in md and "### synthetic v1 (classification)" in md
+    assert "n/a in PixCorr: why" in md and "n/a in AlexNet(2): weights for alexnet not found" in md
+    tables = build_tables(board.rows())
+    mean_b = next(ln for ln in tables[0].lines if ln.name == "b" and ln.aggregate)
+    assert mean_b.cells["pixcorr"].value == pytest.approx(0.7) and mean_b.n_subjects == 2
+
+
+def test_csv_has_a_header_and_name_column_and_terminal_shows_na(tmp_path: Path) -> None:
+    rows = [row("a", "sub-01"), row("a", "sub-02", pixcorr=0.7), svm_row(), row("x", dataset="other")]
+    text = render_csv(rows, dataset="synthetic")
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert "name" in records[0] and {r["name"] for r in records} == {"a", "svm-sanity"}
+    mean = next(r for r in records if r["aggregate"] == "1")
+    assert float(mean["pixcorr"]) == pytest.approx(0.6) and float(mean["pixcorr_sd"]) > 0
+    first = next(r for r in records if r["subject"] == "sub-01" and r["name"] == "a")
+    assert first["alexnet2"] == "" and "alexnet2: weights for alexnet not found" in first["unavailable"]
+    assert float(first["pixel_identification_ci_low"]) == pytest.approx(0.7)
+    buffer = io.StringIO()
+    render_terminal(rows, console=Console(file=buffer, width=250))
+    out = buffer.getvalue()
+    assert "n/a" in out and "n/a in AlexNet(2): weights for alexnet not found" in out and "svm-sanity" in out
+
+
+def test_leaderboard_cli_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    board = Leaderboard(tmp_path)
+    board.upsert(row("a"))
+    board.upsert(row("b", version="v2"))
+    capsys.readouterr()
+    assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "csv", "--version", "v2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("kind,dataset,version,name,") and len(lines) == 2 and ",b," in lines[1]
+    assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "html"]) == 0
+    assert "<table class=\"board\"" in capsys.readouterr().out
+    assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "nope"]) != 0
+
+
+def _upsert_many(folder: str, worker: int, count: int) -> None:
+    board = Leaderboard(folder)
+    for i in range(count):
+        board.upsert(row(f"w{worker}-{i}", pixcorr=0.1 * (i + 1)), gallery_png=b"\x89PNG fake")
+
+
+def test_concurrent_upserts_all_land(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_upsert_many, args=(str(tmp_path), w, 4)) for w in range(5)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+        assert p.exitcode == 0
+    names = {r["name"] for r in Leaderboard(tmp_path).rows()}
+    assert names == {f"w{w}-{i}" for w in range(5) for i in range(4)}
+    md = (tmp_path / "README.md").read_text()
+    assert all(f"w{w}-3" in md for w in range(5))
+    assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_a_crash_mid_write_leaves_the_previous_record_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = Leaderboard(tmp_path)
+    board.upsert(row("kept"))
+    before = (tmp_path / "results.jsonl").read_bytes()
+    real_write = Path.write_text
+
+    def crash(self: Path, data: str, *args, **kwargs):  # write half, then die
+        if self.name.startswith(".results.jsonl"):
+            real_write(self, data[: len(data) // 2], *args, **kwargs)
+            raise OSError("disk full")
+        return real_write(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", crash)
+    with pytest.raises(OSError, match="disk full"):
+        board.upsert(row("lost"))
+    monkeypatch.undo()
+    assert (tmp_path / "results.jsonl").read_bytes() == before
+    assert [r["name"] for r in board.rows()] == ["kept"]
+    assert not list(tmp_path.glob(".results.jsonl.*.tmp"))
+
+
+def test_render_html_is_self_contained(tmp_path: Path) -> None:
+    html = render_html([row("a <b>"), svm_row()])
+    assert "a &lt;b&gt;" in html and "<script>" in html
+    assert "http://" not in html and "https://" not in html  # no CDN: works offline from file://
+    assert render_markdown([]).count("_No results recorded yet._") == 1
