@@ -39,8 +39,8 @@ Ground-truth encoding model
 5. **BOLD.** The block height of voxel v for an image is ``h_v = amp_v * (0.5 + a_v)``
    in percent signal change (``amp_v`` around 1 %). Each block is a boxcar (its onset
    and duration from events.tsv) convolved with the canonical SPM HRF
-   (``nilearn.glm.first_level.spm_hrf``, sampled at TR/16) and read at the start of each
-   volume: ``signal_v(t) = sum_b X[t, b] h_v(image_b)``. The volume is
+   (:func:`spm_hrf`, the same numbers as ``nilearn.glm.first_level.spm_hrf``, sampled
+   at TR/16) and read at the start of each volume: ``signal_v(t) = sum_b X[t, b] h_v(image_b)``. The volume is
    ``baseline_v * (1 + (signal_v + noise_v) / 100) + drift_v`` with AR(1) noise
    (``ar_rho``) of standard deviation ``noise_pct_v = sd_t(signal_v) / snr`` (the
    configured SNR, an amplitude ratio per voxel), a slow per-run drift (linear +
@@ -65,6 +65,7 @@ import math
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the same (size, seed) would produce different files.
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 
 ROIS = ("V1d", "V1v", "V2d", "V2v", "V3d", "V3v", "hV4", "LOC", "FFA", "PPA", "HVC")
 HEMISPHERES = ("LH", "RH")
@@ -159,12 +160,14 @@ SIZES: dict[str, SizePreset] = {
     "tiny": SizePreset(
         name="tiny", n_subjects=2, n_train=60, train_reps=2, n_test=10, test_reps=6,
         images_per_run=10, onebacks_per_run=1, runs_per_session=4, grid=(16, 16, 8),
+        # More signal than default: tests on 60 training images need a clear effect.
         images_per_category=4, snr=0.3,
     ),
     "default": SizePreset(
         name="default", n_subjects=3, n_train=600, train_reps=2, n_test=50, test_reps=8,
         images_per_run=50, onebacks_per_run=5, runs_per_session=8, grid=(20, 20, 12),
-        images_per_category=4, snr=0.3,
+        # Calibrated (bench/calibrate_simulate.py): pairwise SVM sanity check ~0.7 per subject.
+        images_per_category=4, snr=0.12,
     ),
 }
 
@@ -399,8 +402,9 @@ def _channel_drive(features: np.ndarray, channels: dict[str, np.ndarray],
     """Drive d (n_images, K) of every channel (before standardization across images)."""
     f = (features - feature_mean[None, :, None, None]) / feature_std[None, :, None, None]
     rf = _rf_matrix(channels["channel_x"], channels["channel_y"], channels["channel_sigma"])
-    pooled = np.einsum("nfp,kp->nkf", f.reshape(f.shape[0], f.shape[1], -1), rf)  # (n, K, F)
-    return np.einsum("nkf,kf->nk", pooled, channels["channel_tuning"])
+    n, n_feat = f.shape[:2]
+    pooled = (f.reshape(n * n_feat, -1) @ rf.T).reshape(n, n_feat, -1)  # (n, F, K)
+    return np.einsum("nfk,kf->nk", pooled, channels["channel_tuning"])
 
 
 # ------------------------------------------------------------------ anatomy / masks
@@ -489,15 +493,33 @@ def _retinotopic_targets(roi_names: list[str], hemis: np.ndarray,
 # ------------------------------------------------------------------------ timing
 
 
-def _spm_hrf(tr: float) -> np.ndarray:
-    from nilearn.glm.first_level import spm_hrf
+def spm_hrf(tr: float, oversampling: int = _OVERSAMPLING, time_length: float = 32.0) -> np.ndarray:
+    """The SPM canonical HRF, the same numbers as ``nilearn.glm.first_level.spm_hrf``.
 
-    return spm_hrf(tr, oversampling=_OVERSAMPLING)
+    A difference of gamma densities (peak: shape 6; undershoot: shape 16, ratio 0.167;
+    both shifted by one fine sample), sampled every ``tr / oversampling`` seconds over
+    ``time_length`` seconds and normalized to sum 1. Written out with numpy so that
+    simulating does not import nilearn's GLM stack (seconds of import time).
+    """
+    dt = tr / oversampling
+    t = np.linspace(0, time_length, int(np.rint(float(time_length) / dt))) - dt
+
+    def gamma_pdf(x: np.ndarray, shape: float) -> np.ndarray:
+        out = np.zeros_like(x)
+        pos = x > 0
+        out[pos] = np.exp((shape - 1) * np.log(x[pos]) - x[pos] - math.lgamma(shape))
+        return out
+
+    hrf = gamma_pdf(t, 6.0) - 0.167 * gamma_pdf(t, 16.0)
+    return hrf / hrf.sum()
 
 
 def block_regressors(onsets: np.ndarray, durations: np.ndarray, n_volumes: int,
                      tr: float) -> np.ndarray:
     """Unit-height HRF-convolved boxcars, one column per block, read at each volume start.
+
+    The boxcar is sampled every ``tr / 16`` s and convolved with :func:`spm_hrf`; a
+    boxcar's convolution is a difference of the HRF's cumulative sums, computed directly.
 
     Parameters
     ----------
@@ -513,14 +535,29 @@ def block_regressors(onsets: np.ndarray, durations: np.ndarray, n_volumes: int,
     ndarray, shape (n_volumes, n_blocks)
     """
     dt = tr / _OVERSAMPLING
-    hrf = _spm_hrf(tr)
-    n_fine = int(round(max(n_volumes * tr, (onsets + durations).max() if len(onsets) else 0) / dt)) + len(hrf)
-    t = np.arange(n_fine) * dt
-    box = ((t[:, None] >= onsets[None, :] - 1e-9) & (t[:, None] < (onsets + durations)[None, :] - 1e-9))
-    conv = np.zeros((n_fine, len(onsets)))
-    for b in range(len(onsets)):
-        conv[:, b] = np.convolve(box[:, b].astype(np.float64), hrf)[:n_fine]
-    return conv[:: _OVERSAMPLING][:n_volumes]
+    cum = np.cumsum(spm_hrf(tr))
+    onsets = np.asarray(onsets, dtype=np.float64)
+    durations = np.asarray(durations, dtype=np.float64)
+    first = np.ceil(onsets / dt - 1e-9).astype(np.int64)  # first fine sample inside the block
+    stop = np.ceil((onsets + durations) / dt - 1e-9).astype(np.int64)  # first sample after it
+    n = (np.arange(n_volumes) * _OVERSAMPLING)[:, None]
+
+    def c(i: np.ndarray) -> np.ndarray:  # sum of hrf[0..i], 0 for i < 0
+        return np.where(i < 0, 0.0, cum[np.clip(i, 0, len(cum) - 1)])
+
+    return c(n - first[None, :]) - c(n - stop[None, :])
+
+
+def _ar1(eps: np.ndarray, rho: float) -> np.ndarray:
+    """AR(1) filter along axis 0: e[t] = rho e[t-1] + sqrt(1 - rho^2) eps[t], e[0] = eps[0]."""
+    out = np.empty_like(eps)
+    out[0] = eps[0]
+    c = eps.dtype.type(math.sqrt(1 - rho**2))
+    r = eps.dtype.type(rho)
+    for t in range(1, len(eps)):
+        np.multiply(out[t - 1], r, out=out[t])
+        out[t] += c * eps[t]
+    return out
 
 
 def _slice_timing(nz: int, tr: float, multiband: int) -> list[float]:
@@ -709,7 +746,6 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
 
 def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
     from PIL import Image
-    from scipy.signal import lfilter
 
     nx, ny, nz = preset.grid
     vs = preset.voxel_mm
@@ -722,7 +758,7 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
     rows, images = _make_stimuli(preset, seed)
     (root / "stimuli").mkdir()
     for r, img in zip(rows, images):
-        Image.fromarray(img).save(root / "stimuli" / f"{r['stimulus_name']}.png")
+        Image.fromarray(img).save(root / "stimuli" / f"{r['stimulus_name']}.png", compress_level=1)
     stim_cols = ["stimulus_name", "stimulus_id", "split", "image_index", "category_index",
                  "background", "shapes", "fill"]
     _write_tsv(deriv / "stimuli.tsv", stim_cols, [[r[c] for c in stim_cols] for r in rows])
@@ -748,7 +784,7 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
     brain = _brain_mask(preset.grid)
     short_rows: list[list] = []
     progress = make_progress()
-    with progress:
+    with progress, ThreadPoolExecutor(max_workers=2) as writer:
         for s in range(1, preset.n_subjects + 1):
             sub = f"sub-{s:02d}"
             rng = _rng(seed, 10, s)
@@ -806,7 +842,10 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
             noise_pct *= np.exp(rng.normal(0, 0.1, n_vox))
             noise_pct[roi_idx] = signal_sd / preset.snr
 
+            noise_pct_32 = noise_pct.astype(np.float32)
+            baseline_32 = baseline.astype(np.float32)
             task = progress.add_task(f"{sub} runs", total=len(run_data))
+            pending: list = []
             for i, (run, text, n_vol, n_expected, length, signal) in enumerate(run_data):
                 func = root / sub / run["session"] / "func"
                 func.mkdir(parents=True, exist_ok=True)
@@ -814,24 +853,29 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
                 (func / f"{stem}_events.tsv").write_text(text, encoding="utf-8")
                 _write_json(func / f"{stem}_bold.json", sidecar)
                 run_rng = _rng(seed, 20, s, i)
-                eps = run_rng.standard_normal((n_vol, n_vox))
-                c = math.sqrt(1 - preset.ar_rho**2)
-                eps[0] /= c  # so that the first sample has the stationary variance
-                noise = lfilter([c], [1.0, -preset.ar_rho], eps, axis=0)
-                pct = noise * noise_pct[None, :]
+                eps = run_rng.standard_normal((n_vol, n_vox), dtype=np.float32)
+                noise = _ar1(eps, preset.ar_rho)
+                pct = noise * noise_pct_32[None, :]
                 pct[:, roi_idx] += signal
                 t = np.linspace(-1, 1, n_expected)[:n_vol]
                 legendre = np.stack([t, 1.5 * t**2 - 0.5], axis=1)  # (n_vol, 2)
                 drift = legendre @ run_rng.normal(0, preset.drift_pct, (2, n_vox))
-                bold = baseline[None, :] * (1 + (pct + drift) / 100.0)
+                pct += drift.astype(np.float32)
+                bold = baseline_32[None, :] * (1 + pct / np.float32(100.0))
                 outside = ~brain.reshape(-1)
-                bold[:, outside] = 30.0 + 4.0 * run_rng.standard_normal((n_vol, int(outside.sum())))
+                bold[:, outside] = 30.0 + 4.0 * run_rng.standard_normal((n_vol, int(outside.sum())), dtype=np.float32)
                 vol = np.clip(np.round(bold), 0, 32767).astype(np.int16)
-                vol = vol.T.reshape(nx, ny, nz, n_vol)
-                _save_nifti(func / f"{stem}_bold.nii.gz", vol, affine, preset.tr)
+                vol = np.ascontiguousarray(vol.T).reshape(nx, ny, nz, n_vol)
+                # gzip (zlib releases the GIL) runs beside the next run's arithmetic.
+                pending.append(writer.submit(_save_nifti, func / f"{stem}_bold.nii.gz", vol, affine, preset.tr))
+                while len(pending) > 3:
+                    pending.pop(0).result()
+                    progress.advance(task)
                 if n_vol < n_expected:
                     short_rows.append([stem, n_vol, n_expected, f"{length:g}",
                                        f"{(n_expected - n_vol) * preset.tr:g}"])
+            while pending:
+                pending.pop(0).result()
                 progress.advance(task)
             progress.remove_task(task)
 
@@ -866,7 +910,7 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
         "snr_definition": "per ROI voxel: sd over time of the noise-free signal (run means removed) / sd of the AR(1) noise",
         "ar_rho": preset.ar_rho,
         "drift_pct": preset.drift_pct,
-        "hrf": "nilearn.glm.first_level.spm_hrf (SPM canonical), sampled at TR/16, read at volume start",
+        "hrf": "SPM canonical (= nilearn.glm.first_level.spm_hrf), sampled at TR/16, read at volume start",
         "features": list(FEATURES),
         "feature_grid": FEATURE_GRID,
         "levels": list(LEVELS),
