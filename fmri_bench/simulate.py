@@ -295,7 +295,7 @@ def _render_image(rng: np.random.Generator, style: dict, n: int) -> np.ndarray:
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-def _make_stimuli(preset: SizePreset, seed: int) -> tuple[list[dict], np.ndarray]:
+def _make_stimuli(preset: SizePreset, seed: int, progress=None) -> tuple[list[dict], np.ndarray]:
     """Return (stimulus rows, uint8 images) for training then test images.
 
     Names mimic ImageNet (``n<8 digits>_<image no>``) but use wnids >= 90000000, which
@@ -308,6 +308,7 @@ def _make_stimuli(preset: SizePreset, seed: int) -> tuple[list[dict], np.ndarray
     styles = [_category_style(rng) for _ in range(n_cat)]
     rows: list[dict] = []
     images = []
+    task = progress.add_task("stimulus images", total=preset.n_train + preset.n_test) if progress else None
     for split, count in (("train", preset.n_train), ("test", preset.n_test)):
         for idx in range(1, count + 1):
             if split == "train":
@@ -329,6 +330,8 @@ def _make_stimuli(preset: SizePreset, seed: int) -> tuple[list[dict], np.ndarray
                 "fill": styles[cat_pos]["fill"],
             })
             images.append(_render_image(_rng(seed, 2, cat_pos, idx), styles[cat_pos], preset.image_px))
+            if task is not None:
+                progress.advance(task)
     # Guard against a name collision (same wnid and image_no) inside one split.
     names = [r["stimulus_name"] for r in rows]
     if len(set(names)) != len(names):  # pragma: no cover - astronomically unlikely
@@ -737,7 +740,13 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
                 shutil.rmtree(tmp, ignore_errors=True)
                 return out_dir
             out_dir.rmdir()  # empty
-        os.rename(tmp, out_dir)
+        try:
+            os.rename(tmp, out_dir)
+        except OSError:
+            # Another process renamed the same simulation into place first.
+            if not _check_existing(out_dir, preset.name, seed):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -745,17 +754,27 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
 
 
 def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
-    from PIL import Image
-
     nx, ny, nz = preset.grid
     vs = preset.voxel_mm
     affine = np.array([[vs, 0, 0, -vs * (nx - 1) / 2], [0, vs, 0, -vs * (ny - 1) / 2],
                        [0, 0, vs, -vs * (nz - 1) / 2], [0, 0, 0, 1.0]])
     deriv = root / "derivatives" / "simulation"
     deriv.mkdir(parents=True)
+    progress = make_progress()
+    progress.start()
+    try:
+        _write_all(root, preset, seed, affine, deriv, progress)
+    finally:
+        progress.stop()
 
+
+def _write_all(root: Path, preset: SizePreset, seed: int, affine: np.ndarray, deriv: Path, progress) -> None:
+    from PIL import Image
+
+    nx, ny, nz = preset.grid
+    vs = preset.voxel_mm
     # Stimuli, features and the shared latent channels.
-    rows, images = _make_stimuli(preset, seed)
+    rows, images = _make_stimuli(preset, seed, progress)
     (root / "stimuli").mkdir()
     for r, img in zip(rows, images):
         Image.fromarray(img).save(root / "stimuli" / f"{r['stimulus_name']}.png", compress_level=1)
@@ -783,8 +802,7 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
                                        "MultibandAccelerationFactor", "TaskName")}
     brain = _brain_mask(preset.grid)
     short_rows: list[list] = []
-    progress = make_progress()
-    with progress, ThreadPoolExecutor(max_workers=2) as writer:
+    with ThreadPoolExecutor(max_workers=2) as writer:
         for s in range(1, preset.n_subjects + 1):
             sub = f"sub-{s:02d}"
             rng = _rng(seed, 10, s)
