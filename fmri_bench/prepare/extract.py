@@ -102,7 +102,8 @@ def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dic
     n_volumes = data.shape[0]
     blocks, dropped = kept_blocks(events, n_volumes, tr, float(params["delay_s"]))
     standardize = params["standardize"] if params["standardize"] else False
-    cleaned = clean(data, detrend=bool(params["detrend"]), standardize=standardize, t_r=tr, ensure_finite=True)
+    # The data come from integers: finite, so no finiteness pass (a full copy) is needed.
+    cleaned = clean(data, detrend=bool(params["detrend"]), standardize=standardize, t_r=tr, ensure_finite=False)
     # A voxel constant over the run carries no signal; z-scoring its detrending residue
     # (rounding noise around 1e-13) would blow it up to unit variance.
     cleaned[:, np.ptp(data, axis=0) == 0] = 0.0
@@ -138,11 +139,18 @@ def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: 
     mean = data.mean(axis=0)
     mean[mean == 0] = 1.0
     scaled = (data / mean - 1.0) * 100.0
-    labels, results = run_glm(scaled, design.to_numpy(), noise_model=params["noise_model"])
     columns = [design.columns.get_loc(name) for name in names]
-    betas = np.empty((len(names), data.shape[1]), dtype=np.float64)
-    for label, result in results.items():
-        betas[:, labels == label] = result.theta[columns]
+    if params["noise_model"] == "ols":
+        # What run_glm's OLS model computes for theta (pinv(X) @ Y), without the residual
+        # statistics it also keeps and that the samples do not use.
+        from scipy.linalg import pinv
+
+        betas = (pinv(design.to_numpy()[:, :]) @ scaled)[columns]
+    else:
+        labels, results = run_glm(scaled, design.to_numpy(), noise_model=params["noise_model"])
+        betas = np.empty((len(names), data.shape[1]), dtype=np.float64)
+        for label, result in results.items():
+            betas[:, labels == label] = result.theta[columns]
     if params["zscore_betas"] and len(names) > 1:
         std = betas.std(axis=0, ddof=1)
         std[std == 0] = 1.0
