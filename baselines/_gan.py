@@ -1,0 +1,370 @@
+"""Shared code of the GAN-inversion baselines (``pca-gan``, ``srm-gan``).
+
+The seed notebook's idea, made batched and cached:
+
+1. A small DCGAN (generator ``G``: latent ``z`` -> 32x32 RGB) is trained on the training
+   stimuli (or on a larger folder of images, ``gan_images``), together with a latent
+   encoder ``E_z`` trained on generated pairs ``(z, G(z))`` so that ``E_z(x)`` inverts G.
+   The images are shared by all subjects, so G is trained once per image set and
+   parameters and cached at ``<data-home>/cache/gan/<images sha256>-<params hash>.pt``
+   (atomically), with a learning-curve PNG beside it.
+2. Per brain embedding (PCA or SRM space), an image encoder ``E_b`` (small CNN) learns the
+   map image -> brain embedding on the training pairs; the dimensions it predicts on held
+   out training images (correlation > 0) weight the search loss.
+3. Each test embedding ``b`` is decoded to a start latent ``z0`` by ridge regression from
+   brain embeddings to the latents ``E_z(x)`` of the training images; then, for all test
+   images at once, ``z* = argmin_z sum_d w_d (E_b(G(z))_d - b_d)^2 + prior * |z|^2 / dim``
+   (Adam). The reconstruction is ``G(z*)`` upsampled to the test-image size.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.io import atomic_path, sha256_json
+from fmri_bench.progress import make_progress
+
+
+# --------------------------------------------------------------------------- networks
+class Generator(nn.Module):
+    """DCGAN generator: z (z_dim) -> 4x4 -> ... -> (3, size, size) in [-1, 1]."""
+
+    def __init__(self, z_dim: int = 64, width: int = 32, size: int = 32) -> None:
+        super().__init__()
+        n_up = int(np.log2(size // 4))
+        if 4 * 2**n_up != size:
+            raise FmriBenchError(f"GAN image size must be 4 * 2^k (e.g. 32, 64); got {size}")
+        channels = [width * 2 ** (n_up - i) for i in range(n_up)]  # e.g. 128, 64, 32
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, channels[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(True),
+        ]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.z_dim = z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class ConvEncoder(nn.Module):
+    """Small strided CNN: (3, size, size) -> ``out`` numbers (discriminator, E_z, E_b)."""
+
+    def __init__(self, out: int, width: int = 32, size: int = 32, norm: bool = True) -> None:
+        super().__init__()
+        n_down = int(np.log2(size // 4))
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i in range(n_down):
+            c_out = width * 2**i
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not (norm and i))]
+            if norm and i:
+                layers += [nn.BatchNorm2d(c_out)]
+            layers += [nn.LeakyReLU(0.2, True)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in * 16, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+# --------------------------------------------------------------------------- data
+def to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [-1, 1], area-downsampled."""
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2) / 255.0))
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear", align_corners=None)
+    return x * 2.0 - 1.0
+
+
+def load_image_folder(folder: str | os.PathLike[str], size: int) -> np.ndarray:
+    """Read every .png/.jpg/.jpeg in ``folder`` (sorted, recursive), center-cropped and resized to ``size``."""
+    from PIL import Image
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if not files:
+        raise FmriBenchError(f"--gan-images {folder}: no .png/.jpg images found; expected a folder of images")
+    out = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    for i, path in enumerate(files):
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            side = min(img.size)
+            left, top = (img.width - side) // 2, (img.height - side) // 2
+            out[i] = np.asarray(img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC))
+    return out
+
+
+# --------------------------------------------------------------------------- GAN training + cache
+@dataclass(frozen=True)
+class GANConfig:
+    """Hyper-parameters of the cached generator (they and the images make the cache key)."""
+
+    size: int = 32
+    z_dim: int = 64
+    width: int = 16
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-4
+    seed: int = 0
+
+
+@dataclass
+class TrainedGAN:
+    generator: Generator
+    latent_encoder: ConvEncoder
+    config: GANConfig
+    path: Path | None
+    history: dict[str, list[float]]
+
+
+def _build(config: GANConfig) -> tuple[Generator, ConvEncoder, ConvEncoder]:
+    torch.manual_seed(config.seed)
+    G = Generator(config.z_dim, config.width, config.size)
+    D = ConvEncoder(1, config.width, config.size)
+    E = ConvEncoder(config.z_dim, config.width, config.size)
+    for module in (G, D, E):
+        for m in module.modules():  # DCGAN initialization
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+    return G, D, E
+
+
+def train_gan(images: np.ndarray, config: GANConfig, device: str = "cpu") -> tuple[Generator, ConvEncoder, dict]:
+    """Train G, D and E_z for ``config.steps`` steps (non-saturating GAN loss); return G, E_z, history."""
+    G, D, E = _build(config)
+    G, D, E = G.to(device), D.to(device), E.to(device)
+    data = to_tensor(images, config.size).to(device)
+    rng = torch.Generator().manual_seed(config.seed)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_e = torch.optim.Adam(E.parameters(), lr=config.lr * 5, betas=(0.5, 0.999))
+    history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "e_loss": []}
+    n = data.shape[0]
+    with make_progress() as progress:
+        task = progress.add_task(f"GAN training ({n} images, {config.size}px)", total=config.steps)
+        for _ in range(config.steps):
+            idx = torch.randint(0, n, (config.batch_size,), generator=rng).to(device)
+            real = data[idx]
+            if torch.rand((), generator=rng) < 0.5:  # horizontal flips: cheap augmentation
+                real = real.flip(-1)
+            z = torch.randn(config.batch_size, config.z_dim, generator=rng).to(device)
+            fake = G(z)
+            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            g_loss = F.softplus(-D(fake)).mean()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            e_loss = F.mse_loss(E(fake.detach()), z)
+            opt_e.zero_grad(set_to_none=True)
+            e_loss.backward()
+            opt_e.step()
+            for key, value in (("d_loss", d_loss), ("g_loss", g_loss), ("e_loss", e_loss)):
+                history[key].append(float(value.detach()))
+            progress.advance(task)
+    return G.cpu().eval(), E.cpu().eval(), history
+
+
+def _images_sha256(images: np.ndarray) -> str:
+    import hashlib
+
+    arr = np.ascontiguousarray(images)
+    digest = hashlib.sha256(f"{arr.dtype}{arr.shape}".encode())
+    digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def _save_learning_curve(path: Path, history: dict[str, list[float]], samples: torch.Tensor, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_img) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.4, 1]})
+    window = max(1, len(history["d_loss"]) // 50)
+    kernel = np.ones(window) / window
+    for key, label in (("d_loss", "discriminator"), ("g_loss", "generator"), ("e_loss", "latent encoder (MSE)")):
+        values = np.asarray(history[key])
+        if values.size >= window:
+            ax.plot(np.arange(window - 1, values.size), np.convolve(values, kernel, mode="valid"), label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"loss (moving average, {window} steps)")
+    ax.set_title(title)
+    ax.legend()
+    grid = samples[:64].clamp(-1, 1).add(1).div(2)
+    n = int(np.ceil(np.sqrt(grid.shape[0])))
+    pad = torch.ones((n * n - grid.shape[0], *grid.shape[1:]))
+    tiles = torch.cat([grid, pad]).reshape(n, n, *grid.shape[1:]).permute(0, 3, 1, 4, 2)
+    ax_img.imshow(tiles.reshape(n * grid.shape[2], n * grid.shape[3], 3).numpy())
+    ax_img.set_title("generator samples")
+    ax_img.axis("off")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def get_gan(images: np.ndarray, config: GANConfig, cache_dir: Path | None, device: str = "cpu") -> TrainedGAN:
+    """Return the generator for ``images`` and ``config``: from the cache, else trained and cached."""
+    key = f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
+    path = None if cache_dir is None else Path(cache_dir) / "gan" / f"{key}.pt"
+    G, _, E = _build(config)
+    if path is not None and path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        G.load_state_dict(state["generator"])
+        E.load_state_dict(state["latent_encoder"])
+        history = {k: list(map(float, v)) for k, v in state["history"].items()}
+        return TrainedGAN(G.eval(), E.eval(), config, path, history)
+    G, E, history = train_gan(images, config, device)
+    if path is not None:
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save(
+                {"generator": G.state_dict(), "latent_encoder": E.state_dict(), "config": asdict(config),
+                 "history": {k: torch.tensor(v) for k, v in history.items()}},
+                tmp,
+            )  # fmt: skip
+        with torch.no_grad():
+            samples = G(torch.randn(64, config.z_dim, generator=torch.Generator().manual_seed(config.seed)))
+        _save_learning_curve(
+            path.with_suffix(".png"), history, samples,
+            f"DCGAN on {len(images)} images at {config.size}px, {config.steps} steps",
+        )  # fmt: skip
+    return TrainedGAN(G, E, config, path, history)
+
+
+# --------------------------------------------------------------------------- brain side
+def fit_image_encoder(
+    images: torch.Tensor,
+    embeddings: np.ndarray,
+    *,
+    steps: int = 400,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    width: int = 16,
+    holdout: float = 0.1,
+    seed: int = 0,
+    device: str = "cpu",
+) -> tuple[ConvEncoder, np.ndarray, np.ndarray, np.ndarray]:
+    """Train E_b: image -> standardized brain embedding; return (E_b, mean, scale, dimension weights).
+
+    The weights are the held-out correlations of each dimension, clipped at 0 and squared
+    (a dimension the images do not predict should not steer the search); E_b is then
+    refit on every training pair.
+    """
+    emb = np.asarray(embeddings, dtype=np.float32)
+    mean, scale = emb.mean(0), emb.std(0) + 1e-6
+    target = torch.from_numpy((emb - mean) / scale)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(emb))
+    n_hold = max(2, int(round(holdout * len(emb)))) if len(emb) >= 10 else 0
+
+    def train(rows: np.ndarray, label: str) -> ConvEncoder:
+        torch.manual_seed(seed)
+        model = ConvEncoder(emb.shape[1], width, images.shape[-1], norm=False).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
+        gen = torch.Generator().manual_seed(seed)
+        x_all, y_all = images[rows].to(device), target[rows].to(device)
+        with make_progress() as progress:
+            task = progress.add_task(label, total=steps)
+            for _ in range(steps):
+                idx = torch.randint(0, len(rows), (min(batch_size, len(rows)),), generator=gen).to(device)
+                loss = F.mse_loss(model(x_all[idx]), y_all[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                progress.advance(task)
+        return model.eval()
+
+    weights = np.ones(emb.shape[1], dtype=np.float32)
+    if n_hold:
+        held, kept = order[:n_hold], order[n_hold:]
+        model = train(kept, "image encoder (held-out check)")
+        with torch.no_grad():
+            pred = model(images[held].to(device)).cpu().numpy()
+        truth = target[held].numpy()
+        pc, tc = pred - pred.mean(0), truth - truth.mean(0)
+        r = (pc * tc).sum(0) / (np.sqrt((pc**2).sum(0) * (tc**2).sum(0)) + 1e-12)
+        weights = np.clip(r, 0.0, None).astype(np.float32) ** 2
+        if weights.sum() <= 0:
+            weights = np.ones_like(weights)
+    model = train(np.arange(len(emb)), "image encoder")
+    return model.cpu(), mean, scale, weights / weights.sum()
+
+
+def search_latents(
+    G: Generator,
+    encoder: ConvEncoder,
+    targets: np.ndarray,
+    z0: np.ndarray,
+    weights: np.ndarray,
+    *,
+    steps: int = 200,
+    lr: float = 0.05,
+    prior: float = 0.1,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Find, for all targets at once, the latent whose image E_b encodes nearest to the target.
+
+    Minimizes ``sum_d w_d (E_b(G(z))_d - t_d)^2 + prior * mean(z^2)`` from ``z0`` with Adam.
+    """
+    G, encoder = G.to(device).eval(), encoder.to(device).eval()
+    for p in (*G.parameters(), *encoder.parameters()):
+        p.requires_grad_(False)
+    t = torch.as_tensor(np.asarray(targets, dtype=np.float32), device=device)
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device)
+    z = torch.tensor(np.asarray(z0, dtype=np.float32), device=device, requires_grad=True)
+    opt = torch.optim.Adam([z], lr=lr)
+    with make_progress() as progress:
+        task = progress.add_task(f"latent search ({len(z0)} images)", total=steps)
+        for _ in range(steps):
+            fit = ((encoder(G(z)) - t) ** 2 * w).sum(1)
+            loss = (fit + prior * (z**2).mean(1)).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            progress.advance(task)
+    for p in (*G.parameters(), *encoder.parameters()):
+        p.requires_grad_(True)
+    return z.detach().cpu().numpy()
+
+
+def generate(G: Generator, z: np.ndarray, output_size: int) -> np.ndarray:
+    """G(z) as float images (N, output_size, output_size, 3) in [0, 1]."""
+    with torch.no_grad():
+        x = G.eval()(torch.as_tensor(np.asarray(z, dtype=np.float32))).add(1).div(2).clamp(0, 1)
+        if x.shape[-1] != output_size:
+            x = F.interpolate(x, size=(output_size, output_size), mode="bilinear", align_corners=False)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def latents_of(E: ConvEncoder, images: torch.Tensor) -> np.ndarray:
+    """E_z(x): the latent codes of images under the trained latent encoder."""
+    with torch.no_grad():
+        return E.eval()(images).numpy()
+
+
+def gan_config(params: dict[str, Any], seed: int) -> GANConfig:
+    """GANConfig from a baseline's ``gan_*`` parameters."""
+    return GANConfig(
+        size=int(params["gan_size"]), z_dim=int(params["gan_z_dim"]), width=int(params["gan_width"]),
+        steps=int(params["gan_steps"]), batch_size=int(params["gan_batch_size"]), lr=float(params["gan_lr"]), seed=seed,
+    )  # fmt: skip

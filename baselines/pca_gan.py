@@ -1,0 +1,115 @@
+"""``pca-gan``: GAN inversion in a subject's PCA brain space (the seed notebook's realistic images).
+
+A cached DCGAN trained on the stimuli gives the image prior; an image encoder learns
+image -> PCA embedding of the fMRI on the training pairs; each test response is decoded
+to a start latent by ridge regression and refined by a batched latent search for the
+image whose encoding is nearest to it. See :mod:`fmri_bench.baselines._gan`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fmri_bench.baselines import _gan
+from fmri_bench.baselines._base import BASELINES, Baseline, TrainData, train_targets
+from fmri_bench.baselines.pca_ridge import DEFAULT_ALPHAS
+from fmri_bench.data import PreparedSubject
+
+
+class GANInversion(Baseline):
+    """Common part of the GAN-inversion baselines: generator, image encoder, latent search.
+
+    Parameters
+    ----------
+    gan_images : str or None
+        A folder of images to train the generator on (default: the training stimuli).
+    gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr
+        Generator resolution, latent size, channel width, training steps, batch, learning rate.
+    encoder_steps : int
+        Training steps of the image -> brain-embedding encoder.
+    search_steps, search_lr, prior : int, float, float
+        The latent search: Adam steps, learning rate, weight of the Gaussian prior on z.
+    """
+
+    def _init_gan(self, gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
+                  encoder_steps, search_steps, search_lr, prior) -> None:  # fmt: skip
+        self.gan_images = gan_images
+        self.gan_size = gan_size
+        self.gan_z_dim = gan_z_dim
+        self.gan_width = gan_width
+        self.gan_steps = gan_steps
+        self.gan_batch_size = gan_batch_size
+        self.gan_lr = gan_lr
+        self.encoder_steps = encoder_steps
+        self.search_steps = search_steps
+        self.search_lr = search_lr
+        self.prior = prior
+
+    def _fit_generator(self, data: TrainData) -> None:
+        images = data.images_train
+        if self.gan_images:
+            images = _gan.load_image_folder(self.gan_images, int(self.gan_size))
+        gan = _gan.get_gan(images, _gan.gan_config(self.get_params(), data.seed), data.cache_dir, data.device)
+        self.generator_, self.latent_encoder_, self.gan_path_ = gan.generator, gan.latent_encoder, gan.path
+        self.device_, self.seed_, self.output_size_ = data.device, data.seed, data.output_size
+
+    def _fit_brain_side(self, data: TrainData, rows: np.ndarray, embedding: np.ndarray, pooled: list[np.ndarray]) -> None:
+        """Train E_b on (images[rows], embedding) and the ridge start decoder on ``pooled`` embeddings."""
+        images = _gan.to_tensor(data.images_train[rows], int(self.gan_size))
+        self.image_encoder_, self.emb_mean_, self.emb_scale_, self.emb_weights_ = _gan.fit_image_encoder(
+            images, embedding, steps=int(self.encoder_steps), seed=data.seed, device=data.device
+        )
+        z_train = _gan.latents_of(self.latent_encoder_, images)
+        self.start_decoder_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS))).fit(
+            np.vstack(pooled), np.tile(z_train, (len(pooled), 1))
+        )
+
+    def _invert(self, embedding: np.ndarray) -> np.ndarray:
+        z0 = self.start_decoder_.predict(embedding)
+        target = (embedding - self.emb_mean_) / self.emb_scale_
+        z = _gan.search_latents(
+            self.generator_, self.image_encoder_, target, z0, self.emb_weights_,
+            steps=int(self.search_steps), lr=float(self.search_lr), prior=float(self.prior), device=self.device_,
+        )  # fmt: skip
+        return _gan.generate(self.generator_, z, self.output_size_)
+
+
+@BASELINES.register("pca-gan")
+class PCAGAN(GANInversion):
+    """GAN inversion in the PCA space of one subject's fMRI.
+
+    Parameters
+    ----------
+    n_components : int
+        PCA components of the standardized, per-image averaged training fMRI (the brain embedding).
+    **GAN parameters
+        See :class:`GANInversion`.
+    """
+
+    description = "DCGAN prior; latent search for the image whose encoding matches the PCA brain embedding"
+
+    def __init__(
+        self, n_components: int = 64, gan_images: str | None = None, gan_size: int = 32, gan_z_dim: int = 64,
+        gan_width: int = 16, gan_steps: int = 1000, gan_batch_size: int = 32, gan_lr: float = 2e-4,
+        encoder_steps: int = 300, search_steps: int = 150, search_lr: float = 0.05, prior: float = 0.1,
+    ) -> None:  # fmt: skip
+        self.n_components = n_components
+        self._init_gan(gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
+                       encoder_steps, search_steps, search_lr, prior)  # fmt: skip
+
+    def fit(self, data: TrainData) -> "PCAGAN":
+        (subject,) = data.subjects
+        X, rows = train_targets(subject, data)
+        k = max(1, min(int(self.n_components), X.shape[0] - 1, X.shape[1]))
+        self.pca_ = make_pipeline(StandardScaler(), PCA(k, svd_solver="full", random_state=data.seed)).fit(X)
+        embedding = self.pca_.transform(X)
+        self._fit_generator(data)
+        self._fit_brain_side(data, rows, embedding, [embedding])
+        return self
+
+    def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
+        return self._invert(self.pca_.transform(np.asarray(subject.test_fmri, dtype=np.float32)))
