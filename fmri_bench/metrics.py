@@ -292,7 +292,12 @@ class MetricInputs:
                 shared = (self.fingerprint, backbone, tuple(nodes), size, resolved.sha256) if which == "targets" else None
                 feats = _TARGET_FEATURES.get(shared) if shared else None
                 if feats is None:
-                    feats = extract_features(model, backbone, nodes, self.resized(which, size), wf.mean, wf.std)
+                    images = self.resized(which, size)
+                    # Identical images (the chance reference repeats one image) run once.
+                    unique, inverse = _unique_images(self._images(which))
+                    feats = extract_features(model, backbone, nodes, images[unique], wf.mean, wf.std)
+                    if len(unique) < len(images):
+                        feats = {name: value[inverse] for name, value in feats.items()}
                     if shared:
                         _TARGET_FEATURES[shared] = feats
                         while len(_TARGET_FEATURES) > 16:
@@ -307,6 +312,20 @@ class MetricInputs:
         if self._fingerprint is None:
             self._fingerprint = hashlib.sha1(np.ascontiguousarray(self.targets).tobytes()).hexdigest()
         return self._fingerprint
+
+
+def _unique_images(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the distinct images (first occurrences) and, per image, its distinct index."""
+    first: dict[bytes, int] = {}
+    unique: list[int] = []
+    inverse: list[int] = []
+    for i, img in enumerate(images):
+        digest = hashlib.sha1(np.ascontiguousarray(img).tobytes()).digest()
+        if digest not in first:
+            first[digest] = len(unique)
+            unique.append(i)
+        inverse.append(first[digest])
+    return np.array(unique), np.array(inverse)
 
 
 _EXTRACTORS: dict[tuple[int, tuple[str, ...]], Any] = {}
@@ -337,9 +356,10 @@ def extract_features(
     else:
         key = (id(model), nodes)
         if key not in _EXTRACTORS:
+            # channels_last runs the convolutions about twice as fast on CPU (oneDNN).
             _EXTRACTORS[key] = torchvision.models.feature_extraction.create_feature_extractor(
                 model, return_nodes=list(nodes)
-            ).eval()
+            ).eval().to(memory_format=torch.channels_last)
         forward = _EXTRACTORS[key]
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -347,7 +367,8 @@ def extract_features(
     with torch.inference_mode():
         for start in range(0, len(images), BATCH_SIZE):
             batch = torch.from_numpy(np.ascontiguousarray(images[start:start + BATCH_SIZE]))
-            result = forward((batch - mean_t) / std_t)
+            batch = ((batch - mean_t) / std_t).contiguous(memory_format=torch.channels_last)
+            result = forward(batch)
             for name in nodes:
                 out[name].append(result[name].float().flatten(1).numpy().astype(np.float64))
     return {name: np.concatenate(parts) for name, parts in out.items()}
