@@ -689,10 +689,15 @@ def _check_existing(out_dir: Path, size: str, seed: int) -> bool:
             f"{out_dir} is not empty and is not a simulated dataset; expected a new or empty folder"
         ) from None
     found = (info.get("size"), info.get("seed"), info.get("simulator_version"))
-    if found != (size, seed, SIMULATOR_VERSION):
+    if found[:2] != (size, seed):
         raise FmriBenchError(
-            f"{out_dir} holds a simulation with size={found[0]} seed={found[1]} version={found[2]}; "
-            f"expected size={size} seed={seed} version={SIMULATOR_VERSION} (or a new folder)"
+            f"{out_dir} holds a simulation with size={found[0]} seed={found[1]}; "
+            f"expected size={size} seed={seed} (choose a new folder)"
+        )
+    if found[2] != SIMULATOR_VERSION:
+        raise FmriBenchError(
+            f"{out_dir} was simulated by simulator version {found[2]}, expected version "
+            f"{SIMULATOR_VERSION}; delete that folder to simulate it again"
         )
     return True
 

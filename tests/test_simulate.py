@@ -203,6 +203,13 @@ def test_existing_folder_reused_or_refused(tiny_bids: Path, tmp_path: Path) -> N
     with pytest.raises(FmriBenchError, match="not empty"):
         simulate_dataset(foreign, size="tiny")
     assert (foreign / "notes.txt").read_text() == "mine"
+    # An older simulator's output is not silently reused as if it were current.
+    stale = tmp_path / "stale"
+    record = stale / "derivatives" / "simulation" / "simulation.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"size": "tiny", "seed": 0, "simulator_version": "0"}))
+    with pytest.raises(FmriBenchError, match="simulator version 0"):
+        simulate_dataset(stale, size="tiny", seed=0)
 
 
 def test_cli_bad_size_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
