@@ -116,6 +116,19 @@ def load(
     return PreparedSubject(dataset=dataset, version=version, subject=subject, **arrays)
 
 
+def load_stimuli(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None):
+    """Return stimuli.tsv as a DataFrame: split, image_index, stimulus_id, stimulus_name, sha256.
+
+    Rows of a split are in the order of ``images_<split>.npy`` (ascending image_index).
+    """
+    import pandas as pd
+
+    path = prepared_dir(dataset, version, data_home=data_home) / "stimuli.tsv"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; prepare {dataset} {version} again")
+    return pd.read_csv(path, sep="\t", dtype={"stimulus_id": str, "sha256": str}, keep_default_na=False)
+
+
 def load_images(
     dataset: str, version: str, split: str, *, data_home: str | os.PathLike[str] | None = None
 ) -> np.ndarray:

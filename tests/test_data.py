@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmri_bench.data import average_by_label, load, load_images, prepared_subjects
+from fmri_bench.data import average_by_label, load, load_images, load_stimuli, prepared_subjects
 from fmri_bench.errors import DataError
 
 
@@ -38,3 +38,11 @@ def test_missing_preparation_says_what_to_run(tmp_path: Path, tiny_home: Path) -
     with pytest.raises(DataError, match="unknown split"):
         load_images("synthetic", "v1", "val", data_home=tiny_home)
     assert prepared_subjects("synthetic", "v2", data_home=tiny_home) == ["sub-01", "sub-02"]
+
+
+def test_stimuli_table_matches_images(tiny_home: Path) -> None:
+    table = load_stimuli("synthetic", "v1", data_home=tiny_home)
+    assert list(table.columns) == ["split", "image_index", "stimulus_id", "stimulus_name", "sha256"]
+    for split in ("train", "test"):
+        assert (table["split"] == split).sum() == load_images("synthetic", "v1", split, data_home=tiny_home).shape[0]
+    assert table["sha256"].str.len().eq(64).all()
