@@ -345,3 +345,25 @@ def test_hrf_is_nilearn_spm_hrf_and_regressors_are_its_convolution() -> None:
     ], axis=1)
     np.testing.assert_allclose(x, expected, atol=1e-12)
     assert x[: int(32 / 2), 0].max() == 0.0 and x[:, 0].max() > 0.9  # nothing before the onset
+
+
+def test_subjects_share_latent_structure(tiny_bids: Path) -> None:
+    """One subject's noise-free responses are a linear map of another's (shared channels)."""
+    from sklearn.linear_model import RidgeCV
+
+    deriv = tiny_bids / "derivatives" / "simulation"
+
+    def heights(sub: str, split: str) -> np.ndarray:
+        return np.load(deriv / sub / f"heights_{split}.npy")
+
+    def median_r(source_train: np.ndarray) -> float:
+        model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(source_train, heights("sub-01", "train"))
+        pred, truth = model.predict(heights("sub-02", "test")), heights("sub-01", "test")
+        return float(np.median([np.corrcoef(pred[:, v], truth[:, v])[0, 1] for v in range(truth.shape[1])]))
+
+    assert not np.array_equal(np.load(deriv / "sub-01" / "roi_voxel_index.npy"), np.load(deriv / "sub-02" / "roi_voxel_index.npy"))
+    aligned = median_r(heights("sub-02", "train"))
+    shuffled = median_r(heights("sub-02", "train")[np.random.default_rng(0).permutation(TINY.n_train)])
+    assert aligned > 0.9 and aligned > shuffled + 0.4
+    info = json.loads((deriv / "simulation.json").read_text())
+    assert info["preset"] == json.loads(json.dumps(TINY.as_dict()))  # the size preset is recorded
