@@ -1,0 +1,91 @@
+"""Per-run computations against hand-made signals: the read, the block average, the single-trial GLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from fmri_bench.prepare.extract import block_average, kept_blocks, read_masked, single_trial_glm
+from fmri_bench.recipe import load_recipe
+
+TR = 2.0
+
+
+def _events(n_blocks: int, onset0: float = 32.0, block: float = 8.0) -> pd.DataFrame:
+    rows = [{"onset": 0.0, "duration": onset0, "role": "rest", "image_index": -1}]
+    for b in range(n_blocks):
+        rows.append({"onset": onset0 + b * block, "duration": block, "role": "sample", "image_index": b + 1})
+    frame = pd.DataFrame(rows)
+    frame["stimulus_name"] = ""
+    frame["stimulus_id"] = ""
+    return frame
+
+
+def test_read_masked_matches_nibabel_with_scaling(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.integers(-300, 3000, size=(5, 4, 3, 7)).astype(np.int16)
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_slope_inter(0.5, 10.0)
+    path = tmp_path / "bold.nii.gz"
+    nib.save(img, path)
+    expected = np.asarray(nib.load(path).dataobj, dtype=np.float64)  # nibabel applies slope and inter
+    ijk = np.array([[0, 0, 0], [4, 3, 2], [2, 1, 0]])
+    flat = np.ravel_multi_index(ijk.T, (5, 4, 3), order="F")
+    got = read_masked(path, flat)
+    assert got.dtype == np.float32 and got.shape == (7, 3)
+    assert np.allclose(got, expected[ijk[:, 0], ijk[:, 1], ijk[:, 2]].T)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "bold.nii")  # uncompressed path
+    assert np.allclose(read_masked(tmp_path / "bold.nii", flat), data[ijk[:, 0], ijk[:, 1], ijk[:, 2]].T)
+
+
+def test_block_average_is_the_mean_of_the_delayed_volumes() -> None:
+    params = dict(load_recipe("ds001506").version("v1"), detrend=False, standardize=False)
+    events = _events(3)
+    n_vol = 40
+    data = np.arange(n_vol, dtype=np.float32)[:, None] * np.array([[1.0, -2.0]], dtype=np.float32)
+    out = block_average(data, events, TR, params)
+    # block 1: 32-40 s shifted by 4 s -> volumes at 36, 38, 40, 42 s = 18..21
+    assert np.allclose(out.fmri[0], [np.mean([18, 19, 20, 21]), -2 * np.mean([18, 19, 20, 21])])
+    assert np.allclose(out.fmri[2], [np.mean([26, 27, 28, 29]), -2 * np.mean([26, 27, 28, 29])])
+    assert out.labels.tolist() == [1, 2, 3]
+    # a run that stops at volume 28 cannot hold block 3 (needs 26..29): dropped and counted
+    short = block_average(data[:29], events, TR, params)
+    assert short.labels.tolist() == [1, 2] and short.dropped["short_run"] == 1
+
+
+def test_single_trial_glm_recovers_block_amplitudes() -> None:
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    params = dict(load_recipe("ds001506").version("v2"), zscore_betas=False)
+    events = _events(10)
+    n_vol = 90
+    stim = events[events["role"] == "sample"]
+    design = make_first_level_design_matrix(
+        np.arange(n_vol) * TR,
+        pd.DataFrame({"onset": stim["onset"], "duration": stim["duration"],
+                      "trial_type": [f"block{k:03d}" for k in range(len(stim))]}),
+        hrf_model="spm", drift_model="cosine", high_pass=params["high_pass_hz"],
+    )
+    rng = np.random.default_rng(1)
+    amplitudes = rng.normal(0, 1, size=(10, 4))
+    regressors = design[[f"block{k:03d}" for k in range(10)]].to_numpy()
+    baseline = 1000.0
+    data = (baseline * (1 + regressors @ amplitudes / 100)).astype(np.float32)
+    out = single_trial_glm(data, events, TR, params)
+    assert out.labels.tolist() == list(range(1, 11))
+    # percent signal change of a noise-free signal: the betas are the amplitudes
+    assert np.allclose(out.fmri, amplitudes, atol=1e-2)
+    zscored = single_trial_glm(data, events, TR, dict(params, zscore_betas=True))
+    assert np.allclose(zscored.fmri.mean(axis=0), 0, atol=1e-5) and np.allclose(zscored.fmri.std(axis=0, ddof=1), 1)
+    ar1 = single_trial_glm(data, events, TR, dict(params, noise_model="ar1"))
+    assert np.allclose(ar1.fmri, amplitudes, atol=5e-2)
+
+
+def test_kept_blocks_counts_repeats() -> None:
+    events = _events(4)
+    events.loc[2, "role"] = "repeat"
+    kept, dropped = kept_blocks(events, 100, TR, 4.0)
+    assert kept["image_index"].tolist() == [1, 3, 4] and dropped == {"one_back_repeat": 1, "short_run": 0}
