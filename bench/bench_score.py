@@ -101,7 +101,9 @@ def bench_backbones(n: int, size: int) -> list[tuple[str, float, float]]:
             for img in x:
                 naive.append(fx((torch.from_numpy(img[None]) - mean) / std)[metric.node].flatten(1).numpy())
         t_naive = time.perf_counter() - start
-        assert np.allclose(np.concatenate(naive), batched, rtol=1e-3, atol=1e-4), "batched != per-image features"
+        naive = np.concatenate(naive)
+        # Same features up to float rounding (batching and memory layout change the summation order).
+        assert np.abs(naive - batched).max() <= 1e-5 * np.abs(naive).max(), "batched != per-image features"
         results.append((f"{metric.backbone} {metric.node} @{px}px (batch {BATCH_SIZE})", t_batched, t_naive))
     return results
 

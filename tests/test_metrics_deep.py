@@ -138,3 +138,27 @@ def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(torch_home
     with pytest.raises(WeightsError, match="does not fit the resnet50_swav architecture") as info:
         import_weights("resnet50_swav", fake)
     assert "\n" not in str(info.value)
+
+
+def test_repeated_reconstructions_run_once_and_match_their_features(with_weights: Path) -> None:
+    imgs = _images(3, seed=5)
+    repeated = np.repeat(imgs[:1], 3, axis=0)  # like the chance reference: one image for every target
+    inputs = MetricInputs.from_arrays(imgs, repeated)
+    t, r = inputs.features("squeezenet1_0", "features.12", 224)
+    np.testing.assert_allclose(r, np.repeat(t[:1], 3, axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_weights_cli_lists_and_imports(torch_home: Path, shared_weights: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from fmri_bench.cli import main
+
+    capsys.readouterr()
+    assert main(["weights", "import", "mobilenet_v2", str(shared_weights / SQUEEZE)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "not an accepted weight file for mobilenet_v2" in err
+    assert main(["weights", "import", "squeezenet1_0", str(shared_weights / SQUEEZE)]) == 0
+    assert str(checkpoints_dir() / SQUEEZE) in capsys.readouterr().out
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "squeezenet1_0" in out and "present" in out and "clip_vit_l14" in out
+    assert "absent" in out

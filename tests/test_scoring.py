@@ -165,3 +165,41 @@ def test_reference_rows_are_refreshed_when_weights_arrive(home: Path, tmp_path: 
     chance = next(r for r in rows if r["name"] == CHANCE_NAME)
     assert chance["metrics"]["squeezenet"] is not None and "squeezenet" in chance["weights"]
     assert len(rows) == 3
+
+
+def test_scoring_a_dataset_prepared_by_fmri_bench_prepare(tiny_home: Path, tmp_path: Path) -> None:
+    from fmri_bench.data import load_images, prepared_subjects
+
+    targets = np.asarray(load_images("synthetic", "v1", "test", data_home=tiny_home))
+    subjects = prepared_subjects("synthetic", "v1", data_home=tiny_home)
+    path = tmp_path / "copy.npy"
+    np.save(path, targets[::-1].copy())  # reversed order: the wrong image for (almost) every target
+    reports = score_subjects(path, data_home=tiny_home, leaderboard=tmp_path / "board", metrics=PIXEL)
+    assert [r.subject for r in reports] == subjects
+    assert all(r.metrics["pixel_identification"] < 0.9 for r in reports)
+    np.save(path, targets)
+    report = score_submission(path, data_home=tiny_home, leaderboard=tmp_path / "board", subject=subjects[0],
+                              metrics=PIXEL)
+    assert report.metrics["pixcorr"] == pytest.approx(1.0) and report.metrics["pixel_identification"] == 1.0
+
+
+def _score_in_process(path: str, home: str, board: str, name: str) -> None:
+    score_submission(path, data_home=home, leaderboard=board, name=name, metrics=["pixel_mse", "pixcorr"])
+
+
+def test_concurrent_score_runs_all_land(home: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "m.npy"
+    np.save(path, _noisy(home))
+    board = tmp_path / "board"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_score_in_process, args=(str(path), str(home), str(board), f"run{i}"))
+             for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+        assert p.exitcode == 0
+    rows = Leaderboard(board).rows()
+    assert sorted(r["name"] for r in rows) == sorted([CEILING_NAME, CHANCE_NAME, "run0", "run1", "run2"])
