@@ -133,6 +133,7 @@ def test_cli_prepare_verify_and_one_line_errors(tiny_home: Path, tiny_bids: Path
         ["prepare", "synthetic", "--source", str(tmp_path / "nowhere"), "--data-home", str(tmp_path)],
         ["prepare", "synthetic", "--source", str(tiny_bids), "--subject", "sub-09", "--data-home", str(tmp_path)],
         ["verify", "ds001506", "--data-home", str(tmp_path)],
+        ["prepare", "synthetic", "--backend", "spark", "--data-home", str(tmp_path)],
     ]
     for argv in cases:
         assert main(argv) == 1, argv

@@ -89,3 +89,24 @@ def test_kept_blocks_counts_repeats() -> None:
     events.loc[2, "role"] = "repeat"
     kept, dropped = kept_blocks(events, 100, TR, 4.0)
     assert kept["image_index"].tolist() == [1, 3, 4] and dropped == {"one_back_repeat": 1, "short_run": 0}
+
+
+def test_gzip_members_and_truncation(tmp_path: Path) -> None:
+    import gzip
+
+    import pytest
+
+    from fmri_bench.errors import DataError
+
+    data = np.random.default_rng(2).integers(0, 1000, size=(6, 5, 4, 9)).astype(">i2")  # big-endian on disk
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "plain.nii")
+    raw = (tmp_path / "plain.nii").read_bytes()
+    flat = np.arange(6 * 5 * 4)
+    expected = data.reshape(-1, 9, order="F").T.astype(np.float32)
+    two = tmp_path / "two_members_bold.nii.gz"  # e.g. written by a parallel compressor
+    two.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    assert np.array_equal(read_masked(two, flat), expected)
+    cut = tmp_path / "cut_bold.nii.gz"
+    cut.write_bytes(gzip.compress(raw)[:-600])
+    with pytest.raises(DataError, match="cut_bold.nii.gz: .*(truncated|corrupt)"):
+        read_masked(cut, flat)

@@ -241,11 +241,28 @@ def _subject_tasks(
     return runs, tasks, masks, inputs
 
 
+def _check_backend(backend: str | None) -> None:
+    """Refuse an unknown joblib backend, or dask without dask.distributed, before any work."""
+    if backend is None:
+        return
+    from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS
+
+    if backend not in BACKENDS and backend not in EXTERNAL_BACKENDS:
+        known = ", ".join(sorted({*BACKENDS, *EXTERNAL_BACKENDS}))
+        raise FmriBenchError(f"unknown joblib backend {backend!r}; expected one of: {known}")
+    if backend == "dask":
+        try:
+            import distributed  # noqa: F401  joblib's dask backend hands the runs to a dask.distributed Client
+        except ImportError:
+            raise FmriBenchError(
+                "--backend dask needs dask.distributed (pip install distributed) and a running Client"
+            ) from None
+
+
 def _run_parallel(tasks: list[RunTask], n_jobs: int, backend: str | None, description: str) -> list[dict[str, RunSamples]]:
     if n_jobs == 1 and backend is None:
         return [process_run(t) for t in track(tasks, description)]
     from joblib import Parallel, delayed
-
     parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
     return list(track(parallel(delayed(process_run)(t) for t in tasks), description, total=len(tasks)))
 
@@ -350,6 +367,7 @@ def prepare(
         Bad or missing input (one line naming the file), or a version whose recorded
         parameters differ from the recipe's.
     """
+    _check_backend(backend)
     recipe = dataset if isinstance(dataset, Recipe) else load_recipe(dataset)
     versions = recipe.versions if versions in ("all", None) else _as_list(versions)
     for version in versions:
