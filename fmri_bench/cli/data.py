@@ -25,7 +25,7 @@ def prepare_command(
     dataset: DatasetArgument = "synthetic",
     version: Annotated[str, typer.Option("--version", help="v1, v2 or all.")] = "all",
     subject: Annotated[
-        Optional[list[str]], typer.Option("--subject", help="Subject to prepare (repeatable; default: all).")
+        Optional[list[str]], typer.Option("--subject", help="Subject to prepare (repeatable or comma-separated; default: all).")
     ] = None,
     source: Annotated[
         Optional[Path], typer.Option("--source", help="A local BIDS copy (read only) instead of downloading.")
@@ -44,9 +44,10 @@ def prepare_command(
 
     if n_jobs == 0:
         raise FmriBenchError("--n-jobs must be a positive number, or negative to count back from all cores")
+    subjects = [s.strip() for item in subject for s in item.split(",") if s.strip()] if subject else None
     start = time.perf_counter()
     folders = prepare(
-        dataset, versions=_versions(version), subjects=subject, source=source, stimuli=stimuli,
+        dataset, versions=_versions(version), subjects=subjects, source=source, stimuli=stimuli,
         data_home=data_home, n_jobs=n_jobs, backend=backend,
     )
     for folder in folders:
