@@ -22,6 +22,7 @@ import html
 import io
 import json
 import math
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from filelock import FileLock
 
 from fmri_bench.errors import FmriBenchError
@@ -60,9 +62,25 @@ def validate_row(row: dict[str, Any]) -> None:
     if not isinstance(metrics, dict) or not metrics:
         raise FmriBenchError("leaderboard row has no 'metrics' mapping; expected {metric key: number or null}")
     for key, value in metrics.items():
-        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+        ok = value is None or (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+                               and math.isfinite(value))
         if not ok:
             raise FmriBenchError(f"leaderboard row metric {key!r} is {value!r}; expected a finite number or null")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars and arrays become Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -134,7 +152,7 @@ class Leaderboard:
         ``gallery/`` and referenced from the row. Returns the stored row.
         """
         validate_row(row)
-        row = dict(row)
+        row = _plain(row)
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             rows = self.rows()
@@ -356,6 +374,21 @@ def metric_definitions_markdown() -> str:
     return "\n".join(out)
 
 
+def weights_markdown() -> str:
+    """The accepted weight files per backbone, with checksums and the preprocessing they declare."""
+    from fmri_bench.weights import BACKBONES
+
+    out = ["| backbone | file (in `<torch hub dir>/checkpoints/`) | sha256 | input | normalization (mean / std) | source |",
+           "|---|---|---|---|---|---|"]
+    for bb in BACKBONES.values():
+        for wf in bb.files:
+            sha = f"`{wf.sha256}`" if wf.sha256 else "none published (checked by structure)"
+            norm = f"{list(wf.mean)} / {list(wf.std)}"
+            extra = f" (needs `{bb.requires}`)" if bb.requires else ""
+            out.append(f"| `{bb.name}`{extra} | `{wf.filename}` | {sha} | {wf.input_size} px | {norm} | {wf.source} |")
+    return "\n".join(out)
+
+
 def _markdown_table(table: Table) -> str:
     header = ["entry", "subject"] + [label for _, label, _ in table.columns]
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -398,6 +431,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     text = _template("leaderboard_README.md")
     text = text.replace("<!-- METRICS_VERSION -->", str(METRICS_VERSION))
     text = text.replace("<!-- METRIC_DEFINITIONS -->", metric_definitions_markdown())
+    text = text.replace("<!-- WEIGHTS -->", weights_markdown())
     return text.replace("<!-- RESULTS -->", render_results_markdown(rows).rstrip() + "\n")
 
 

@@ -169,3 +169,16 @@ def test_render_html_is_self_contained(tmp_path: Path) -> None:
     assert "a &lt;b&gt;" in html and "<script>" in html
     assert "http://" not in html and "https://" not in html  # no CDN: works offline from file://
     assert render_markdown([]).count("_No results recorded yet._") == 1
+
+
+def test_numpy_numbers_are_stored_as_plain_json(tmp_path: Path) -> None:
+    import numpy as np
+
+    board = Leaderboard(tmp_path)
+    r = svm_row() | {"metrics": {"accuracy": np.float32(0.75), "n_pairs": np.int64(12)},
+                     "extra": {"per_run": np.array([0.5, 1.0])}}
+    board.upsert(r)
+    stored = json.loads((tmp_path / "results.jsonl").read_text())
+    assert stored["metrics"] == {"accuracy": 0.75, "n_pairs": 12} and stored["extra"]["per_run"] == [0.5, 1.0]
+    with pytest.raises(FmriBenchError, match="finite number"):
+        board.upsert(svm_row() | {"metrics": {"accuracy": np.float64("inf")}})
