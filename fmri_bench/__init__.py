@@ -15,7 +15,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "load", "verify"]
 
 
 def __getattr__(name: str):
@@ -24,4 +24,8 @@ def __getattr__(name: str):
         from fmri_bench.data import load
 
         return load
+    if name == "verify":  # re-hash prepared outputs against their manifest (fmri_bench.prepare.verify)
+        from fmri_bench.prepare import verify
+
+        return verify
     raise AttributeError(f"module 'fmri_bench' has no attribute {name!r}")

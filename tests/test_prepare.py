@@ -108,6 +108,9 @@ def test_verify_catches_a_modified_file(tiny_home: Path, tmp_path: Path) -> None
 
     home = tmp_path / "home"
     shutil.copytree(tiny_home / "synthetic", home / "synthetic")
+    import fmri_bench
+
+    assert fmri_bench.verify is verify
     assert [p.name for p in verify("synthetic", data_home=home)] == ["v1", "v2"]
     target = home / "synthetic" / "v2" / "sub-02" / "test_fmri.npy"
     array = np.load(target)

@@ -76,6 +76,8 @@ def _release_info(recipe: Recipe, root: Path) -> dict[str, Any]:
                 ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
             ).stdout.strip()
             info["commit"] = head
+            if recipe.source["kind"] == "openneuro":
+                info["matches_pinned_commit"] = head == recipe.source["commit"]
         except (OSError, subprocess.SubprocessError):
             pass
     description = root / "dataset_description.json"
@@ -204,7 +206,6 @@ def _subject_tasks(
             "files": files,
         }
         inputs += [_input_record(p, root) for p in files]
-    first = next(iter(masks.values()))
     tasks = []
     for run in runs:
         if not os.path.lexists(run.bold):
@@ -237,7 +238,6 @@ def _subject_tasks(
         inputs.append(_input_record(run.bold, root))
         inputs.append(_input_record(run.events, root))
         inputs += [_input_record(p, root) for p in sidecar_chain(run.bold, root)]
-    del first
     return runs, tasks, masks, inputs
 
 
