@@ -19,7 +19,9 @@ The seed notebook's idea, made batched and cached:
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,25 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
+
+
+@contextlib.contextmanager
+def torch_threads(device: str, threads: int = 1) -> Iterator[None]:
+    """Run torch on ``threads`` CPU threads (on the CPU device), then restore the setting.
+
+    These networks are small: their ops are too short to gain from OpenMP, and two threads
+    on a busy 2-core machine were measured 5-10x slower than one (spin-waiting). One
+    thread also keeps the float reductions in one order (same bytes for a seed).
+    """
+    if device != "cpu" or threads <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- data

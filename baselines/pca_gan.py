@@ -105,11 +105,13 @@ class PCAGAN(GANInversion):
         (subject,) = data.subjects
         X, rows = train_targets(subject, data)
         k = max(1, min(int(self.n_components), X.shape[0] - 1, X.shape[1]))
-        self.pca_ = make_pipeline(StandardScaler(), PCA(k, svd_solver="full", random_state=data.seed)).fit(X)
+        self.pca_ = make_pipeline(StandardScaler(), PCA(k, random_state=data.seed)).fit(X)
         embedding = self.pca_.transform(X)
-        self._fit_generator(data)
-        self._fit_brain_side(data, rows, embedding, [embedding])
+        with _gan.torch_threads(data.device):
+            self._fit_generator(data)
+            self._fit_brain_side(data, rows, embedding, [embedding])
         return self
 
     def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
-        return self._invert(self.pca_.transform(np.asarray(subject.test_fmri, dtype=np.float32)))
+        with _gan.torch_threads(self.device_):
+            return self._invert(self.pca_.transform(np.asarray(subject.test_fmri, dtype=np.float32)))

@@ -36,7 +36,7 @@ def make_decoder(n_components: int, n_samples: int, n_voxels: int, alphas=DEFAUL
     n = max(1, min(int(n_components), n_samples - 1, n_voxels))
     return make_pipeline(
         StandardScaler(),
-        PCA(n_components=n, svd_solver="full", random_state=seed),
+        PCA(n_components=n, random_state=seed),
         RidgeCV(alphas=np.asarray(alphas, dtype=float)),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fmri_bench.baselines import _gan
 from fmri_bench.baselines._base import BASELINES, TrainData
 from fmri_bench.baselines._srm import SRMAligner
 from fmri_bench.baselines.pca_gan import GANInversion
@@ -47,10 +48,12 @@ class SRMGAN(GANInversion):
         self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=data.seed)
         shared, rows = shared_training_responses(data, self.aligner_)
         self.subjects_ = [s.subject for s in data.subjects]
-        self._fit_generator(data)
-        self._fit_brain_side(data, rows, np.mean(shared, axis=0), shared)
+        with _gan.torch_threads(data.device):
+            self._fit_generator(data)
+            self._fit_brain_side(data, rows, np.mean(shared, axis=0), shared)
         return self
 
     def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
         shared = self.aligner_.transform(subject.test_fmri, self.subjects_.index(subject.subject))
-        return self._invert(shared)
+        with _gan.torch_threads(self.device_):
+            return self._invert(shared)

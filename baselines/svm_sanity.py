@@ -61,7 +61,7 @@ class SVMSanity(Baseline):
         (subject,) = data.subjects
         X = np.asarray(subject.train_fmri, dtype=np.float64)
         n = min(int(self.n_components), X.shape[0], X.shape[1])
-        self.pca_ = PCA(n_components=n, svd_solver="full", random_state=data.seed).fit(X)
+        self.pca_ = PCA(n_components=n, random_state=data.seed).fit(X)
         self.seed_ = data.seed
         return self
 

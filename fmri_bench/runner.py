@@ -168,6 +168,27 @@ def _record_classification(row: dict[str, Any], leaderboard: Path) -> None:
     Leaderboard(leaderboard).upsert(row)
 
 
+def _classification_row(metrics: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    """A leaderboard row: numbers in ``metrics``, ``<key>_ci95_low/high`` pairs in ``intervals``."""
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    intervals = {
+        k[: -len("_ci95_low")]: [numbers[k], numbers[k.replace("_low", "_high")]]
+        for k in numbers
+        if k.endswith("_ci95_low") and k.replace("_low", "_high") in numbers
+    }
+    return {
+        "kind": "classification",
+        "name": provenance["baseline"],
+        "dataset": provenance["dataset"],
+        "version": provenance["version"],
+        "subject": provenance["subject"],
+        "metrics": numbers,
+        "intervals": intervals,
+        "details": {k: v for k, v in metrics.items() if k not in numbers},
+        **{k: v for k, v in provenance.items() if k not in ("baseline", "kind", "dataset", "version", "subject")},
+    }
+
+
 def run_baseline(
     name: str,
     *,
@@ -287,14 +308,7 @@ def run_baseline(
             timings["evaluate"] = time.perf_counter() - start
             write_json_atomic(sidecar, {**provenance, "metrics": metrics, "timings": timings})
             if score:
-                _record_classification(
-                    {
-                        "kind": "classification", "name": name, "dataset": dataset, "version": version,
-                        "subject": target, "metrics": metrics,
-                        **{k: v for k, v in provenance.items() if k not in ("baseline", "kind", "dataset", "version", "subject")},
-                    },  # fmt: skip
-                    board,
-                )
+                _record_classification(_classification_row(metrics, provenance), board)
             results.append(RunResult(name, kind, dataset, version, target, None, sidecar, metrics, timings, provenance["parameters"]))
             continue
 

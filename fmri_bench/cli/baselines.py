@@ -140,18 +140,13 @@ def list_datasets() -> None:
         from fmri_bench.recipe import list_recipes
     except ImportError:
         raise FmriBenchError("dataset recipes are not available in this version (fmri_bench.recipe.list_recipes is missing)") from None
-    recipes = list_recipes()
-    if isinstance(recipes, dict):
-        recipes = list(recipes.values()) if recipes and not all(isinstance(v, str) for v in recipes.values()) else [
-            f"{k}\t{v}" for k, v in recipes.items()
-        ]
-    for recipe in recipes:
-        if isinstance(recipe, str):
+    for recipe in list_recipes():
+        if isinstance(recipe, (tuple, list)):  # (name, title)
+            typer.echo(f"{recipe[0]:<14} {' '.join(map(str, recipe[1:]))}".rstrip())
+        elif isinstance(recipe, str):
             typer.echo(recipe)
-            continue
-        name = getattr(recipe, "name", None) or (recipe.get("name") if isinstance(recipe, dict) else str(recipe))
-        description = _describe(recipe) or (recipe.get("description", "") if isinstance(recipe, dict) else "")
-        typer.echo(f"{name:<14} {description}".rstrip())
+        else:
+            typer.echo(f"{getattr(recipe, 'name', recipe)!s:<14} {_describe(recipe)}".rstrip())
 
 
 @list_app.command("metrics")

