@@ -349,6 +349,8 @@ def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None) -> bool:
     for key in wanted:
         if key in have or key not in METRICS:
             continue
+        if "at least 2 test images" in row.get("unavailable", {}).get(key, ""):
+            continue  # n/a for a reason that no new weights can change
         metric = METRICS.get(key)
         if metric.backbone is None:
             return True  # a pixel metric is always computable
