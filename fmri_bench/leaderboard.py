@@ -536,7 +536,11 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
 
 def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None,
                     console: Any = None) -> None:
-    """Print the tables with rich (best per column in bold green, references dimmed)."""
+    """Print the tables with rich (best per column in bold green, references dimmed).
+
+    To fit a terminal, columns that are n/a on every line are left out of the grid and
+    listed under it with their reasons, and intervals are shown compactly.
+    """
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table as RichTable
@@ -547,20 +551,26 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
         console.print("No results recorded yet.")
         return
     for table in tables:
+        shown = [c for c in table.columns if any(ln.cells[c[0]].value is not None for ln in table.lines)]
         notes = table.notes()
         caption = "\n".join(f"n/a in {label}: {reason}" for label, reason in notes) or None
-        rt = RichTable(title=table.title, caption=caption, caption_justify="left")
-        rt.add_column("entry")
-        rt.add_column("subject")
-        for _, label, higher in table.columns:
+        rt = RichTable(title=table.title, caption=escape(caption) if caption else None, caption_justify="left")
+        rt.add_column("entry", overflow="fold")
+        rt.add_column("subject", overflow="fold")
+        for _, label, higher in shown:
             rt.add_column(label + ("" if higher is None else (" ↑" if higher else " ↓")), justify="right")
         for line in table.lines:
             cells = []
-            for key, _, _ in table.columns:
+            for key, _, _ in shown:
                 cell = line.cells[key]
-                text = escape(format_cell(cell))
+                text = _fmt(cell.value)
+                if cell.value is not None and cell.sd is not None:
+                    text += f" ±{_fmt(cell.sd)}"
+                elif cell.value is not None and cell.ci is not None:
+                    text += f" ({cell.ci[0]:.2f}-{cell.ci[1]:.2f})"
+                text = escape(text)
                 cells.append(f"[bold green]{text}[/]" if cell.best else text)
-            name = escape(line.name) + (" (reference)" if line.reference else "")
-            rt.add_row(name, line.subject, *cells, style="dim" if line.reference else None,
-                       end_section=line.aggregate)
+            name = escape(line.name) + (" (ref)" if line.reference else "")
+            subject = f"mean ±sd ({line.n_subjects})" if line.aggregate else line.subject
+            rt.add_row(name, subject, *cells, style="dim" if line.reference else None, end_section=line.aggregate)
         console.print(rt)

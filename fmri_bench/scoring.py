@@ -35,8 +35,8 @@ from fmri_bench.metrics import (
 from fmri_bench.submission import validate_array
 
 CEILING_SIZE = 32
-CHANCE_NAME = "chance (mean training image)"
-CEILING_NAME = f"ceiling (targets blurred to {CEILING_SIZE} px)"
+CHANCE_NAME = "chance (mean train image)"
+CEILING_NAME = f"ceiling ({CEILING_SIZE} px blur)"
 GALLERY_ITEMS = 8
 
 
