@@ -104,10 +104,9 @@ def _inception():
 def _clip_vit_l14_load(path: Path):
     import open_clip  # only reached when open_clip is importable
 
-    # OpenAI's file is a TorchScript archive that open_clip reads as pretrained="openai".
-    # With cache_dir holding the file (sha256 already verified, and open_clip checks it
-    # against the hash in its URL too), open_clip uses it and downloads nothing.
-    return open_clip.create_model("ViT-L-14", pretrained="openai", cache_dir=str(path.parent), device="cpu")
+    # OpenAI's file is a TorchScript archive; open_clip.load_openai_model reads it from a
+    # local path (no download) and rebuilds the model in fp32 on the CPU.
+    return open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
 
 
 BACKBONES: dict[str, Backbone] = {}
