@@ -18,6 +18,7 @@ Row fields: ``kind`` ("reconstruction" or "classification"), ``name``, ``dataset
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -157,7 +158,10 @@ class Leaderboard:
         with self._lock:
             rows = self.rows()
             if gallery_png is not None:
-                rel = f"{GALLERY_DIR}/{_slug('_'.join((row['dataset'], row['version'], row['subject'], row['kind'], row['name'])))}.png"
+                key_text = "_".join((row["dataset"], row["version"], row["subject"], row["kind"], row["name"]))
+                # Readable and unique: a slug plus a short hash of the full key.
+                digest = hashlib.sha1(key_text.encode()).hexdigest()[:8]
+                rel = f"{GALLERY_DIR}/{_slug(key_text)[:64]}-{digest}.png"
                 with atomic_path(self.folder / rel, suffix=".png") as tmp:
                     tmp.write_bytes(gallery_png)
                 _readable(self.folder / rel)
