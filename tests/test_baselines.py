@@ -18,7 +18,7 @@ from _baseline_home import make_home  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 #: GAN settings small enough for a test (the defaults are sized for the demo).
-GAN_TINY = {"gan_steps": 40, "gan_width": 8, "gan_batch_size": 16, "encoder_steps": 30, "search_steps": 20}
+GAN_TINY = {"gan_steps": 200, "gan_width": 8, "gan_batch_size": 16, "encoder_steps": 50, "search_steps": 30}
 PIXEL_METRICS = ["pixcorr", "ssim", "pixel_identification"]
 
 
@@ -77,46 +77,50 @@ def test_svm_sanity_refuses_without_repeated_blocks(tmp_path: Path) -> None:
 # params=...)` followed by `fmri_bench.scoring.evaluate(images_test, submission, PIXEL_METRICS)`,
 # and written here. A change that silently degrades a baseline moves them out of tolerance.
 PINNED = {
-    "pca-ridge": ({}, {"pixcorr": None, "pixel_identification": None}),
-    "srm-ridge": ({}, {"pixcorr": None, "pixel_identification": None}),
-    "pca-gan": (GAN_TINY, {"pixcorr": None, "pixel_identification": None}),
-    "srm-gan": (GAN_TINY, {"pixcorr": None, "pixel_identification": None}),
+    "pca-ridge": ({}, {"pixcorr": 0.3836, "ssim": 0.8164, "pixel_identification": 0.7333}),
+    "srm-ridge": ({}, {"pixcorr": 0.3980, "ssim": 0.8199, "pixel_identification": 0.7667}),
+    "pca-gan": (GAN_TINY, {"pixcorr": 0.0585, "ssim": 0.7856, "pixel_identification": 0.4889}),
+    "srm-gan": (GAN_TINY, {"pixcorr": 0.1675, "ssim": 0.7708, "pixel_identification": 0.5778}),
 }
-TOLERANCE = {"pixcorr": 0.05, "pixel_identification": 0.1}
+# 10 test images: one flipped pair moves pixel identification by 1/90; allow a few.
+TOLERANCE = {"pixcorr": 0.05, "ssim": 0.03, "pixel_identification": 0.06}
+
+
+@pytest.fixture(scope="module")
+def chance_scores(tiny_home: Path) -> dict[str, float]:
+    """The chance row: the mean training image for every test image."""
+    from fmri_bench.scoring import evaluate
+
+    targets = np.asarray(load_images("synthetic", "v1", "test", data_home=tiny_home))
+    mean = np.asarray(load_images("synthetic", "v1", "train", data_home=tiny_home)).mean(0) / 255.0
+    return evaluate(targets, np.repeat(mean[None], len(targets), 0), metrics=PIXEL_METRICS)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
-def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path) -> None:
+def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path, chance_scores: dict) -> None:
     params, pinned = PINNED[name]
     (result,) = run_baseline(name, data_home=tiny_home, out=tmp_path, score=False, params=params)
     scores = _pixel_scores(tiny_home, result.submission_path)
     print(name, scores)
     for key, value in pinned.items():
         assert scores[key] == pytest.approx(value, abs=TOLERANCE[key]), key
-
-
-def test_ridge_baselines_beat_the_mean_image(tiny_home: Path, tmp_path: Path) -> None:
-    from fmri_bench.scoring import evaluate
-
-    targets = np.asarray(load_images("synthetic", "v1", "test", data_home=tiny_home))
-    mean = np.asarray(load_images("synthetic", "v1", "train", data_home=tiny_home)).mean(0)
-    chance = evaluate(targets, np.repeat(mean[None] / 255.0, len(targets), 0), metrics=["pixcorr"])["pixcorr"]
-    for name in ("pca-ridge", "srm-ridge"):
-        (result,) = run_baseline(name, data_home=tiny_home, out=tmp_path / name, score=False)
-        assert _pixel_scores(tiny_home, result.submission_path)["pixcorr"] > chance + 0.05, name
+    if name.endswith("-ridge"):  # the decoders use the brain data: clearly above the chance row
+        assert scores["pixcorr"] > chance_scores["pixcorr"] + 0.1
+        assert scores["pixel_identification"] > chance_scores["pixel_identification"] + 0.1
 
 
 # --------------------------------------------------------------------------- determinism and cache
 def test_same_seed_same_bytes_and_gan_cache(tiny_home: Path, tmp_path: Path) -> None:
-    first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=GAN_TINY)[0]
+    params = {**GAN_TINY, "gan_steps": 30, "encoder_steps": 20, "search_steps": 10}
+    first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=params)[0]
     cached = sorted((tiny_home / "cache" / "gan").glob("*.pt"))
     assert cached and all(p.with_suffix(".png").is_file() for p in cached)
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     # the second run loads the cached generator: same bytes, the cache file untouched
-    second = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=GAN_TINY)[0]
+    second = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=params)[0]
     assert first.submission_path.read_bytes() == second.submission_path.read_bytes()
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
-    other = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "c", score=False, params=GAN_TINY, seed=1)[0]
+    other = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "c", score=False, params=params, seed=1)[0]
     assert other.submission_path.read_bytes() != first.submission_path.read_bytes()
     assert len(list((tiny_home / "cache" / "gan").glob("*.pt"))) == len(cached) + 1  # seed is part of the key
 
@@ -158,4 +162,4 @@ def test_gan_images_folder(tmp_path: Path) -> None:
     images = load_image_folder(tmp_path / "imgs", 16)
     assert images.shape == (2, 16, 16, 3) and images[0, 8, 8, 0] == 255 and images[1, 8, 8, 2] > 200
     with pytest.raises(FmriBenchError, match="no .png/.jpg"):
-        load_image_folder(tmp_path / "imgs" / "sub" / "..", 16) if False else load_image_folder(tmp_path / "none", 16)
+        load_image_folder(tmp_path / "none", 16)
