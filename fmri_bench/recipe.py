@@ -29,6 +29,7 @@ _METHOD_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "rois": list,
         "hrf_model": str,
         "drift_model": str,
+        "drift_order": int,
         "high_pass_hz": (int, float),
         "noise_model": str,
         "zscore_betas": bool,

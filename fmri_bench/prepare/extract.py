@@ -139,7 +139,7 @@ def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dic
 
     n_volumes = data.shape[0]
     blocks, dropped = kept_blocks(events, n_volumes, tr, float(params["delay_s"]))
-    standardize = params["standardize"] if params["standardize"] else False
+    standardize = params["standardize"] or None  # None: no standardization (booleans are deprecated)
     # The data come from integers: finite, so no finiteness pass (a full copy) is needed.
     cleaned = clean(data, detrend=bool(params["detrend"]), standardize=standardize, t_r=tr, ensure_finite=False)
     # A voxel constant over the run carries no signal; z-scoring its detrending residue
@@ -157,10 +157,14 @@ def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: 
 
     n_volumes = data.shape[0]
     blocks, dropped = kept_blocks(events, n_volumes, tr, float(params["delay_s"]))
-    # Every stimulation that is not a sample (one-back repeats, blocks cut by a short run)
-    # still drives the BOLD: model it with one shared nuisance regressor.
-    stim = events[events["role"] != "rest"]
-    trial_type = pd.Series("nuisance", index=stim.index, dtype=object)
+    # Least squares all: every stimulus block gets its own regressor, the one-back repeats and
+    # the blocks cut by a short run too (they drive the BOLD, each as its own image); only
+    # the kept blocks' betas become samples.
+    # A block whose response would only start after the last volume (the end of a short run)
+    # has a zero or near-zero regressor that makes the design singular: leave it out.
+    last_frame = (n_volumes - 1) * tr
+    stim = events[(events["role"] != "rest") & (events["onset"] + float(params["delay_s"]) <= last_frame)]
+    trial_type = pd.Series([f"other{k:03d}" for k in range(len(stim))], index=stim.index, dtype=object)
     names = [f"block{k:03d}" for k in range(len(blocks))]
     trial_type[blocks.index] = names
     design_events = pd.DataFrame(
@@ -172,6 +176,7 @@ def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: 
         hrf_model=params["hrf_model"],
         drift_model=params["drift_model"],
         high_pass=float(params["high_pass_hz"]),
+        drift_order=int(params.get("drift_order", 1)),
     )
     # Percent signal change, as FirstLevelModel's default signal scaling does.
     mean = data.mean(axis=0)
