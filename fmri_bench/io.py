@@ -20,6 +20,10 @@ import numpy as np
 from fmri_bench.errors import FmriBenchError
 
 _CHUNK = 1 << 20
+# mkstemp creates files readable by the owner only; outputs get the usual umask instead.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -54,6 +58,7 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterat
     tmp_path = Path(tmp_name)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, destination)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

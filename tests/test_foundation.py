@@ -112,3 +112,10 @@ def test_console_script_lists_commands() -> None:
     result = subprocess.run(["fmri-bench", "--help"], capture_output=True, text=True, env=env)
     assert result.returncode == 0
     assert "version" in result.stdout
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    write_json_atomic(tmp_path / "out.json", {})
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o666 & ~umask
