@@ -423,6 +423,14 @@ def prepare(
             arrays, counts = _subject_outputs(runs, results, version)
             per_version[version]["subjects"][subject] = {"arrays": arrays, "counts": counts, "mask": masks[version]}
             per_version[version]["inputs"] += inputs
+        console.print(
+            f"{recipe.name} {subject}: "
+            + "; ".join(
+                f"{split} {c['kept']} samples ({c['dropped'][DROP_REPEAT]} one-back repeats excluded, "
+                f"{c['dropped'][DROP_SHORT]} blocks cut by short runs)"
+                for split, c in counts.items()
+            )
+        )
         del results
 
     table = catalogue(events_by_split)
