@@ -105,3 +105,16 @@ def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "\n" not in str(info.value) and "github.com" in str(info.value)
     assert not (tmp_path / "raw" / "ds001506").exists()
     check_reachable(str(tmp_path))  # a local path needs no network
+
+
+def test_prepare_without_source_clones_and_fetches(annexed_dataset, tmp_path: Path) -> None:
+    from fmri_bench.prepare import prepare, read_manifest
+
+    origin, commit = annexed_dataset
+    home = tmp_path / "home"
+    folder = prepare(_recipe(origin, commit), versions=("v1",), subjects=["sub-02"], data_home=home)[0]
+    clone = home / "raw" / "ds001506"
+    assert _git(clone, "rev-parse", "HEAD") == commit
+    assert all(_present(p) for p in (clone / "sub-02").rglob("*_bold.nii.gz"))
+    assert not any(_present(p) for p in (clone / "sub-01").rglob("*_bold.nii.gz"))
+    assert list(read_manifest(folder)["subjects"]) == ["sub-02"]

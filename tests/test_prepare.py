@@ -165,3 +165,24 @@ def test_parallel_backends_give_the_same_arrays(tiny_home: Path, tiny_bids: Path
         a = np.load(home / "synthetic" / "v1" / "sub-01" / f"{name}.npy")
         b = np.load(tiny_home / "synthetic" / "v1" / "sub-01" / f"{name}.npy")
         assert np.array_equal(a, b), name
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+def test_source_is_read_only_and_synthetic_is_simulated_on_first_use(tiny_bids: Path, tmp_path: Path) -> None:
+    before = _tree(tiny_bids)
+    prepare("synthetic", versions=("v1",), subjects=["sub-01"], source=tiny_bids, data_home=tmp_path / "a")
+    assert _tree(tiny_bids) == before  # --source is never written to
+    # No --source: the synthetic recipe simulates its dataset into <data-home>/raw/synthetic.
+    data = copy.deepcopy(load_recipe("synthetic").data)
+    data["source"]["size"] = "tiny"
+    home = tmp_path / "b"
+    folders = prepare(validate(data, "tiny"), versions=("v2",), data_home=home)
+    assert (home / "raw" / "synthetic" / "dataset_description.json").is_file()
+    assert folders == [home / "synthetic" / "v2"] and prepared_subjects("synthetic", "v2", data_home=home) == ["sub-01", "sub-02"]
+    assert not [p for p in (home / "raw").iterdir() if p.name.startswith(".")]  # no partial simulation left
+    a = np.load(tmp_path / "a" / "synthetic" / "v1" / "sub-01" / "train_labels.npy")
+    b = np.load(home / "synthetic" / "v2" / "sub-01" / "train_labels.npy")
+    assert np.array_equal(a, b)  # same events, same samples, whichever version
