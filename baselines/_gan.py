@@ -137,7 +137,7 @@ class GANConfig:
     size: int = 32
     z_dim: int = 64
     width: int = 16
-    steps: int = 1000
+    steps: int = 600
     batch_size: int = 32
     lr: float = 2e-4
     seed: int = 0
@@ -366,6 +366,13 @@ def search_latents(
     for p in (*G.parameters(), *encoder.parameters()):
         p.requires_grad_(True)
     return z.detach().cpu().numpy()
+
+
+def to_shell(z: np.ndarray) -> np.ndarray:
+    """Rescale each latent to norm sqrt(dim), the typical norm of a standard Gaussian sample."""
+    z = np.asarray(z, dtype=np.float32)
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    return z * (np.sqrt(z.shape[1]) / np.maximum(norm, 1e-8))
 
 
 def generate(G: Generator, z: np.ndarray, output_size: int) -> np.ndarray:

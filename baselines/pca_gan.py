@@ -33,10 +33,15 @@ class GANInversion(Baseline):
         Training steps of the image -> brain-embedding encoder.
     search_steps, search_lr, prior : int, float, float
         The latent search: Adam steps, learning rate, weight of the Gaussian prior on z.
+    shell : bool
+        Rescale the start and final latents to norm sqrt(z_dim), where almost all of the
+        Gaussian prior's mass lies: a ridge-decoded latent is shrunk toward 0, and G(0)
+        is the blurry "average" image; on the shell G gives sharper samples. Off by
+        default: on the synthetic dataset it lowered SSIM (0.80 -> 0.66) and PixCorr.
     """
 
     def _init_gan(self, gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
-                  encoder_steps, search_steps, search_lr, prior) -> None:  # fmt: skip
+                  encoder_steps, search_steps, search_lr, prior, shell) -> None:  # fmt: skip
         self.gan_images = gan_images
         self.gan_size = gan_size
         self.gan_z_dim = gan_z_dim
@@ -48,6 +53,7 @@ class GANInversion(Baseline):
         self.search_steps = search_steps
         self.search_lr = search_lr
         self.prior = prior
+        self.shell = shell
 
     def _fit_generator(self, data: TrainData) -> None:
         images = data.images_train
@@ -70,12 +76,14 @@ class GANInversion(Baseline):
 
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
         z0 = self.start_decoder_.predict(embedding)
+        if self.shell:
+            z0 = _gan.to_shell(z0)
         target = (embedding - self.emb_mean_) / self.emb_scale_
         z = _gan.search_latents(
             self.generator_, self.image_encoder_, target, z0, self.emb_weights_,
             steps=int(self.search_steps), lr=float(self.search_lr), prior=float(self.prior), device=self.device_,
         )  # fmt: skip
-        return _gan.generate(self.generator_, z, self.output_size_)
+        return _gan.generate(self.generator_, _gan.to_shell(z) if self.shell else z, self.output_size_)
 
 
 @BASELINES.register("pca-gan")
@@ -94,12 +102,13 @@ class PCAGAN(GANInversion):
 
     def __init__(
         self, n_components: int = 64, gan_images: str | None = None, gan_size: int = 32, gan_z_dim: int = 64,
-        gan_width: int = 16, gan_steps: int = 1000, gan_batch_size: int = 32, gan_lr: float = 2e-4,
-        encoder_steps: int = 300, search_steps: int = 150, search_lr: float = 0.05, prior: float = 0.1,
+        gan_width: int = 16, gan_steps: int = 600, gan_batch_size: int = 32, gan_lr: float = 2e-4,
+        encoder_steps: int = 150, search_steps: int = 100, search_lr: float = 0.05, prior: float = 0.1,
+        shell: bool = False,
     ) -> None:  # fmt: skip
         self.n_components = n_components
         self._init_gan(gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
-                       encoder_steps, search_steps, search_lr, prior)  # fmt: skip
+                       encoder_steps, search_steps, search_lr, prior, shell)  # fmt: skip
 
     def fit(self, data: TrainData) -> "PCAGAN":
         (subject,) = data.subjects
