@@ -61,6 +61,20 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     masks = sorted((clone / "sourcedata" / "sub-01" / "anat").glob("*HVC*"))
     assert masks and not any(_present(p) for p in masks)  # HVC is in no version's ROI set
 
+    # The size shown before downloading comes from git-annex: what sub-02 still needs.
+    from fmri_bench.fetch import missing_bytes, needed_files
+
+    files = needed_files(clone, recipe, ["sub-02"], ["v1", "v2"])
+    missing, total, absent = missing_bytes(clone, files)
+    origin_sizes = sum((origin / p.relative_to(clone)).stat().st_size for p in files)
+    assert total == origin_sizes
+    # (sub-02's masks have the same content, hence annex key, as sub-01's: already here)
+    assert missing == sum(
+        (origin / p.relative_to(clone)).stat().st_size for p in files if not _present(p)
+    )
+    assert {p.name for p in absent} == {p.name for p in files if not _present(p)} and any("bold" in p.name for p in absent)
+    assert missing_bytes(clone, needed_files(clone, recipe, ["sub-01"], ["v1", "v2"]))[0] == 0
+
     # An interrupted download: drop one fetched file (as if its transfer never finished).
     with git_environment():
         subprocess.run(["git", "-C", str(clone), "annex", "drop", "--force", str(bolds["sub-01"][0])],
