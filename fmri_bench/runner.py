@@ -234,6 +234,32 @@ def run_baseline(
     list of RunResult
         One per subject, in subject order.
     """
+    import torch
+
+    # seed_everything switches torch to deterministic kernels; give the caller (e.g. the
+    # demo, which scores next in the same process) its own settings back afterwards.
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        return _run(name, dataset=dataset, version=version, subject=subject, seed=seed, device=device, out=out,
+                    leaderboard=leaderboard, score=score, data_home=data_home, params=params)  # fmt: skip
+    finally:
+        torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+
+
+def _run(
+    name: str,
+    *,
+    dataset: str,
+    version: str,
+    subject: str,
+    seed: int,
+    device: str,
+    out: str | os.PathLike[str] | None,
+    leaderboard: str | os.PathLike[str] | None,
+    score: bool,
+    data_home: str | os.PathLike[str] | None,
+    params: dict[str, Any] | None,
+) -> list[RunResult]:
     cls: type[Baseline] = BASELINES.get(name)
     home = resolve_data_home(data_home)
     folder = prepared_dir(dataset, version, data_home=home)
