@@ -755,7 +755,12 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        _write_dataset(tmp, preset, seed)
+        from threadpoolctl import threadpool_limits
+
+        # Same bytes whatever BLAS threading the caller set up: a multi-threaded matrix
+        # product may sum in another order and change the last bits of the derivatives.
+        with threadpool_limits(limits=1, user_api="blas"):
+            _write_dataset(tmp, preset, seed)
         if out_dir.exists():
             if _check_existing(out_dir, preset.name, seed):  # written meanwhile by another process
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -367,3 +367,18 @@ def test_subjects_share_latent_structure(tiny_bids: Path) -> None:
     assert aligned > 0.9 and aligned > shuffled + 0.4
     info = json.loads((deriv / "simulation.json").read_text())
     assert info["preset"] == json.loads(json.dumps(TINY.as_dict()))  # the size preset is recorded
+
+
+def test_same_bytes_whatever_the_blas_threading(tiny_bids: Path, tmp_path: Path) -> None:
+    # A single-threaded BLAS sums in another order than a multi-threaded one; the
+    # simulator must not let that reach its files.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = tmp_path / "single_thread"
+    code = f"from fmri_bench.simulate import simulate_dataset; simulate_dataset({str(out)!r}, size='tiny', seed=0)"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    ours, theirs = _file_bytes(out), _file_bytes(tiny_bids)
+    assert [name for name in ours if ours[name] != theirs.get(name)] == []
