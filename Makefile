@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
+# Where ../shared/weights exists (this project's machines), its offline ImageNet weights are
+# imported into the torch cache first (checksums checked), so the deep-feature columns fill in.
+SHARED_WEIGHTS := $(wildcard ../shared/weights/squeezenet1_0-imagenet-deepcompression.pth ../shared/weights/mobilenet_v2-imagenet-coral-dequant.pth)
+
 demo: $(STAMP)
+ifneq ($(SHARED_WEIGHTS),)
+	$(RUN) $(BIN)/fmri-bench weights import squeezenet1_0 ../shared/weights/squeezenet1_0-imagenet-deepcompression.pth
+	$(RUN) $(BIN)/fmri-bench weights import mobilenet_v2 ../shared/weights/mobilenet_v2-imagenet-coral-dequant.pth
+endif
 	$(RUN) $(BIN)/fmri-bench demo
 
 test: $(STAMP)

@@ -70,7 +70,7 @@ def run_demo(
     typer.echo("")
     typer.echo(f"prepared arrays:  {', '.join(str(p) for p in prepared)}")
     typer.echo(f"raw BIDS:         {home / 'raw' / 'synthetic'}")
-    typer.echo(f"submissions:      {home / 'submissions' / 'synthetic'}  (each .npy has a .json sidecar and a _grid.png)")
+    typer.echo(f"submissions:      {home / 'submissions' / 'synthetic'}  (each .npy has a .json sidecar and a .grid.png)")
     typer.echo(f"leaderboard:      {board / 'results.jsonl'} (record), {board / 'README.md'}, {board / 'index.html'}")
     typer.echo(f"galleries:        {board / 'gallery'}")
     typer.echo("time per stage:   " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
