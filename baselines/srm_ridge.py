@@ -77,6 +77,10 @@ class SRMRidge(Baseline):
 
     def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
         shared = self.aligner_.transform(subject.test_fmri, self.subjects_.index(subject.subject))
+        return self.decode(shared)
+
+    def decode(self, shared: np.ndarray) -> np.ndarray:
+        """Shared responses (n, k) -> images (n, output_size, output_size, 3) in [0, 1]."""
         r = int(self.resolution)
         low = np.clip(self.decoder_.predict(shared), 0.0, 1.0).reshape(-1, r, r, 3).astype(np.float32)
         return resize_images(low, self.output_size_)

@@ -198,13 +198,18 @@ class Leaderboard:
 
 @dataclass
 class Cell:
-    """One table cell: a value, its spread or interval, or the reason it is n/a."""
+    """One table cell: a value, its spread or interval, or the reason it is n/a.
+
+    ``text`` (views only, never the csv) replaces the formatted number, e.g. a split name
+    or ``<= 3.6e-49`` for the largest p-value over subjects.
+    """
 
     value: float | None
     sd: float | None = None
     ci: tuple[float, float] | None = None
     reason: str | None = None
     best: bool = False
+    text: str | None = None
 
 
 @dataclass
@@ -219,6 +224,12 @@ class Line:
     gallery: str | None = None
     n_subjects: int = 1
     row: dict[str, Any] = field(default_factory=dict)
+    #: Cells of the person-facing views that differ from ``cells`` (see :attr:`Table.view`).
+    view: dict[str, Cell] = field(default_factory=dict)
+
+    def shown(self, key: str) -> Cell:
+        """The cell the markdown, HTML and terminal tables show for ``key``."""
+        return self.view.get(key) or self.cells[key]
 
 
 @dataclass
@@ -230,6 +241,14 @@ class Table:
     kind: str
     columns: list[tuple[str, str, bool | None]]  # key, label, higher_is_better (None: not ranked)
     lines: list[Line]
+    #: The columns a person reads (markdown, HTML, terminal); None: every column. The csv
+    #: always has every column, with the full numbers.
+    view: list[tuple[str, str, bool | None]] | None = None
+
+    @property
+    def shown_columns(self) -> list[tuple[str, str, bool | None]]:
+        """The columns of the markdown, HTML and terminal tables."""
+        return self.columns if self.view is None else self.view
 
     @property
     def title(self) -> str:
@@ -242,13 +261,71 @@ class Table:
         seen: dict[tuple[str, str], None] = {}
         for line in self.lines:
             for key, cell in line.cells.items():
-                if cell.value is None and cell.reason:
+                if cell.value is None and cell.reason and key in {k for k, _, _ in self.shown_columns}:
                     seen[(labels.get(key, key), cell.reason)] = None
         return list(seen)
 
 
 _CLASSIFICATION_LABELS = {"accuracy": ("Accuracy", True), "accuracy_ci_low": ("CI low", None),
-                          "accuracy_ci_high": ("CI high", None), "n_pairs": ("pairs", None)}
+                          "accuracy_ci_high": ("CI high", None), "n_pairs": ("pairs", None),
+                          "chance": ("chance", None), "p_value": ("p-value", None)}
+
+#: The classification view: accuracy with its 95% interval in one cell, then what a reader
+#: needs to judge it. ``split`` comes from the row's ``details``. Other metrics of a row are
+#: shown after these unless they are interval bounds or bookkeeping (``n_*``, ``*_sd``);
+#: everything stays in the record and the csv.
+_CLASSIFICATION_VIEW = (("accuracy", "Accuracy [95% CI]", True), ("chance", "chance", None),
+                        ("split", "split", None), ("n_pairs", "pairs", None), ("p_value", "p-value", None))
+_BOUND_SUFFIXES = ("_ci95_low", "_ci95_high", "_ci_low", "_ci_high")
+
+
+def _metric_interval(metrics: dict[str, Any], key: str) -> tuple[float, float] | None:
+    """``<key>_ci95_low/high`` or ``<key>_ci_low/high`` of a row's metrics, when both are numbers."""
+    for low, high in (("_ci95_low", "_ci95_high"), ("_ci_low", "_ci_high")):
+        lo, hi = metrics.get(key + low), metrics.get(key + high)
+        if isinstance(lo, numbers.Real) and isinstance(hi, numbers.Real):
+            return (float(lo), float(hi))
+    return None
+
+
+def _classification_view(group: list[dict[str, Any]],
+                         columns: list[tuple[str, str, bool | None]]) -> list[tuple[str, str, bool | None]]:
+    present = {k for k, _, _ in columns}
+    if any(isinstance(r.get("details"), dict) and "split" in r["details"] for r in group):
+        present.add("split")
+    view = [c for c in _CLASSIFICATION_VIEW if c[0] in present]
+    named = {k for k, _, _ in _CLASSIFICATION_VIEW}
+    for key, label, higher in columns:
+        bookkeeping = key.endswith(_BOUND_SUFFIXES) or key.startswith("n_") or key.endswith("_sd")
+        if key not in named and not bookkeeping:
+            view.append((key, label, higher))
+    return view
+
+
+def _view_cells(line: Line, rows: list[dict[str, Any]], view: list[tuple[str, str, bool | None]]) -> dict[str, Cell]:
+    """Cells of a classification line that the view shows differently from the record."""
+    out: dict[str, Cell] = {}
+    keys = {k for k, _, _ in view}
+    if "split" in keys:
+        splits = sorted({str(r["details"]["split"]) for r in rows
+                         if isinstance(r.get("details"), dict) and r["details"].get("split") is not None})
+        out["split"] = Cell(value=None, text=", ".join(splits) if splits else "n/a")
+    if not line.aggregate:
+        p = line.cells.get("p_value")
+        if "p_value" in keys and p is not None and p.value is not None:  # 3 significant digits, e.g. 0.00201
+            out["p_value"] = Cell(value=p.value, text=f"{p.value:.3g}")
+        return out
+    for key, _, higher in view:
+        values = [r["metrics"][key] for r in rows if r.get("metrics", {}).get(key) is not None]
+        if key == "split" or higher is not None or not values:
+            continue
+        if key == "p_value":  # a mean of p-values means nothing; the largest bounds them all
+            out[key] = Cell(value=float(max(values)), text=f"≤ {float(max(values)):.3g}")
+        elif min(values) == max(values):  # a setting (chance, pairs): shown once, without a spread
+            out[key] = Cell(value=float(values[0]))
+        else:
+            out[key] = Cell(value=float(np.mean(values)), text=f"{_fmt(min(values))}–{_fmt(max(values))}")
+    return out
 
 
 def _columns(kind: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
@@ -274,7 +351,7 @@ def _row_cells(row: dict[str, Any], columns: list[tuple[str, str, bool | None]])
     metrics, reasons, intervals = row.get("metrics", {}), row.get("unavailable", {}), row.get("intervals", {})
     for key, _, _ in columns:
         value = metrics.get(key)
-        ci = intervals.get(key)
+        ci = intervals.get(key) or _metric_interval(metrics, key)
         reason = reasons.get(key) if value is None else None
         if value is None and key not in metrics:
             reason = "not computed for this entry"
@@ -325,6 +402,10 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
                                   cells=_row_cells(r, columns), gallery=r.get("gallery"), row=r))
             if len(entry_rows) > 1:
                 lines.append(_mean_line(name, ref, entry_rows, columns))
+        view = _classification_view(group, columns) if kind == "classification" else None
+        if view is not None:
+            for ln in lines:
+                ln.view = _view_cells(ln, by_name[ln.name] if ln.aggregate else [ln.row], view)
         for key, _, higher in columns:
             if higher is None:
                 continue
@@ -335,7 +416,7 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
             for ln in lines:
                 if not ln.reference and ln.cells[key].value is not None and math.isclose(ln.cells[key].value, best):
                     ln.cells[key].best = True
-        tables.append(Table(ds, ver, kind, columns, lines))
+        tables.append(Table(ds, ver, kind, columns, lines, view))
     return tables
 
 
@@ -348,7 +429,9 @@ def _fmt(value: float | None) -> str:
 
 
 def format_cell(cell: Cell) -> str:
-    """Plain text of a cell: ``0.812 [0.74, 0.88]``, ``0.812 ± 0.031`` or ``n/a``."""
+    """Plain text of a cell: ``0.812 [0.74, 0.88]``, ``0.812 ± 0.031``, its ``text`` or ``n/a``."""
+    if cell.text is not None:
+        return cell.text
     text = _fmt(cell.value)
     if cell.value is None:
         return text
@@ -394,12 +477,12 @@ def weights_markdown() -> str:
 
 
 def _markdown_table(table: Table) -> str:
-    header = ["entry", "subject"] + [label for _, label, _ in table.columns]
+    header = ["entry", "subject"] + [label for _, label, _ in table.shown_columns]
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for line in table.lines:
         cells = []
-        for key, _, _ in table.columns:
-            cell = line.cells[key]
+        for key, _, _ in table.shown_columns:
+            cell = line.shown(key)
             text = format_cell(cell)
             cells.append(f"**{text}**" if cell.best else text)
         subject = f"*{line.subject}*" if line.aggregate else line.subject
@@ -445,20 +528,21 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
 def _html_table(table: Table, index: int) -> str:
     e = html.escape
     head = ['<th data-type="text">entry</th>', '<th data-type="text">subject</th>']
-    for key, label, higher in table.columns:
+    for key, label, higher in table.shown_columns:
         arrow = "" if higher is None else (" ↑" if higher else " ↓")
-        head.append(f'<th data-type="num" data-key="{e(key)}" title="{e(key)}">{e(label)}{arrow}</th>')
+        kind = "num" if any(ln.shown(key).value is not None for ln in table.lines) else "text"
+        head.append(f'<th data-type="{kind}" data-key="{e(key)}" title="{e(key)}">{e(label)}{arrow}</th>')
     body = []
     for line in table.lines:
         classes = [c for c, on in (("reference", line.reference), ("aggregate", line.aggregate)) if on]
         tds = [f'<td data-value="{e(line.name)}">{e(line.name)}'
                f'{" <span class=tag>reference</span>" if line.reference else ""}</td>',
                f'<td data-value="{e(line.subject)}">{e(line.subject)}</td>']
-        for key, _, _ in table.columns:
-            cell = line.cells[key]
-            value = "" if cell.value is None else repr(float(cell.value))
+        for key, _, _ in table.shown_columns:
+            cell = line.shown(key)
+            value = (cell.text or "") if cell.value is None else repr(float(cell.value))
             title = f' title="{e(cell.reason)}"' if cell.reason else ""
-            cls = ' class="best"' if cell.best else (' class="na"' if cell.value is None else "")
+            cls = ' class="best"' if cell.best else (' class="na"' if cell.value is None and cell.text is None else "")
             tds.append(f'<td data-value="{value}"{cls}{title}>{e(format_cell(cell))}</td>')
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(tds) + "</tr>")
     notes = "".join(f"<li>n/a in {e(label)}: {e(reason)}</li>" for label, reason in table.notes())
@@ -543,7 +627,9 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
     """Print the tables with rich (best per column in bold green, references dimmed).
 
     To fit a terminal, columns that are n/a on every line are left out of the grid and
-    listed under it with their reasons, and intervals are shown compactly.
+    listed under it with their reasons, and intervals are shown compactly. Classification
+    tables show their view (:attr:`Table.shown_columns`): accuracy with its 95% interval in
+    one cell, chance, split, pairs, p-value; the csv keeps every number.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -555,7 +641,8 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
         console.print("No results recorded yet.")
         return
     for table in tables:
-        shown = [c for c in table.columns if any(ln.cells[c[0]].value is not None for ln in table.lines)]
+        shown = [c for c in table.shown_columns
+                 if any(ln.shown(c[0]).value is not None or ln.shown(c[0]).text for ln in table.lines)]
         notes = table.notes()
         caption = "\n".join(f"n/a in {label}: {reason}" for label, reason in notes) or None
         rt = RichTable(title=table.title, caption=escape(caption) if caption else None, caption_justify="left")
@@ -566,9 +653,13 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
         for line in table.lines:
             cells = []
             for key, _, _ in shown:
-                cell = line.cells[key]
+                cell = line.shown(key)
                 text = _fmt(cell.value)
-                if cell.value is not None and cell.sd is not None:
+                if cell.text is not None:
+                    text = cell.text
+                elif table.kind == "classification" and cell.value is not None and cell.ci is not None:
+                    text = f"{_fmt(cell.value)} [{_fmt(cell.ci[0])}, {_fmt(cell.ci[1])}]"
+                elif cell.value is not None and cell.sd is not None:
                     text += f" ±{_fmt(cell.sd)}"
                 elif cell.value is not None and cell.ci is not None:
                     text += f" ({cell.ci[0]:.2f}-{cell.ci[1]:.2f})"

@@ -18,7 +18,7 @@ from fmri_bench.paths import leaderboard_dir
 from fmri_bench.progress import console
 
 #: The order the demo runs them in: the sanity check first, the slow GANs last.
-DEMO_ORDER = ("svm-sanity", "pca-ridge", "srm-ridge", "pca-gan", "srm-gan")
+DEMO_ORDER = ("svm-sanity", "pca-ridge", "srm-ridge", "srm-ensemble", "pca-gan", "srm-gan")
 
 
 def demo_baselines() -> list[str]:
