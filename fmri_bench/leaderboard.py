@@ -420,6 +420,13 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
     return tables
 
 
+def _fmt_sd(sd: float, mean: float | None) -> str:
+    # Identical values across subjects leave a float-rounding spread (1e-16): that is zero.
+    if abs(sd) <= 1e-9 * max(1.0, abs(mean or 0.0)):
+        return "0"
+    return _fmt(sd)
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -436,7 +443,7 @@ def format_cell(cell: Cell) -> str:
     if cell.value is None:
         return text
     if cell.sd is not None:
-        text += f" ± {_fmt(cell.sd)}"
+        text += f" ± {_fmt_sd(cell.sd, cell.value)}"
     elif cell.ci is not None:
         text += f" [{_fmt(cell.ci[0])}, {_fmt(cell.ci[1])}]"
     return text
@@ -660,7 +667,7 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
                 elif table.kind == "classification" and cell.value is not None and cell.ci is not None:
                     text = f"{_fmt(cell.value)} [{_fmt(cell.ci[0])}, {_fmt(cell.ci[1])}]"
                 elif cell.value is not None and cell.sd is not None:
-                    text += f" ±{_fmt(cell.sd)}"
+                    text += f" ±{_fmt_sd(cell.sd, cell.value)}"
                 elif cell.value is not None and cell.ci is not None:
                     text += f" ({cell.ci[0]:.2f}-{cell.ci[1]:.2f})"
                 text = escape(text)

@@ -248,3 +248,10 @@ def test_classification_mean_line_with_differing_settings_shows_their_range() ->
     (table,) = build_tables([svm_row()])
     assert [k for k, _, _ in table.shown_columns] == ["accuracy", "n_pairs"]
     assert "0.900 [0.850, 0.940]" in render_markdown([svm_row()])
+
+
+def test_a_rounding_noise_spread_reads_as_zero() -> None:
+    from fmri_bench.leaderboard import Cell, format_cell
+
+    assert format_cell(Cell(value=0.984, sd=1.36e-16)) == "0.984 ± 0"
+    assert format_cell(Cell(value=0.028, sd=0.00013)) == "0.028 ± 0.00013"
