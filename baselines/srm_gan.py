@@ -35,14 +35,14 @@ class SRMGAN(GANInversion):
 
     def __init__(
         self, features: int = 64, n_iter: int = 10, gan_images: str | None = None, gan_size: int = 32,
-        gan_z_dim: int = 64, gan_width: int = 16, gan_steps: int = 600, gan_batch_size: int = 32,
-        gan_lr: float = 2e-4, encoder_steps: int = 150, search_steps: int = 100, search_lr: float = 0.05,
-        prior: float = 0.1, shell: bool = False,
+        gan_z_dim: int = 32, gan_width: int = 16, gan_steps: int = 1000, gan_batch_size: int = 32,
+        gan_lr: float = 1e-3, gan_adversarial: float = 0.05, latent_gain: float = 2.0, encoder_steps: int = 150,
+        search_steps: int = 0, search_lr: float = 0.05, prior: float = 0.1, shell: bool = False,
     ) -> None:  # fmt: skip
         self.features = features
         self.n_iter = n_iter
         self._init_gan(gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
-                       encoder_steps, search_steps, search_lr, prior, shell)  # fmt: skip
+                       gan_adversarial, latent_gain, encoder_steps, search_steps, search_lr, prior, shell)  # fmt: skip
 
     def fit(self, data: TrainData) -> "SRMGAN":
         self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=data.seed)

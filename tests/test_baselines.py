@@ -18,7 +18,7 @@ from _baseline_home import make_home  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 #: GAN settings small enough for a test (the defaults are sized for the demo).
-GAN_TINY = {"gan_steps": 200, "gan_width": 8, "gan_batch_size": 16, "encoder_steps": 50, "search_steps": 30}
+GAN_TINY = {"gan_steps": 200, "gan_width": 8, "gan_batch_size": 16, "encoder_steps": 50, "search_steps": 0}
 PIXEL_METRICS = ["pixcorr", "ssim", "pixel_identification"]
 
 
@@ -79,8 +79,10 @@ def test_svm_sanity_refuses_without_repeated_blocks(tmp_path: Path) -> None:
 PINNED = {
     "pca-ridge": ({}, {"pixcorr": 0.3836, "ssim": 0.8164, "pixel_identification": 0.7333}),
     "srm-ridge": ({}, {"pixcorr": 0.3980, "ssim": 0.8199, "pixel_identification": 0.7667}),
-    "pca-gan": (GAN_TINY, {"pixcorr": 0.0585, "ssim": 0.7856, "pixel_identification": 0.4889}),
-    "srm-gan": (GAN_TINY, {"pixcorr": 0.1675, "ssim": 0.7708, "pixel_identification": 0.5778}),
+    # GAN rows re-pinned the same way (with GAN_TINY) when the generator became an
+    # adversarial autoencoder decoded straight from a ridge latent (search off by default).
+    "pca-gan": (GAN_TINY, {"pixcorr": 0.3468, "ssim": 0.8136, "pixel_identification": 0.7778}),
+    "srm-gan": (GAN_TINY, {"pixcorr": 0.3392, "ssim": 0.8127, "pixel_identification": 0.7778}),
 }
 # 10 test images: one flipped pair moves pixel identification by 1/90; allow a few.
 TOLERANCE = {"pixcorr": 0.05, "ssim": 0.03, "pixel_identification": 0.06}
@@ -104,14 +106,14 @@ def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path, chanc
     print(name, scores)
     for key, value in pinned.items():
         assert scores[key] == pytest.approx(value, abs=TOLERANCE[key]), key
-    if name.endswith("-ridge"):  # the decoders use the brain data: clearly above the chance row
-        assert scores["pixcorr"] > chance_scores["pixcorr"] + 0.1
-        assert scores["pixel_identification"] > chance_scores["pixel_identification"] + 0.1
+    # every decoder here uses the brain data: clearly above the chance row
+    assert scores["pixcorr"] > chance_scores["pixcorr"] + 0.1
+    assert scores["pixel_identification"] > chance_scores["pixel_identification"] + 0.1
 
 
 # --------------------------------------------------------------------------- determinism and cache
 def test_same_seed_same_bytes_and_gan_cache(tiny_home: Path, tmp_path: Path) -> None:
-    params = {**GAN_TINY, "gan_steps": 30, "encoder_steps": 20, "search_steps": 10}
+    params = {**GAN_TINY, "gan_steps": 30, "encoder_steps": 20, "search_steps": 10}  # the search path too
     first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=params)[0]
     cached = sorted((tiny_home / "cache" / "gan").glob("*.pt"))
     assert cached and all(p.with_suffix(".png").is_file() for p in cached)
