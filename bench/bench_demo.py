@@ -65,7 +65,7 @@ def main() -> int:
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
         return 1
-    timings = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("TIMINGS="))[9:])
+    timings = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("TIMINGS="))[len("TIMINGS="):])
     print("| stage | seconds |\n|---|---|")
     for stage, seconds in timings.items():
         print(f"| {stage} | {seconds:.1f} |")
