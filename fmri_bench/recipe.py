@@ -107,6 +107,8 @@ class Recipe:
             "splits": {s: {"sessions": self.splits[s]["sessions"]} for s in SPLITS},
             "events": self.events,
             "stimuli": {"resolution": self.resolution},
+            # Which raw data: the pinned release, or the simulator's size and seed.
+            "source": {k: v for k, v in self.source.items() if k in ("kind", "release", "commit", "size", "seed")},
         }
 
     def parameters_hash(self, version: str) -> str:

@@ -186,3 +186,28 @@ def test_source_is_read_only_and_synthetic_is_simulated_on_first_use(tiny_bids: 
     a = np.load(tmp_path / "a" / "synthetic" / "v1" / "sub-01" / "train_labels.npy")
     b = np.load(home / "synthetic" / "v2" / "sub-01" / "train_labels.npy")
     assert np.array_equal(a, b)  # same events, same samples, whichever version
+
+
+def test_a_partial_version_is_completed_by_a_plain_prepare(tiny_bids: Path, tmp_path: Path) -> None:
+    # No --subject means every subject of the source, not "whatever was prepared before".
+    home = tmp_path / "home"
+    prepare("synthetic", versions="v1", subjects="sub-01", source=tiny_bids, data_home=home)
+    assert prepared_subjects("synthetic", "v1", data_home=home) == ["sub-01"]
+    prepare("synthetic", versions="v1", source=tiny_bids, data_home=home)
+    assert prepared_subjects("synthetic", "v1", data_home=home) == ["sub-01", "sub-02"]
+
+
+def test_a_version_holds_one_source(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other_copy"
+    other.mkdir()
+    before = read_manifest(tiny_home / "synthetic" / "v1")
+    with pytest.raises(DataError, match="was prepared from .*a version holds one source"):
+        prepare("synthetic", versions="v1", source=other, data_home=tiny_home)
+    assert read_manifest(tiny_home / "synthetic" / "v1") == before
+
+
+def test_the_source_identity_is_part_of_the_version_hash() -> None:
+    recipe = load_recipe("synthetic")
+    data = copy.deepcopy(recipe.data)
+    data["source"]["seed"] = 5
+    assert validate(data, "seed 5").parameters_hash("v1") != recipe.parameters_hash("v1")

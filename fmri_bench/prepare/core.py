@@ -34,7 +34,7 @@ from fmri_bench.provenance import package_versions, utc_now
 from fmri_bench.recipe import SPLITS, Recipe, load_recipe
 
 MANIFEST = "manifest.json"
-ALL_VERSIONS = ("v1", "v2")
+ALL_VERSIONS = "all"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -376,6 +376,8 @@ def prepare(
     wanted_subjects = _as_list(subjects)
     started = time.perf_counter()
 
+    # Where the raw BIDS is (or will be): --source, else <data-home>/raw/<dataset>.
+    source_root = Path(source).expanduser().resolve() if source is not None else home / "raw" / recipe.name
     # Which versions need work? Same hash + same subjects (+ images if asked) = nothing to do.
     todo: dict[str, dict[str, Any]] = {}
     existing: dict[str, dict[str, Any] | None] = {}
@@ -392,8 +394,17 @@ def prepare(
                 f"recipe now {recipe.parameters_hash(version)[:12]}); a version name is frozen: "
                 f"give the new parameters a new version name, or delete {folder}"
             )
+        # One version holds one source: adding subjects from another BIDS copy would mix datasets.
+        recorded = (manifest.get("release") or {}).get("source")
+        if recorded and Path(recorded) != source_root:
+            raise DataError(
+                f"{folder} was prepared from {recorded}, not {source_root}; a version holds one source: "
+                f"delete {folder} or use another --data-home"
+            )
         have = set(manifest.get("subjects", {}))
         need_subjects = wanted_subjects or recipe.subjects
+        if need_subjects is None and source_root.is_dir():  # every subject of the source
+            need_subjects = list_subjects(source_root)
         need_images = (stimuli is not None) and not manifest.get("images")
         if (need_subjects is None or set(need_subjects) <= have) and not need_images:
             continue
