@@ -150,9 +150,8 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
 
 
-def train_targets(subject: PreparedSubject, data: TrainData) -> tuple[np.ndarray, np.ndarray]:
-    """Average a subject's training blocks per image; return (fmri means, row into images_train)."""
-    means, labels = average_by_label(subject.train_fmri, subject.train_labels)
+def image_rows(subject: PreparedSubject, data: TrainData, labels: np.ndarray) -> np.ndarray:
+    """Rows of ``images_train`` showing the image_index ``labels``; refuse labels without an image."""
     rows = np.searchsorted(data.train_image_index, labels)
     ok = (rows < data.train_image_index.size) & (data.train_image_index[np.minimum(rows, data.train_image_index.size - 1)] == labels)
     if not ok.all():
@@ -160,7 +159,13 @@ def train_targets(subject: PreparedSubject, data: TrainData) -> tuple[np.ndarray
             f"{subject.subject}: {int((~ok).sum())} training labels have no image in images_train.npy; "
             "re-run fmri-bench prepare"
         )
-    return means, rows
+    return rows
+
+
+def train_targets(subject: PreparedSubject, data: TrainData) -> tuple[np.ndarray, np.ndarray]:
+    """Average a subject's training blocks per image; return (fmri means, row into images_train)."""
+    means, labels = average_by_label(subject.train_fmri, subject.train_labels)
+    return means, image_rows(subject, data, labels)
 
 
 def common_images(subjects: list[PreparedSubject]) -> np.ndarray:

@@ -278,7 +278,10 @@ def _save_learning_curve(path: Path, history: dict[str, list[float]], samples: t
 
 def get_gan(images: np.ndarray, config: GANConfig, cache_dir: Path | None, device: str = "cpu") -> TrainedGAN:
     """Return the generator for ``images`` and ``config``: from the cache, else trained and cached."""
-    key = f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
+    # The device is part of the key: a generator trained on CUDA differs in its last bits,
+    # and a CPU run must give the same bytes for a seed whatever ran before it.
+    key = (f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
+           f"-{torch.device(device).type}")
     path = None if cache_dir is None else Path(cache_dir) / "gan" / f"{key}.pt"
     G, _, E = _build(config)
     if path is not None and path.is_file():

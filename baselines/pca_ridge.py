@@ -19,6 +19,7 @@ from fmri_bench.baselines._base import (
     BASELINES,
     Baseline,
     TrainData,
+    image_rows,
     images_to_float,
     resize_images,
     train_targets,
@@ -68,7 +69,7 @@ class PCARidge(Baseline):
             X, rows = train_targets(subject, data)
         else:
             X = np.asarray(subject.train_fmri, dtype=np.float32)
-            rows = np.searchsorted(data.train_image_index, subject.train_labels)
+            rows = image_rows(subject, data, np.asarray(subject.train_labels))
         targets = resize_images(images_to_float(data.images_train), int(self.resolution))
         Y = targets[rows].reshape(len(rows), -1)
         self.decoder_ = make_decoder(self.n_components, X.shape[0], X.shape[1], seed=data.seed).fit(X, Y)

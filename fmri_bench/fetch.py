@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -56,7 +58,8 @@ def git_environment() -> Iterator[None]:
 def _git(repo: Path, *args: str, check: bool = True) -> str:
     result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise DataError(f"{repo}: git {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:] or ''}")
+        last_line = (result.stderr.strip().splitlines() or [""])[-1]
+        raise DataError(f"{repo}: git {' '.join(args)} failed: {last_line}")
     return result.stdout.strip()
 
 
@@ -90,11 +93,19 @@ def clone(recipe: Recipe, target: Path) -> Path:
         check_reachable(url)
         console.print(f"cloning {url} into {target}")
         target.parent.mkdir(parents=True, exist_ok=True)
+        # Clone beside the target and rename: an interrupted clone leaves no half-made .git
+        # that the next run would take for a finished one.
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.clone-", dir=target.parent))
         try:
-            dl.clone(source=url, path=str(target), result_renderer="disabled")
+            dl.clone(source=url, path=str(partial / target.name), result_renderer="disabled")
+            if target.exists():
+                target.rmdir()  # an empty folder left by an earlier failure
+            os.replace(partial / target.name, target)
         except Exception as exc:  # datalad raises IncompleteResultsError and others
-            raise NetworkError(f"datalad clone of {url} failed ({str(exc).splitlines()[0]}); "
+            raise NetworkError(f"datalad clone of {url} failed ({(str(exc).splitlines() or [''])[0]}); "
                                "pass --source BIDS_DIR for a local copy") from exc
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     if subprocess.run(["git", "-C", str(target), "cat-file", "-e", f"{commit}^{{commit}}"],
                       capture_output=True).returncode != 0:
         raise DataError(

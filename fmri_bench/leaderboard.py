@@ -266,8 +266,8 @@ class Table:
         return list(seen)
 
 
-_CLASSIFICATION_LABELS = {"accuracy": ("Accuracy", True), "accuracy_ci_low": ("CI low", None),
-                          "accuracy_ci_high": ("CI high", None), "n_pairs": ("pairs", None),
+_CLASSIFICATION_LABELS = {"accuracy": ("Accuracy", True), "accuracy_ci95_low": ("CI low", None),
+                          "accuracy_ci95_high": ("CI high", None), "n_pairs": ("pairs", None),
                           "chance": ("chance", None), "p_value": ("p-value", None)}
 
 #: The classification view: accuracy with its 95% interval in one cell, then what a reader
@@ -342,7 +342,8 @@ def _columns(kind: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, bool
         elif k in _CLASSIFICATION_LABELS:
             cols.append((k, *_CLASSIFICATION_LABELS[k]))
         else:
-            cols.append((k, k, None if k.endswith(("_ci_low", "_ci_high")) or k.startswith("n_") else True))
+            bookkeeping = k.endswith(_BOUND_SUFFIXES) or k.endswith("_sd") or k.startswith("n_")
+            cols.append((k, k, None if bookkeeping else True))
     return cols
 
 

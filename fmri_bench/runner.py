@@ -25,13 +25,8 @@ from fmri_bench.paths import leaderboard_dir
 from fmri_bench.progress import console, progress_enabled
 from fmri_bench.provenance import package_versions, utc_now
 
-__all__ = ["RunResult", "run_baseline", "baseline_names", "coerce_params", "resolve_device", "METRIC_KEYS"]
+__all__ = ["RunResult", "run_baseline", "baseline_names", "coerce_params", "resolve_device"]
 
-#: The reconstruction metrics a score report carries (None = not available).
-METRIC_KEYS = (
-    "pixel_mse", "pixcorr", "ssim", "pixel_identification", "alexnet2", "alexnet5",
-    "inception", "clip", "effnet", "swav", "feature_mse",
-)  # fmt: skip
 
 
 @dataclass

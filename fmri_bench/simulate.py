@@ -1022,7 +1022,7 @@ def noise_free_signal(root: str | os.PathLike[str], subject: str, events_path: s
     info = json.loads(_record_path(root).read_text(encoding="utf-8"))
     tr = float(info["preset"]["tr"])
     split = "test" if "NaturalImageTest" in Path(events_path).name else "train"
-    heights = np.load(root / "derivatives" / "simulation" / subject / f"heights_{split}.npy")
+    heights = np.load(root / "derivatives" / "simulation" / subject / f"heights_{split}.npy", allow_pickle=False)
     onset, dur, _, image = _read_events(Path(events_path))
     X = block_regressors(onset, dur, n_volumes, tr)
     return X @ heights[image - 1]

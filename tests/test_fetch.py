@@ -132,3 +132,24 @@ def test_prepare_without_source_clones_and_fetches(annexed_dataset, tmp_path: Pa
     assert all(_present(p) for p in (clone / "sub-02").rglob("*_bold.nii.gz"))
     assert not any(_present(p) for p in (clone / "sub-01").rglob("*_bold.nii.gz"))
     assert list(read_manifest(folder)["subjects"]) == ["sub-02"]
+
+
+def test_an_interrupted_clone_leaves_nothing_and_the_next_run_clones(annexed_dataset, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import datalad.api as dl
+
+    origin, commit = annexed_dataset
+    real_clone = dl.clone
+
+    def interrupted_clone(source: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        Path(path, ".git").mkdir(parents=True)  # what a clone killed half-way leaves
+        raise KeyboardInterrupt
+
+    target = tmp_path / "clone"
+    monkeypatch.setattr(dl, "clone", interrupted_clone)
+    with pytest.raises(KeyboardInterrupt):
+        fetch(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(dl, "clone", real_clone)
+    root = fetch(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
+    assert _git(root, "rev-parse", "HEAD") == commit

@@ -41,7 +41,7 @@ def _clean(value: Any) -> Any:
 def run_baseline_command(
     name: Annotated[str, typer.Argument(help="Baseline name (see `fmri-bench list baselines`).")],
     dataset: Annotated[str, typer.Option(help="Prepared dataset.")] = "synthetic",
-    version: Annotated[str, typer.Option(help="Prepared version (v1, v2).")] = "v1",
+    version: Annotated[str, typer.Option(help="Prepared version (v1, v2, v3).")] = "v1",
     subject: Annotated[str, typer.Option(help="Subject (sub-01 ...) or all.")] = "sub-01",
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -61,7 +61,8 @@ def run_baseline_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
     """Train a baseline on the train split, reconstruct the test split, write and score the submission."""
-    from fmri_bench.runner import METRIC_KEYS, run_baseline
+    from fmri_bench.metrics import ordered_names
+    from fmri_bench.runner import run_baseline
 
     params: dict[str, Any] = _parse_params(param or [])
     if gan_images is not None:
@@ -76,8 +77,9 @@ def run_baseline_command(
     for result in results:
         metrics = result.metrics
         if result.kind == "reconstruction":
-            metrics = {key: metrics.get(key) for key in METRIC_KEYS} | {
-                k: v for k, v in metrics.items() if k not in METRIC_KEYS
+            metric_keys = ordered_names()
+            metrics = {key: metrics.get(key) for key in metric_keys} | {
+                k: v for k, v in metrics.items() if k not in metric_keys
             }
         per_subject[result.subject] = metrics
         where = result.submission_path or result.sidecar_path

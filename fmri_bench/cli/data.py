@@ -23,7 +23,7 @@ def _versions(version: str) -> list[str] | str:
 @app.command("prepare")
 def prepare_command(
     dataset: DatasetArgument = "synthetic",
-    version: Annotated[str, typer.Option("--version", help="v1, v2 or all.")] = "all",
+    version: Annotated[str, typer.Option("--version", help="v1, v2, v3 or all (every version of the recipe).")] = "all",
     subject: Annotated[
         Optional[list[str]], typer.Option("--subject", help="Subject to prepare (repeatable or comma-separated; default: all).")
     ] = None,
@@ -39,7 +39,7 @@ def prepare_command(
         Optional[str], typer.Option("--backend", help="joblib backend: loky, threading, or dask (with a client).")
     ] = None,
 ) -> None:
-    """Build the v1 (block average) and v2 (single-trial GLM) train/test arrays of a dataset."""
+    """Build the versioned train/test arrays of a dataset (v1 block average, v2/v3 single-trial GLM)."""
     from fmri_bench.prepare import prepare
 
     if n_jobs == 0:
@@ -58,7 +58,7 @@ def prepare_command(
 @app.command("verify")
 def verify_command(
     dataset: DatasetArgument = "synthetic",
-    version: Annotated[str, typer.Option("--version", help="v1, v2 or all (every prepared version).")] = "all",
+    version: Annotated[str, typer.Option("--version", help="v1, v2, v3 or all (every prepared version).")] = "all",
     data_home: DataHomeOption = None,
 ) -> None:
     """Re-hash the prepared files against their manifest; exit 1 naming the first that differs."""
