@@ -94,20 +94,6 @@ def _sort_key(row: dict[str, Any]) -> tuple:
             row["name"], row["subject"])
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _readable(path: Path) -> None:
-    # Temporary files are created 0600; published files get the usual 0666 & ~umask.
-    os.chmod(path, 0o666 & ~_umask())
-
-
-def _write_public(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
-    _readable(path)
 
 
 def _slug(text: str) -> str:
@@ -144,7 +130,7 @@ class Leaderboard:
 
     def _write_rows(self, rows: list[dict[str, Any]]) -> None:
         text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in sorted(rows, key=_sort_key))
-        _write_public(self.record, text)
+        write_text_atomic(self.record, text)
 
     def upsert(self, row: dict[str, Any], *, gallery_png: bytes | None = None) -> dict[str, Any]:
         """Add ``row``, replacing the row with the same (name, dataset, version, subject, kind).
@@ -164,7 +150,6 @@ class Leaderboard:
                 rel = f"{GALLERY_DIR}/{_slug(key_text)[:64]}-{digest}.png"
                 with atomic_path(self.folder / rel, suffix=".png") as tmp:
                     tmp.write_bytes(gallery_png)
-                _readable(self.folder / rel)
                 row["gallery"] = rel
             key = row_key(row)
             rows = [r for r in rows if row_key(r) != key] + [row]
@@ -189,8 +174,8 @@ class Leaderboard:
             self._render_locked(self.rows())
 
     def _render_locked(self, rows: list[dict[str, Any]]) -> None:
-        _write_public(self.folder / "README.md", render_markdown(rows))
-        _write_public(self.folder / "index.html", render_html(rows))
+        write_text_atomic(self.folder / "README.md", render_markdown(rows))
+        write_text_atomic(self.folder / "index.html", render_html(rows))
 
 
 # --------------------------------------------------------------------------- tables

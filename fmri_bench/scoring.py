@@ -430,7 +430,6 @@ def score_submission(
     grid = path.with_name(f"{path.stem}.grid.png")
     with atomic_path(grid, suffix=".png") as tmp:
         tmp.write_bytes(grid_png(targets, sub.images))
-    os.chmod(grid, 0o644)  # mkstemp creates 0600; the grid is for people to look at
     report.grid = str(grid)
     row = make_row(name=report.name, dataset=dataset, version=version, subject=subject, evaluation=ev,
                    n_images=len(targets), sha256=sub.sha256, submission=path.name, sidecar=sub.sidecar)
