@@ -71,6 +71,17 @@ def _bad_arrays() -> dict[str, tuple[np.ndarray, str]]:
     }
 
 
+def _assert_refused_in_one_line(path: Path, home: Path, board: Path, expected: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`score` exits 2 with one line containing ``expected``, and the leaderboard stays byte-identical."""
+    before = _snapshot(board)
+    capsys.readouterr()
+    assert main(["score", str(path), "--data-home", str(home), "--leaderboard", str(board)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and expected in err
+    assert _snapshot(board) == before
+
+
 @pytest.mark.parametrize("case", list(_bad_arrays()))
 def test_bad_arrays_exit_2_in_one_line_and_leave_the_board_unchanged(
     case: str, scored_board: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -113,12 +124,7 @@ def test_bad_files_exit_2(writer, expected: str, scored_board: tuple[Path, Path]
     home, board = scored_board
     path = tmp_path / "bad.npy"
     writer(path)
-    before = _snapshot(board)
-    capsys.readouterr()
-    assert main(["score", str(path), "--data-home", str(home), "--leaderboard", str(board)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and expected in err
-    assert _snapshot(board) == before
+    _assert_refused_in_one_line(path, home, board, expected, capsys)
 
 
 @pytest.mark.parametrize(("sidecar", "expected"), [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")])
@@ -128,12 +134,7 @@ def test_a_sidecar_that_is_not_a_json_object_exits_2(sidecar: str, expected: str
     path = tmp_path / "method.npy"
     np.save(path, np.zeros((N, SIZE, SIZE, 3), np.uint8))
     path.with_suffix(".json").write_text(sidecar)
-    before = _snapshot(board)
-    capsys.readouterr()
-    assert main(["score", str(path), "--data-home", str(home), "--leaderboard", str(board)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and expected in err
-    assert _snapshot(board) == before
+    _assert_refused_in_one_line(path, home, board, expected, capsys)
 
 
 def test_other_extensions_and_missing_files_are_refused(tmp_path: Path) -> None:
