@@ -8,52 +8,109 @@ shared responses. Each subject's test set is projected through its own SRM map.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
-from fmri_bench.baselines import _gan
-from fmri_bench.baselines._base import BASELINES, TrainData
-from fmri_bench.baselines._srm import SRMAligner
-from fmri_bench.baselines.pca_gan import GANInversion
-from fmri_bench.baselines.srm_ridge import shared_training_responses
-from fmri_bench.data import PreparedSubject
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators import MultiSubjectBaseline, register
+from fmri_bench.estimators.base import check_pairs
+from fmri_bench.estimators.srm import SRMAligner, shared_images
+from fmri_bench.estimators.torch_support import resolve_device, torch_seeded, torch_threads
+
+from .pca_gan import _G, GAN_CONSTRAINTS, GANInversion
 
 
-@BASELINES.register("srm-gan")
-class SRMGAN(GANInversion):
+@register("srm-gan")
+class SRMGAN(GANInversion, MultiSubjectBaseline):
     """GAN inversion in the SRM shared space (pooled over subjects).
 
     Parameters
     ----------
     features, n_iter : int
         SRM shared-space dimension and iterations.
-    **GAN parameters
+    gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr, gan_adversarial, latent_gain,
+    encoder_steps, search_steps, search_lr, prior, shell, random_state, device, memory
         See :class:`~fmri_bench.baselines.pca_gan.GANInversion`.
     """
 
-    pooled = True
-    description = "DCGAN prior; latent search matching the SRM shared response (all subjects pooled)"
+    description = "autoencoder-GAN prior; ridge from the SRM shared response into its latent (all subjects pooled)"
+    _parameter_constraints = {
+        **GAN_CONSTRAINTS,
+        "features": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
-        self, features: int = 64, n_iter: int = 10, gan_images: str | None = None, gan_size: int = 32,
-        gan_z_dim: int = 32, gan_width: int = 16, gan_steps: int = 1000, gan_batch_size: int = 32,
-        gan_lr: float = 1e-3, gan_adversarial: float = 0.05, latent_gain: float = 2.0, encoder_steps: int = 150,
-        search_steps: int = 0, search_lr: float = 0.05, prior: float = 0.1, shell: bool = False,
+        self, features: int = 64, n_iter: int = 10, gan_images: str | None = None, gan_size: int = _G.size,
+        gan_z_dim: int = _G.z_dim, gan_width: int = _G.width, gan_steps: int = _G.steps,
+        gan_batch_size: int = _G.batch_size, gan_lr: float = _G.lr, gan_adversarial: float = _G.adversarial,
+        latent_gain: float = 2.0, encoder_steps: int = 150, search_steps: int = 0, search_lr: float = 0.05,
+        prior: float = 0.1, shell: bool = False, random_state: int = 0, device: str = "cpu",
+        memory: str | None = None,
     ) -> None:  # fmt: skip
         self.features = features
         self.n_iter = n_iter
-        self._init_gan(gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr,
-                       gan_adversarial, latent_gain, encoder_steps, search_steps, search_lr, prior, shell)  # fmt: skip
+        self.gan_images = gan_images
+        self.gan_size = gan_size
+        self.gan_z_dim = gan_z_dim
+        self.gan_width = gan_width
+        self.gan_steps = gan_steps
+        self.gan_batch_size = gan_batch_size
+        self.gan_lr = gan_lr
+        self.gan_adversarial = gan_adversarial
+        self.latent_gain = latent_gain
+        self.encoder_steps = encoder_steps
+        self.search_steps = search_steps
+        self.search_lr = search_lr
+        self.prior = prior
+        self.shell = shell
+        self.random_state = random_state
+        self.device = device
+        self.memory = memory
 
-    def fit(self, data: TrainData) -> "SRMGAN":
-        self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=data.seed)
-        shared, rows = shared_training_responses(data, self.aligner_)
-        self.subjects_ = [s.subject for s in data.subjects]
-        with _gan.torch_threads(data.device):
-            self._fit_generator(data)
-            self._fit_brain_side(data, rows, np.mean(shared, axis=0), shared)
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "SRMGAN":
+        """Fit SRM, the generator (or load it from ``memory``) and the latent decoder.
+
+        Parameters
+        ----------
+        X : list of ndarray
+            Each subject's training fMRI.
+        images : list of ndarray
+            Each subject's stimulus per sample.
+
+        Returns
+        -------
+        self
+        """
+        self.check_params()
+        self.device_ = resolve_device(self.device)
+        pairs = [check_pairs(x, imgs, f"subject {i}") for i, (x, imgs) in enumerate(zip(X, images))]
+        responses, shared = shared_images([p[0] for p in pairs], [p[1] for p in pairs])
+        self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=self.random_state)
+        shared_responses = self.aligner_.fit_transform(responses)
+        self.n_subjects_ = len(responses)
+        self.output_size_ = int(shared.shape[1])
+        with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
+            self._fit_generator(shared)
+            self._fit_brain_side(shared, np.mean(shared_responses, axis=0), shared_responses)
         return self
 
-    def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
-        shared = self.aligner_.transform(subject.test_fmri, self.subjects_.index(subject.subject))
-        with _gan.torch_threads(self.device_):
-            return self._invert(shared)
+    def predict(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Reconstruct each subject's test samples through its own SRM map.
+
+        Parameters
+        ----------
+        X : list of ndarray
+            Each subject's test fMRI, in the order of ``fit``.
+
+        Returns
+        -------
+        list of ndarray, float32 (n_i, H, W, 3) in [0, 1]
+        """
+        if len(X) != self.n_subjects_:
+            raise FmriBenchError(f"{len(X)} subjects given; the model was fit on {self.n_subjects_} (same order)")
+        with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
+            return [self._invert(self.aligner_.transform(x, i)) for i, x in enumerate(X)]

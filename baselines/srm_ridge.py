@@ -9,40 +9,21 @@ SRM map.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from numbers import Integral
+
 import numpy as np
-from sklearn.linear_model import RidgeCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 
-from fmri_bench.baselines._base import (
-    BASELINES,
-    Baseline,
-    TrainData,
-    common_images,
-    images_to_float,
-    resize_images,
-)
-from fmri_bench.baselines._srm import SRMAligner
-from fmri_bench.baselines.pca_ridge import DEFAULT_ALPHAS
-from fmri_bench.data import PreparedSubject, average_by_label
 from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators import MultiSubjectBaseline, register
+from fmri_bench.estimators.base import check_pairs
+from fmri_bench.estimators.decoders import make_decoder, pixel_targets, pixels_to_images
+from fmri_bench.estimators.srm import SRMAligner, shared_images
 
 
-def shared_training_responses(data: TrainData, aligner: SRMAligner) -> tuple[list[np.ndarray], np.ndarray]:
-    """Fit ``aligner`` on the images every subject saw; return (shared responses, image rows)."""
-    common = common_images(data.subjects)
-    if common.size < 3:
-        raise FmriBenchError(f"SRM needs training images that every subject saw; only {common.size} are shared")
-    X = []
-    for subject in data.subjects:
-        means, labels = average_by_label(subject.train_fmri, subject.train_labels)
-        X.append(means[np.searchsorted(labels, common)])
-    shared = aligner.fit_transform(X)
-    return shared, np.searchsorted(data.train_image_index, common)
-
-
-@BASELINES.register("srm-ridge")
-class SRMRidge(Baseline):
+@register("srm-ridge")
+class SRMRidge(MultiSubjectBaseline):
     """SRM across subjects -> one RidgeCV decoder on the pooled shared responses -> pixels.
 
     Parameters
@@ -53,34 +34,87 @@ class SRMRidge(Baseline):
         SRM iterations.
     resolution : int
         Side of the decoded pixel grid (RGB).
+    random_state : int
+        Seed of SRM's initialization.
+
+    Attributes
+    ----------
+    aligner_ : SRMAligner
+        The fitted shared response model.
+    decoder_ : sklearn.pipeline.Pipeline
+        StandardScaler -> RidgeCV on the pooled shared responses.
+    n_subjects_, output_size_ : int
     """
 
-    pooled = True
     description = "SRM shared space of all subjects -> one pooled RidgeCV decoder -> 32x32 RGB pixels"
+    _parameter_constraints = {
+        "features": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "resolution": [Interval(Integral, 4, 256, closed="both")],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+    }
 
-    def __init__(self, features: int = 100, n_iter: int = 10, resolution: int = 32) -> None:
+    def __init__(self, features: int = 100, n_iter: int = 10, resolution: int = 32, random_state: int = 0) -> None:
         self.features = features
         self.n_iter = n_iter
         self.resolution = resolution
+        self.random_state = random_state
 
-    def fit(self, data: TrainData) -> "SRMRidge":
-        self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=data.seed)
-        shared, rows = shared_training_responses(data, self.aligner_)
-        targets = resize_images(images_to_float(data.images_train), int(self.resolution))[rows]
-        Y = np.tile(targets.reshape(len(rows), -1), (len(shared), 1))
-        self.decoder_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS))).fit(
-            np.vstack(shared), Y
-        )
-        self.subjects_ = [s.subject for s in data.subjects]
-        self.output_size_ = data.output_size
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "SRMRidge":
+        """Fit SRM on the images every subject saw, then the pooled decoder.
+
+        Parameters
+        ----------
+        X : list of ndarray
+            Each subject's training fMRI.
+        images : list of ndarray
+            Each subject's stimulus per sample.
+
+        Returns
+        -------
+        self
+        """
+        self.check_params()
+        pairs = [check_pairs(x, imgs, f"subject {i}") for i, (x, imgs) in enumerate(zip(X, images))]
+        responses, shared = shared_images([p[0] for p in pairs], [p[1] for p in pairs])
+        self.aligner_ = SRMAligner(features=self.features, n_iter=self.n_iter, random_state=self.random_state)
+        shared_responses = self.aligner_.fit_transform(responses)
+        targets = pixel_targets(shared, self.resolution)
+        stacked = np.vstack(shared_responses)
+        self.decoder_ = make_decoder(None, *stacked.shape).fit(stacked, np.tile(targets, (len(responses), 1)))
+        self.n_subjects_ = len(responses)
+        self.output_size_ = int(shared.shape[1])
         return self
 
-    def reconstruct(self, subject: PreparedSubject) -> np.ndarray:
-        shared = self.aligner_.transform(subject.test_fmri, self.subjects_.index(subject.subject))
-        return self.decode(shared)
+    def _check_subjects(self, X: Sequence[np.ndarray]) -> None:
+        if len(X) != self.n_subjects_:
+            raise FmriBenchError(f"{len(X)} subjects given; the model was fit on {self.n_subjects_} (same order)")
+
+    def predict(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Reconstruct each subject's test samples through its own SRM map.
+
+        Parameters
+        ----------
+        X : list of ndarray
+            Each subject's test fMRI, in the order of ``fit``.
+
+        Returns
+        -------
+        list of ndarray, float32 (n_i, H, W, 3) in [0, 1]
+        """
+        self._check_subjects(X)
+        return [self.decode(self.aligner_.transform(x, i)) for i, x in enumerate(X)]
 
     def decode(self, shared: np.ndarray) -> np.ndarray:
-        """Shared responses (n, k) -> images (n, output_size, output_size, 3) in [0, 1]."""
-        r = int(self.resolution)
-        low = np.clip(self.decoder_.predict(shared), 0.0, 1.0).reshape(-1, r, r, 3).astype(np.float32)
-        return resize_images(low, self.output_size_)
+        """Shared responses (n, k) -> images (n, H, W, 3) in [0, 1].
+
+        Parameters
+        ----------
+        shared : ndarray, shape (n, k)
+            Responses in the shared space.
+
+        Returns
+        -------
+        ndarray, float32
+        """
+        return pixels_to_images(self.decoder_.predict(shared), int(self.resolution), self.output_size_)

@@ -68,7 +68,7 @@ def run_variant(folder: Path, variant: str) -> dict:
         import nilearn.glm.first_level  # noqa: F401
         import nilearn.signal  # noqa: F401
 
-        from fmri_bench.bids import read_events
+        from fmri_bench.raw.bids import read_events
         from fmri_bench.prepare.core import _load_union_mask
         from fmri_bench.prepare.extract import RunTask, process_run
         from fmri_bench.recipe import load_recipe

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fmri_bench.simulate import SIZES, _simulate, ridge_pixel_correlation, sanity_check_accuracy
+from fmri_bench.raw.simulate import SIZES, _simulate, ridge_pixel_correlation, sanity_check_accuracy
 
 
 def main() -> None:

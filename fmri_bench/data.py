@@ -1,59 +1,86 @@
 """Load prepared arrays: the Python side of ``<data-home>/<dataset>/<version>/``.
 
-Like nilearn's fetchers, every function takes ``data_home`` (default: ``$FMRI_BENCH_HOME``,
-else ``~/fmri_bench_data``). Arrays are memory-mapped read-only and loaded with
-``allow_pickle=False``; the same files load with plain ``np.load`` without this package.
+:func:`load` returns one subject's data as a :class:`PreparedData` (a scikit-learn
+``Bunch``), the way nilearn's fetchers do: ``X_train``/``X_test`` (samples x voxels),
+``y_train``/``y_test`` (the **0-based row** of ``images_train``/``images_test`` each
+sample shows, so ``images_train[y_train]`` is each sample's stimulus), the images, the
+stimulus table, the mask and the manifest. Arrays are memory-mapped read-only and loaded
+with ``allow_pickle=False``; the same files load with plain ``np.load``. It prepares
+nothing: :func:`fmri_bench.fetch` prepares on first use, then calls this.
+
+On disk the label arrays hold the dataset's ``image_index`` (1-based, as in the events
+files); the conversion to rows happens here, in one place.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch
 
 from fmri_bench.errors import DataError
 from fmri_bench.io import load_npy
+from fmri_bench.paths import check_name
 from fmri_bench.paths import data_home as resolve_data_home
 
 SPLITS = ("train", "test")
 
 
-@dataclass(frozen=True)
-class PreparedSubject:
-    """One subject's prepared samples for one dataset version.
+class PreparedData(Bunch):
+    """One subject's prepared data (a scikit-learn Bunch); its repr shows shapes only.
 
-    Attributes
-    ----------
-    train_fmri : ndarray, float32, shape (n_train_samples, n_voxels)
-        One row per training stimulus block.
-    train_labels : ndarray, int, shape (n_train_samples,)
-        The image_index of each training row.
-    test_fmri : ndarray, float32, shape (n_test_rows, n_voxels)
-        Every test block, or (with ``average_test=True``) one row per test image in
-        ascending image_index, the mean of its repetitions.
-    test_labels : ndarray, int, shape (n_test_rows,)
-        The image_index of each test row.
+    Keys
+    ----
+    X_train, X_test : ndarray, float32, shape (n_samples, n_voxels)
+        One row per stimulus block (the test split averaged per image by default).
+    y_train, y_test : ndarray, int64, shape (n_samples,)
+        The row of ``images_train`` / ``images_test`` that each sample shows.
+    images_train, images_test : ndarray, uint8, shape (n_images, H, W, 3), or None
+        The stimuli in ascending image_index (None when prepared without stimulus images).
+    stimuli : DataFrame
+        split, image_index, stimulus_id, stimulus_name, sha256; a split's rows are in the
+        order of its images.
+    mask : nibabel image
+        Which voxels the columns are (with ``voxel_ijk``).
+    manifest : dict
+        The version's manifest (inputs, parameters, outputs' sha256...).
+    dataset, version, subject, DESCR : str
     """
 
-    dataset: str
-    version: str
-    subject: str
-    train_fmri: np.ndarray
-    train_labels: np.ndarray
-    test_fmri: np.ndarray
-    test_labels: np.ndarray
-
-    @property
-    def n_voxels(self) -> int:
-        """Number of voxels (columns)."""
-        return int(self.train_fmri.shape[1])
+    def __repr__(self) -> str:
+        parts = []
+        for key, value in self.items():
+            if isinstance(value, np.ndarray):
+                parts.append(f"{key}={value.dtype}{list(value.shape)}")
+            elif isinstance(value, pd.DataFrame):
+                parts.append(f"{key}=DataFrame[{len(value)} rows]")
+            elif isinstance(value, str) and key != "DESCR":
+                parts.append(f"{key}={value!r}")
+            elif value is None:
+                parts.append(f"{key}=None")
+        return f"PreparedData({', '.join(parts)})"
 
 
 def prepared_dir(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None) -> Path:
-    """Return ``<data-home>/<dataset>/<version>``; raise DataError if it was never prepared."""
-    folder = resolve_data_home(data_home) / dataset / version
+    """Return ``<data-home>/<dataset>/<version>``; raise DataError if it was never prepared.
+
+    Parameters
+    ----------
+    dataset, version : str
+        Which preparation (plain names; a path separator or ``..`` is refused).
+    data_home : path-like, optional
+        The data home (default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``).
+
+    Returns
+    -------
+    Path
+    """
+    folder = resolve_data_home(data_home) / check_name(dataset, "dataset name") / check_name(version, "version name")
     if not (folder / "manifest.json").is_file():
         raise DataError(
             f"{dataset} {version} is not prepared in {folder.parent}; "
@@ -63,13 +90,39 @@ def prepared_dir(dataset: str, version: str, *, data_home: str | os.PathLike[str
 
 
 def prepared_subjects(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None) -> list[str]:
-    """Return the subjects prepared for ``dataset``/``version``, sorted."""
+    """Return the subjects prepared for ``dataset``/``version``, sorted.
+
+    Parameters
+    ----------
+    dataset, version : str
+        Which preparation.
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    list of str
+    """
     folder = prepared_dir(dataset, version, data_home=data_home)
     return sorted(p.name for p in folder.glob("sub-*") if (p / "train_fmri.npy").is_file())
 
 
 def average_by_label(fmri: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average the rows of ``fmri`` that share a label; return (means, sorted unique labels)."""
+    """Average the rows of ``fmri`` that share a label.
+
+    Parameters
+    ----------
+    fmri : ndarray, shape (n_samples, n_voxels)
+        The samples.
+    labels : ndarray, shape (n_samples,)
+        A label per sample.
+
+    Returns
+    -------
+    means : ndarray, float32, shape (n_labels, n_voxels)
+    labels : ndarray
+        The sorted unique labels, one per row of ``means``.
+    """
     labels = np.asarray(labels)
     unique, inverse = np.unique(labels, return_inverse=True)
     sums = np.zeros((unique.size, fmri.shape[1]), dtype=np.float64)
@@ -78,51 +131,21 @@ def average_by_label(fmri: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     return (sums / counts).astype(np.float32), unique
 
 
-def load(
-    dataset: str = "synthetic",
-    version: str = "v1",
-    subject: str = "sub-01",
-    *,
-    data_home: str | os.PathLike[str] | None = None,
-    average_test: bool = True,
-) -> PreparedSubject:
-    """Load one subject's prepared train and test samples.
+def stimulus_table(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Return stimuli.tsv: split, image_index, stimulus_id, stimulus_name, sha256.
 
     Parameters
     ----------
-    dataset, version, subject : str
-        What to load, e.g. ``("ds001506", "v1", "sub-01")``.
+    dataset, version : str
+        Which preparation.
     data_home : path-like, optional
-        The data home (default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``).
-    average_test : bool
-        Average the test repetitions per image (ascending image_index), as reconstruction
-        benchmarks score them. With False, every test block is kept.
+        The data home.
 
     Returns
     -------
-    PreparedSubject
+    DataFrame
+        A split's rows are in the order of ``images_<split>.npy`` (ascending image_index).
     """
-    folder = prepared_dir(dataset, version, data_home=data_home) / subject
-    if not folder.is_dir():
-        known = ", ".join(prepared_subjects(dataset, version, data_home=data_home)) or "none"
-        raise DataError(f"{subject} is not prepared for {dataset} {version}; prepared subjects: {known}")
-    arrays = {
-        f"{split}_{kind}": load_npy(folder / f"{split}_{kind}.npy", mmap=kind == "fmri")
-        for split in SPLITS
-        for kind in ("fmri", "labels")
-    }
-    if average_test:
-        arrays["test_fmri"], arrays["test_labels"] = average_by_label(arrays["test_fmri"], arrays["test_labels"])
-    return PreparedSubject(dataset=dataset, version=version, subject=subject, **arrays)
-
-
-def load_stimuli(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None):
-    """Return stimuli.tsv as a DataFrame: split, image_index, stimulus_id, stimulus_name, sha256.
-
-    Rows of a split are in the order of ``images_<split>.npy`` (ascending image_index).
-    """
-    import pandas as pd
-
     path = prepared_dir(dataset, version, data_home=data_home) / "stimuli.tsv"
     if not path.is_file():
         raise DataError(f"{path} does not exist; prepare {dataset} {version} again")
@@ -132,7 +155,21 @@ def load_stimuli(dataset: str, version: str, *, data_home: str | os.PathLike[str
 def load_images(
     dataset: str, version: str, split: str, *, data_home: str | os.PathLike[str] | None = None
 ) -> np.ndarray:
-    """Return the stimulus images of a split, uint8 (n_images, H, W, 3), ascending image_index."""
+    """Return the stimulus images of a split, uint8 (n_images, H, W, 3), ascending image_index.
+
+    Parameters
+    ----------
+    dataset, version : str
+        Which preparation.
+    split : {"train", "test"}
+        Which images.
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    ndarray, memory-mapped
+    """
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
     path = prepared_dir(dataset, version, data_home=data_home) / f"images_{split}.npy"
@@ -142,3 +179,103 @@ def load_images(
             "(pass --stimuli IMAGE_DIR to fmri-bench prepare)"
         )
     return load_npy(path, mmap=True)
+
+
+def rows_of(image_index: np.ndarray, split_index: np.ndarray, where: str) -> np.ndarray:
+    """Map ``image_index`` labels to rows of a split's images (``split_index`` ascending).
+
+    Parameters
+    ----------
+    image_index : ndarray of int
+        Labels as stored on disk.
+    split_index : ndarray of int
+        The image_index of each row of the split's images, ascending.
+    where : str
+        The file the labels come from, for the error message.
+
+    Returns
+    -------
+    ndarray, int64
+    """
+    labels = np.asarray(image_index, dtype=np.int64)
+    rows = np.searchsorted(split_index, labels)
+    found = rows < split_index.size
+    found[found] = split_index[rows[found]] == labels[found]
+    if not found.all():
+        bad = int(labels[~found][0])
+        raise DataError(f"{where}: image_index {bad} is not in stimuli.tsv; prepare this version again")
+    return rows.astype(np.int64)
+
+
+def load(
+    dataset: str = "synthetic",
+    version: str = "v1",
+    subject: str = "sub-01",
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    average_test: bool = True,
+) -> PreparedData:
+    """Load one subject's prepared data (nothing is prepared: see :func:`fmri_bench.fetch`).
+
+    Parameters
+    ----------
+    dataset, version, subject : str
+        What to load, e.g. ``("ds001506", "v1", "sub-01")``.
+    data_home : path-like, optional
+        The data home (default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``).
+    average_test : bool
+        Average the test repetitions per image, as reconstruction benchmarks score them:
+        then ``y_test`` is ``0..n_test_images-1``. With False, every test block is kept.
+
+    Returns
+    -------
+    PreparedData
+    """
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    check_name(subject, "subject")
+    if not (folder / subject / "train_fmri.npy").is_file():
+        known = ", ".join(prepared_subjects(dataset, version, data_home=data_home)) or "none"
+        raise DataError(f"{subject} is not prepared for {dataset} {version}; prepared subjects: {known}")
+    table = stimulus_table(dataset, version, data_home=data_home)
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        split_index = table.loc[table["split"] == split, "image_index"].to_numpy(np.int64)
+        X = load_npy(folder / subject / f"{split}_fmri.npy", mmap=True)
+        labels = load_npy(folder / subject / f"{split}_labels.npy")
+        if split == "test" and average_test:
+            X, labels = average_by_label(X, labels)
+        out[f"X_{split}"] = X
+        out[f"y_{split}"] = rows_of(labels, split_index, str(folder / subject / f"{split}_labels.npy"))
+        image_file = folder / f"images_{split}.npy"
+        out[f"images_{split}"] = load_npy(image_file, mmap=True) if image_file.is_file() else None
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    import nibabel as nib
+
+    return PreparedData(
+        **out,
+        stimuli=table,
+        mask=nib.load(folder / subject / "mask.nii.gz"),
+        voxel_ijk=load_npy(folder / subject / "voxel_ijk.npy"),
+        manifest=manifest,
+        dataset=dataset,
+        version=version,
+        subject=subject,
+        DESCR=_describe(manifest, subject, average_test),
+    )
+
+
+def _describe(manifest: dict[str, Any], subject: str, average_test: bool) -> str:
+    meta = manifest.get("subjects", {}).get(subject, {})
+    method = (manifest.get("parameters") or {}).get("method", {})
+    lines = [
+        f"{manifest.get('title', manifest.get('dataset'))}, version {manifest.get('version')}, {subject}",
+        f"method: {method.get('method', '?')} over ROIs {', '.join(method.get('rois', []))}",
+        f"voxels: {meta.get('n_voxels', '?')}; train samples: {meta.get('train', {}).get('kept', '?')}; "
+        f"test samples: {meta.get('test', {}).get('kept', '?')}"
+        + (" (averaged per image in X_test)" if average_test else ""),
+        f"source: {(manifest.get('release') or {}).get('source', '?')}",
+        f"parameters sha256: {manifest.get('parameters_hash', '?')}",
+    ]
+    if not manifest.get("images"):
+        lines.append("prepared without stimulus images: images_train/images_test are None")
+    return "\n".join(lines)

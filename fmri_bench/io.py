@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,22 @@ _CHUNK = 1 << 20
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
+_DIR_MODE = 0o777 & ~_UMASK
 _NPY_MAGIC = b"\x93NUMPY"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    """Return the hex sha256 of a file, read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    str
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
@@ -37,7 +49,17 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def sha256_json(obj: Any) -> str:
-    """Return the sha256 of ``obj`` serialized as canonical JSON (sorted keys)."""
+    """Return the sha256 of ``obj`` serialized as canonical JSON (sorted keys).
+
+    Parameters
+    ----------
+    obj : object
+        Anything ``json.dumps`` serializes (other objects as ``str``).
+
+    Returns
+    -------
+    str
+    """
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -47,7 +69,18 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterat
     """Yield a temporary path beside ``destination``; rename it there on success.
 
     On an exception the temporary file is removed and ``destination`` is untouched.
-    ``suffix`` keeps an extension that writers such as ``np.save`` insist on.
+
+    Parameters
+    ----------
+    destination : path-like
+        The file to create or replace.
+    suffix : str
+        An extension that writers such as ``np.save`` insist on.
+
+    Yields
+    ------
+    Path
+        The temporary file to write.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -65,19 +98,105 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterat
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``destination``; swap it in on success.
+
+    The one way every stage builds a folder: the new folder is complete before it
+    replaces ``destination`` (the old one is moved aside first, then deleted), and on an
+    exception the temporary folder is removed and ``destination`` is untouched. Leftover
+    ``.<name>.partial-*`` / ``.<name>.old-*`` folders of a killed run are removed by
+    :func:`clean_leftovers`.
+
+    Parameters
+    ----------
+    destination : path-like
+        The folder to create or replace.
+
+    Yields
+    ------
+    Path
+        The temporary folder to fill.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, _DIR_MODE)  # mkdtemp gives 0700; a shared data home needs the umask's
+        aside = None
+        if destination.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+            os.replace(destination, aside / destination.name)
+        os.replace(tmp, destination)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def clean_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the ``.*.partial-*`` and ``.*.old-*`` folders a killed :func:`atomic_dir` left in ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+        The parent folder of the destinations.
+
+    Returns
+    -------
+    list of Path
+        The removed folders.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.glob(".*"):
+        if path.is_dir() and (".partial-" in path.name or ".old-" in path.name):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
+    """Write ``text`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The destination.
+    text : str
+        Written as UTF-8.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The destination.
+    obj : object
+        JSON-serializable data (other objects as ``str``).
+    """
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
-    """Save ``array`` as .npy at ``path`` atomically (never pickled)."""
+    """Save ``array`` as .npy at ``path`` atomically (never pickled).
+
+    Parameters
+    ----------
+    path : path-like
+        The destination.
+    array : ndarray
+        A numeric array.
+    """
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, np.asarray(array), allow_pickle=False)
 
@@ -91,6 +210,10 @@ def load_npy(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
         The .npy file.
     mmap : bool
         Memory-map the file read-only instead of reading it into memory.
+
+    Returns
+    -------
+    ndarray
     """
     path = Path(path)
     if not path.is_file():

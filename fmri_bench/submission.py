@@ -116,13 +116,33 @@ def validate_array(array: Any, n_expected: int | None = None, *, source: str = "
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
-    """Return the sidecar path ``<stem>.json`` beside a submission."""
+    """Return the sidecar path ``<stem>.json`` beside a submission.
+
+    Parameters
+    ----------
+    path : path-like
+        The submission .npy.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     return path.with_suffix(".json")
 
 
 def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the sidecar of submission ``path`` as a dict ({} when there is none)."""
+    """Return the sidecar of submission ``path`` as a dict ({} when there is none).
+
+    Parameters
+    ----------
+    path : path-like
+        The submission .npy (the sidecar is ``<stem>.json`` beside it).
+
+    Returns
+    -------
+    dict
+    """
     side = sidecar_path(path)
     if not side.is_file():
         return {}
@@ -139,6 +159,21 @@ def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_submission(path: str | os.PathLike[str], n_expected: int | None = None) -> Submission:
     """Load, validate and hash a submission file (and its sidecar).
+
+    A sidecar that records a ``submission_sha256`` must match the file: a sidecar left by
+    another run (a kill between the two writes) is refused rather than recorded as this
+    submission's provenance.
+
+    Parameters
+    ----------
+    path : path-like
+        The .npy file.
+    n_expected : int, optional
+        The number of test images.
+
+    Returns
+    -------
+    Submission
 
     Raises
     ------
@@ -160,4 +195,48 @@ def load_submission(path: str | os.PathLike[str], n_expected: int | None = None)
         raise SubmissionError(str(exc)) from exc
     images = validate_array(array, n_expected, source=str(path))
     sidecar = load_sidecar(path)
-    return Submission(path=path, images=images, sha256=sha256_file(path), sidecar=sidecar)
+    digest = sha256_file(path)
+    recorded = sidecar.get("submission_sha256")
+    if recorded is not None and recorded != digest:
+        raise SubmissionError(
+            f"{sidecar_path(path)}: describes another submission (its submission_sha256 {str(recorded)[:12]}... "
+            f"is not {path.name}'s {digest[:12]}...); expected the sidecar written with this file"
+        )
+    return Submission(path=path, images=images, sha256=digest, sidecar=sidecar)
+
+
+def write_submission(path: str | os.PathLike[str], images: np.ndarray, sidecar: dict[str, Any]) -> str:
+    """Write reconstructions and their sidecar as one unit; return the .npy's sha256.
+
+    The sidecar is written first with the sha256 of the new array, then the array
+    (both atomically): whatever moment a run is killed at, a sidecar never passes for
+    the provenance of another array (:func:`load_submission` checks the sha256).
+
+    Parameters
+    ----------
+    path : path-like
+        The submission .npy to write (its sidecar is ``<stem>.json``).
+    images : ndarray
+        uint8 (N, H, W, 3).
+    sidecar : dict
+        JSON-ready provenance; ``submission_sha256`` and ``shape`` are added.
+
+    Returns
+    -------
+    str
+        The sha256 of the written .npy.
+    """
+    import hashlib
+    import io
+
+    from fmri_bench.io import atomic_path, write_json_atomic
+
+    path = Path(path)
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(images), allow_pickle=False)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    write_json_atomic(sidecar_path(path), {**sidecar, "submission_sha256": digest, "shape": list(np.shape(images))})
+    with atomic_path(path, suffix=".npy") as tmp:
+        tmp.write_bytes(data)
+    return digest

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 from fmri_bench.io import save_npy_atomic, write_json_atomic
@@ -25,6 +26,15 @@ def shapes(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
             img[mask] = rng.uniform(0, 1, 3)
         out[i] = np.rint(img * 255)
     return out
+
+
+def write_mask(folder: Path, n_voxels: int) -> None:
+    """A mask of the first ``n_voxels`` voxels of a small grid, and their coordinates."""
+    grid = np.zeros((20, 20, max(1, -(-n_voxels // 400))), dtype=np.uint8)
+    grid.reshape(-1, order="C")[:n_voxels] = 1
+    folder.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(grid, np.eye(4)), folder / "mask.nii.gz")
+    save_npy_atomic(folder / "voxel_ijk.npy", np.argwhere(grid).astype(np.int32))
 
 
 def make_home(home: Path, *, n_train: int = 80, n_test: int = 10, train_reps: int = 2, test_reps: int = 6,
@@ -51,4 +61,5 @@ def make_home(home: Path, *, n_train: int = 80, n_test: int = 10, train_reps: in
                 fmri = (pix - 0.5) @ W + noise * rng.normal(size=(len(labels), n_voxels))
                 save_npy_atomic(folder / f"sub-0{s}" / f"{split}_fmri.npy", fmri.astype(np.float32))
                 save_npy_atomic(folder / f"sub-0{s}" / f"{split}_labels.npy", labels.astype(np.int64))
+            write_mask(folder / f"sub-0{s}", n_voxels)
     return home

@@ -59,7 +59,7 @@ def shared_weights() -> Path:
 @pytest.fixture(scope="session")
 def tiny_bids(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny synthetic BIDS dataset, simulated once per test session (seed 0)."""
-    from fmri_bench.simulate import simulate_dataset
+    from fmri_bench.raw.simulate import simulate_dataset
 
     return simulate_dataset(tmp_path_factory.mktemp("bids") / "synthetic", size="tiny", seed=0)
 
@@ -67,7 +67,7 @@ def tiny_bids(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory: pytest.TempPathFactory, tiny_bids: Path) -> Path:
     """A data home holding v1 and v2 of the tiny synthetic dataset, prepared once."""
-    from fmri_bench.prepare import prepare
+    from fmri_bench.pipeline import prepare_dataset as prepare
 
     home = tmp_path_factory.mktemp("home")
     prepare("synthetic", versions=("v1", "v2"), source=tiny_bids, data_home=home)

@@ -10,7 +10,7 @@ import pytest
 
 from fmri_bench.data import load_images
 from fmri_bench.errors import FmriBenchError
-from fmri_bench.runner import run_baseline
+from fmri_bench.pipeline import run_baseline
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _baseline_home import make_home  # noqa: E402
@@ -23,7 +23,7 @@ PIXEL_METRICS = ["pixcorr", "ssim", "pixel_identification"]
 
 
 def _pixel_scores(home: Path, submission: Path) -> dict[str, float]:
-    from fmri_bench.scoring import evaluate
+    from fmri_bench.metrics import evaluate
 
     targets = load_images("synthetic", "v1", "test", data_home=home)
     return evaluate(np.asarray(targets), np.load(submission), metrics=PIXEL_METRICS)
@@ -31,7 +31,7 @@ def _pixel_scores(home: Path, submission: Path) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- SRM
 def test_srm_aligner_maps_subjects_into_one_space() -> None:
-    from fmri_bench.baselines._srm import SRMAligner
+    from fmri_bench.estimators.srm import SRMAligner
 
     rng = np.random.default_rng(0)
     shared = rng.normal(size=(240, 5))
@@ -54,15 +54,15 @@ def test_svm_sanity_detects_signal_and_not_noise(tmp_path: Path) -> None:
     params = {"n_pairs": 60}
     (good,) = run_baseline("svm-sanity", data_home=signal, out=tmp_path / "o1", score=False, params=params)
     (null,) = run_baseline("svm-sanity", data_home=noise, out=tmp_path / "o2", score=False, params=params)
-    assert good.metrics["split"] == "test" and good.metrics["accuracy_ci95_low"] > 0.7
-    assert null.metrics["accuracy_ci95_low"] < 0.5 < null.metrics["accuracy_ci95_high"]
+    assert good.metrics["details"]["split"] == "test" and good.metrics["ci95"][0] > 0.7
+    assert null.metrics["ci95"][0] < 0.5 < null.metrics["ci95"][1]
     assert null.metrics["p_value"] > 0.01 and good.metrics["p_value"] < 1e-6
 
 
 def test_svm_sanity_uses_the_training_split_when_it_has_enough_blocks(tmp_path: Path) -> None:
     home = make_home(tmp_path / "h", n_train=20, n_test=4, train_reps=5, test_reps=2)
     (result,) = run_baseline("svm-sanity", data_home=home, out=tmp_path / "o", score=False, params={"n_pairs": 20})
-    assert result.metrics["split"] == "train" and result.metrics["n_test_blocks"] == 20 * 2
+    assert result.metrics["details"]["split"] == "train" and result.metrics["details"]["n_test_blocks"] == 20 * 2
 
 
 def test_svm_sanity_refuses_without_repeated_blocks(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ TOLERANCE = {"pixcorr": 0.05, "ssim": 0.03, "pixel_identification": 0.06}
 @pytest.fixture(scope="module")
 def chance_scores(tiny_home: Path) -> dict[str, float]:
     """The chance row: the mean training image for every test image."""
-    from fmri_bench.scoring import evaluate
+    from fmri_bench.metrics import evaluate
 
     targets = np.asarray(load_images("synthetic", "v1", "test", data_home=tiny_home))
     mean = np.asarray(load_images("synthetic", "v1", "train", data_home=tiny_home)).mean(0) / 255.0
@@ -115,7 +115,7 @@ def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path, chanc
 def test_same_seed_same_bytes_and_gan_cache(tiny_home: Path, tmp_path: Path) -> None:
     params = {**GAN_TINY, "gan_steps": 30, "encoder_steps": 20, "search_steps": 10}  # the search path too
     first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=params)[0]
-    cached = sorted((tiny_home / "cache" / "gan").glob("*.pt"))
+    cached = sorted((tiny_home / "cache" / "gan").glob("*.pt"))  # memory=<data home>/cache
     assert cached and all(p.with_suffix(".png").is_file() for p in cached)
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     # the second run loads the cached generator: same bytes, the cache file untouched
@@ -142,7 +142,7 @@ def test_sklearn_baselines_are_deterministic(name: str, tiny_home: Path, tmp_pat
 def test_generator_and_encoder_shapes() -> None:
     import torch
 
-    from fmri_bench.baselines._gan import ConvEncoder, Generator
+    from fmri_bench.estimators.gan import ConvEncoder, Generator
 
     for size in (32, 64):
         G = Generator(z_dim=8, width=4, size=size)
@@ -156,12 +156,85 @@ def test_generator_and_encoder_shapes() -> None:
 def test_gan_images_folder(tmp_path: Path) -> None:
     from PIL import Image
 
-    from fmri_bench.baselines._gan import load_image_folder
+    from fmri_bench.images import load_image_folder
 
     (tmp_path / "imgs" / "sub").mkdir(parents=True)
     Image.new("RGB", (40, 30), (255, 0, 0)).save(tmp_path / "imgs" / "a.png")
     Image.new("RGB", (20, 20), (0, 0, 255)).save(tmp_path / "imgs" / "sub" / "b.jpg")
     images = load_image_folder(tmp_path / "imgs", 16)
     assert images.shape == (2, 16, 16, 3) and images[0, 8, 8, 0] == 255 and images[1, 8, 8, 2] > 200
-    with pytest.raises(FmriBenchError, match="no .png/.jpg"):
+    with pytest.raises(FmriBenchError, match="no image files"):
         load_image_folder(tmp_path / "none", 16)
+
+
+# --------------------------------------------------------------------------- scikit-learn conventions
+def _builtin_classes() -> dict:
+    from fmri_bench.estimators import BASELINES
+
+    return {n: BASELINES.get(n) for n in BASELINES.names() if BASELINES.origin(n).startswith("fmri_bench.baselines.")}
+
+
+@pytest.mark.parametrize("name", ["svm-sanity", "pca-ridge", "srm-ridge", "srm-ensemble", "pca-gan", "srm-gan"])
+def test_clone_and_params_follow_scikit_learn(name: str) -> None:
+    from sklearn.base import BaseEstimator, clone
+
+    cls = _builtin_classes()[name]
+    estimator = cls(random_state=3)
+    copy = clone(estimator)
+    assert isinstance(copy, BaseEstimator) and copy is not estimator and copy.get_params() == estimator.get_params()
+    assert copy.random_state == 3 and not [k for k in vars(copy) if k.endswith("_")]  # nothing fitted yet
+    assert "random_state" in cls().get_params()
+
+
+def test_pca_ridge_works_with_a_fetched_bunch_and_grid_search(tiny_home: Path) -> None:
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    from fmri_bench.baselines.pca_ridge import PCARidge
+    from fmri_bench.data import load
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    model = clone(PCARidge(n_components=20)).fit(b.X_train, b.images_train[b.y_train])
+    pred = model.predict(b.X_test)
+    assert pred.shape == b.images_test.shape and pred.dtype == np.float32 and 0 <= pred.min() <= pred.max() <= 1
+    assert model.decoder_ is not None and model.output_size_ == b.images_test.shape[1]
+
+    def score(est, X, images):  # noqa: ANN001 - a scikit-learn scorer
+        return -float(np.mean((est.predict(X) - images / 255.0) ** 2))
+
+    search = GridSearchCV(PCARidge(), {"n_components": [5, 20]}, cv=2, scoring=score)
+    search.fit(np.asarray(b.X_train), b.images_train[b.y_train])
+    assert search.best_params_["n_components"] in (5, 20)
+
+
+def test_fitting_leaves_the_callers_random_state_alone(tiny_home: Path) -> None:
+    import random
+
+    import torch
+
+    from fmri_bench.baselines.pca_gan import PCAGAN
+    from fmri_bench.data import load
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    random.seed(123), np.random.seed(123), torch.manual_seed(123)
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    random.seed(123), np.random.seed(123), torch.manual_seed(123)
+    flags = torch.are_deterministic_algorithms_enabled()
+    PCAGAN(n_components=10, **{**GAN_TINY, "gan_steps": 5}).fit(b.X_train, b.images_train[b.y_train]).predict(b.X_test)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+    assert torch.are_deterministic_algorithms_enabled() == flags
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"n_components": "-5"}, "n_components"),
+    ({"resolution": "0"}, "resolution"),
+    ({"resolution": "100000"}, "resolution"),
+])
+def test_bad_parameters_are_refused_before_any_work(tiny_home: Path, tmp_path: Path, params: dict, message: str) -> None:
+    with pytest.raises(FmriBenchError, match=message):
+        run_baseline("pca-ridge", data_home=tiny_home, out=tmp_path / "o", score=False, params=params)
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(FmriBenchError, match="random_state"):
+        run_baseline("pca-ridge", data_home=tiny_home, out=tmp_path / "o", score=False, seed=-1)
+    with pytest.raises(FmriBenchError, match="gan_steps"):
+        run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "o", score=False, params={"gan_steps": "-1"})

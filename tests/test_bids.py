@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmri_bench.bids import block_volumes, discover_runs, read_events, read_sidecar, repetition_time, sidecar_chain
+from fmri_bench.raw.bids import block_volumes, discover_runs, read_events, read_sidecar, repetition_time, sidecar_chain
 from fmri_bench.errors import DataError
 from fmri_bench.recipe import load_recipe
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fmri_bench.leaderboard import Leaderboard
-from fmri_bench.scoring import grid_png
+from fmri_bench.leaderboard import grid_png
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)

@@ -19,10 +19,10 @@ import numpy as np
 TOY = '''
 import numpy as np
 
-from fmri_bench.baselines._base import Baseline
+from fmri_bench.baselines import ReconstructionBaseline
 
 
-class GreyBaseline(Baseline):
+class GreyBaseline(ReconstructionBaseline):
     """Every reconstruction is a flat grey of the given level."""
 
     description = "toy: flat grey images"
@@ -30,12 +30,12 @@ class GreyBaseline(Baseline):
     def __init__(self, level: float = 0.5) -> None:
         self.level = level
 
-    def fit(self, data):
-        self.size_ = data.output_size
+    def fit(self, X, images):
+        self.size_ = images.shape[1]
         return self
 
-    def reconstruct(self, subject):
-        return np.full((len(subject.test_labels), self.size_, self.size_, 3), self.level, dtype=np.float32)
+    def predict(self, X):
+        return np.full((len(X), self.size_, self.size_, 3), self.level, dtype=np.float32)
 '''
 
 

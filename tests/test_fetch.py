@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fmri_bench.errors import DataError, NetworkError
-from fmri_bench.fetch import check_reachable, fetch, git_environment
+from fmri_bench.raw.openneuro import check_reachable, download, git_environment
 from fmri_bench.recipe import load_recipe, validate
 
 from replica_support import write_replica
@@ -51,7 +51,7 @@ def _present(path: Path) -> bool:
 def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Path) -> None:
     origin, commit = annexed_dataset
     recipe = _recipe(origin, commit)
-    clone = fetch(recipe, subjects=["sub-01"], target=tmp_path / "clone")
+    clone = download(recipe, subjects=["sub-01"], target=tmp_path / "clone")
     assert _git(clone, "rev-parse", "HEAD") == commit
     bolds = {s: sorted((clone / s).rglob("*_bold.nii.gz")) for s in ("sub-01", "sub-02")}
     assert len(bolds["sub-01"]) == 2 and len(bolds["sub-02"]) == 2
@@ -62,7 +62,7 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     assert masks and not any(_present(p) for p in masks)  # HVC is in no version's ROI set
 
     # The size shown before downloading comes from git-annex: what sub-02 still needs.
-    from fmri_bench.fetch import missing_bytes, needed_files
+    from fmri_bench.raw.openneuro import missing_bytes, needed_files
 
     files = needed_files(clone, recipe, ["sub-02"], ["v1", "v2"])
     missing, total, absent = missing_bytes(clone, files)
@@ -80,11 +80,12 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
         subprocess.run(["git", "-C", str(clone), "annex", "drop", "--force", str(bolds["sub-01"][0])],
                        check=True, capture_output=True)
     assert not _present(bolds["sub-01"][0])
-    fetch(recipe, subjects=["sub-01"], target=clone)
+    download(recipe, subjects=["sub-01"], target=clone)
     assert _present(bolds["sub-01"][0])
 
     # The clone prepares like any BIDS copy, and the manifest records the annex keys.
-    from fmri_bench.prepare import prepare, read_manifest
+    from fmri_bench.pipeline import prepare_dataset as prepare
+    from fmri_bench.prepare import read_manifest
 
     folder = prepare(recipe, versions=("v1",), subjects=["sub-01"], source=clone, data_home=tmp_path / "home")[0]
     manifest = read_manifest(folder)
@@ -96,7 +97,7 @@ def test_wrong_commit_is_refused(annexed_dataset, tmp_path: Path) -> None:
     origin, _ = annexed_dataset
     recipe = _recipe(origin, "0" * 40)
     with pytest.raises(DataError, match="has no commit 0000") as info:
-        fetch(recipe, subjects=["sub-01"], target=tmp_path / "clone")
+        download(recipe, subjects=["sub-01"], target=tmp_path / "clone")
     assert "\n" not in str(info.value)
 
 
@@ -104,7 +105,7 @@ def test_moved_release_tag_is_refused(annexed_dataset, tmp_path: Path) -> None:
     origin, commit = annexed_dataset
     first = _git(origin, "rev-list", "--max-parents=0", "HEAD")  # an older commit than the tag
     with pytest.raises(DataError, match="tag 1.0.0 is commit"):
-        fetch(_recipe(origin, first), subjects=["sub-01"], target=tmp_path / "clone")
+        download(_recipe(origin, first), subjects=["sub-01"], target=tmp_path / "clone")
 
 
 def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(socket, "create_connection", unreachable)
     start = time.perf_counter()
     with pytest.raises(NetworkError, match="--source") as info:
-        fetch("ds001506", subjects=["sub-01"], data_home=tmp_path)
+        download("ds001506", subjects=["sub-01"], data_home=tmp_path)
     assert time.perf_counter() - start < 5
     assert "\n" not in str(info.value) and "github.com" in str(info.value)
     assert not (tmp_path / "raw" / "ds001506").exists()
@@ -122,7 +123,8 @@ def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_prepare_without_source_clones_and_fetches(annexed_dataset, tmp_path: Path) -> None:
-    from fmri_bench.prepare import prepare, read_manifest
+    from fmri_bench.pipeline import prepare_dataset as prepare
+    from fmri_bench.prepare import read_manifest
 
     origin, commit = annexed_dataset
     home = tmp_path / "home"
@@ -148,8 +150,8 @@ def test_an_interrupted_clone_leaves_nothing_and_the_next_run_clones(annexed_dat
     target = tmp_path / "clone"
     monkeypatch.setattr(dl, "clone", interrupted_clone)
     with pytest.raises(KeyboardInterrupt):
-        fetch(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
+        download(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
     assert not target.exists() and list(tmp_path.iterdir()) == []
     monkeypatch.setattr(dl, "clone", real_clone)
-    root = fetch(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
+    root = download(_recipe(origin, commit), subjects=["sub-01"], versions=["v1"], target=target)
     assert _git(root, "rev-parse", "HEAD") == commit

@@ -71,13 +71,15 @@ def test_data_home_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert data_home() == (Path.home() / "fmri_bench_data").resolve()
 
 
-def test_leaderboard_defaults_to_checkout_then_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = Path(__file__).resolve().parents[1]
-    monkeypatch.chdir(repo)
-    assert leaderboard_dir() == repo / "leaderboard"
-    monkeypatch.chdir(tmp_path)
+def test_leaderboard_default_never_depends_on_the_working_directory(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FMRI_BENCH_HOME", str(tmp_path / "home"))
-    assert leaderboard_dir() == (tmp_path / "home" / "leaderboard").resolve()
+    expected = (tmp_path / "home" / "leaderboard").resolve()
+    repo = Path(__file__).resolve().parents[1]
+    for folder in (repo, tmp_path):  # inside the checkout too: the tracked leaderboard/ is not the default
+        monkeypatch.chdir(folder)
+        assert leaderboard_dir() == expected
+    assert leaderboard_dir(tmp_path / "mine") == (tmp_path / "mine").resolve()
 
 
 def test_registry_lookup_and_duplicate_names() -> None:

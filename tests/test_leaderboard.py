@@ -37,8 +37,8 @@ def row(name: str, subject: str = "sub-01", *, pixcorr: float | None = 0.5, iden
 
 def svm_row(subject: str = "sub-01") -> dict:
     return {"kind": "classification", "name": "svm-sanity", "dataset": "synthetic", "version": "v1",
-            "subject": subject, "metrics": {"accuracy": 0.9, "accuracy_ci_low": 0.85, "accuracy_ci_high": 0.94,
-                                            "n_pairs": 120}}
+            "subject": subject, "metrics": {"accuracy": 0.9, "chance": 0.5, "p_value": 1e-9},
+            "intervals": {"accuracy": [0.85, 0.94]}, "details": {"n_pairs": 120}}
 
 
 def test_upsert_replaces_the_same_key_and_keeps_a_stable_order(tmp_path: Path) -> None:
@@ -90,7 +90,9 @@ def test_markdown_marks_best_and_means_over_subjects(tmp_path: Path) -> None:
     assert "n/a in PixCorr: why" in md and "n/a in AlexNet(2): weights for alexnet not found" in md
     tables = build_tables(board.rows())
     mean_b = next(ln for ln in tables[0].lines if ln.name == "b" and ln.aggregate)
-    assert mean_b.cells["pixcorr"].value == pytest.approx(0.7) and mean_b.n_subjects == 2
+    # one definition of a mean over subjects: n/a unless every subject has the value
+    assert mean_b.cells["pixcorr"].value is None and mean_b.n_subjects == 2
+    assert "every subject" in mean_b.cells["pixcorr"].reason or mean_b.cells["pixcorr"].reason == "why"
 
 
 def test_csv_has_a_header_and_name_column_and_terminal_shows_na(tmp_path: Path) -> None:
@@ -185,44 +187,44 @@ def test_numpy_numbers_are_stored_as_plain_json(tmp_path: Path) -> None:
 
 
 def real_svm_row(subject: str = "sub-01", *, accuracy: float = 0.71375, p_value: float = 9.5e-68,
-                 split: str = "test", version: str = "v1") -> dict:
-    """A classification row as the runner records svm-sanity (every key it writes)."""
-    return {"kind": "classification", "name": "svm-sanity", "dataset": "synthetic", "version": version,
-            "subject": subject,
-            "metrics": {"accuracy": accuracy, "accuracy_ci95_low": accuracy - 0.0226, "accuracy_ci95_high": accuracy + 0.0217,
-                        "chance": 0.5, "n_components": 300, "n_pairs": 200, "n_test_blocks": 1600,
-                        "p_value": p_value, "pair_accuracy_sd": 0.2075},
-            "intervals": {"accuracy": [accuracy - 0.0226, accuracy + 0.0217]}, "details": {"split": split}}
+                 split: str = "test", version: str = "v1", n_pairs: int = 200) -> dict:
+    """A classification row as the pipeline records svm-sanity (leaderboard.rows.classification_row)."""
+    from fmri_bench.leaderboard import classification_row
+
+    result = {"accuracy": accuracy, "ci95": [accuracy - 0.0226, accuracy + 0.0217], "chance": 0.5,
+              "p_value": p_value, "details": {"split": split, "n_pairs": n_pairs, "n_test_blocks": 1600,
+                                              "n_components": 300}}
+    return classification_row(result, {"baseline": "svm-sanity", "dataset": "synthetic", "version": version,
+                                       "subject": subject, "seed": 0})
 
 
 SVM_ROWS = [real_svm_row("sub-01"), real_svm_row("sub-02", accuracy=0.7, p_value=2.5e-59),
             real_svm_row("sub-03", accuracy=0.681875, p_value=3.6e-49)]
 
 
-def test_classification_view_shows_the_few_columns_a_reader_needs() -> None:
+def test_classification_table_has_the_schema_columns_whatever_the_check() -> None:
     (table,) = build_tables(SVM_ROWS)
-    assert [k for k, _, _ in table.shown_columns] == ["accuracy", "chance", "split", "n_pairs", "p_value"]
-    # the csv keeps every recorded number
-    assert {"n_components", "n_test_blocks", "pair_accuracy_sd", "accuracy_ci95_low"} <= {k for k, _, _ in table.columns}
+    assert [k for k, _, _ in table.shown_columns] == ["accuracy", "chance", "p_value", "details"]
+    renamed = [r | {"name": "my-check"} for r in SVM_ROWS]  # nothing depends on the check's name
+    assert [k for k, _, _ in build_tables(renamed)[0].shown_columns] == ["accuracy", "chance", "p_value", "details"]
     records = list(csv.DictReader(io.StringIO(render_csv(SVM_ROWS))))
     first = next(r for r in records if r["subject"] == "sub-01")
-    assert float(first["n_test_blocks"]) == 1600 and float(first["pair_accuracy_sd"]) == pytest.approx(0.2075)
     assert float(first["p_value"]) == pytest.approx(9.5e-68) and float(first["accuracy_ci_low"]) == pytest.approx(0.69115)
+    assert "n_test_blocks=1600" in first["details"] and "split=test" in first["details"]
     mean = next(r for r in records if r["aggregate"] == "1")
     assert float(mean["accuracy"]) == pytest.approx((0.71375 + 0.7 + 0.681875) / 3)
 
 
 def test_classification_markdown_and_html_show_accuracy_with_its_interval() -> None:
     md = render_markdown(SVM_ROWS)
-    assert "| entry | subject | Accuracy [95% CI] | chance | split | pairs | p-value |" in md
-    assert "| svm-sanity | sub-01 | **0.714 [0.691, 0.735]** | 0.500 | test | 200 | 9.5e-68 |" in md
-    # mean line: accuracy mean ± sd, settings once, the largest p-value (not a mean of p-values)
-    assert "| svm-sanity | *mean ± sd (3 subjects)* | 0.699 ± 0.016 | 0.500 | test | 200 | ≤ 3.6e-49 |" in md
-    assert "n_test_blocks" not in md.split("### synthetic v1 (classification)")[1]
+    assert "| entry | subject | Accuracy [95% CI] | chance | p-value | details |" in md
+    assert ("| svm-sanity | sub-01 | **0.714 [0.691, 0.735]** | 0.500 | 9.5e-68 | "
+            "n_components=300, n_pairs=200, n_test_blocks=1600, split=test |") in md
+    # mean line: accuracy mean ± sd, the setting once, the largest p-value (not a mean of p-values)
+    assert "| svm-sanity | *mean ± sd (3 subjects)* | 0.699 ± 0.016 | 0.500 | ≤ 3.6e-49 |" in md
     page = render_html(SVM_ROWS)
     section = page.split("synthetic v1 (classification)")[1]
-    assert ">0.714 [0.691, 0.735]<" in section and '<th data-type="text" data-key="split"' in section
-    assert '<td data-value="test">test</td>' in section and "pair_accuracy_sd" not in section
+    assert ">0.714 [0.691, 0.735]<" in section and '<th data-type="text" data-key="details"' in section
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -232,21 +234,17 @@ def test_classification_terminal_table_is_readable(width: int) -> None:
                     console=Console(file=buffer, width=width))
     out = buffer.getvalue()
     assert "…" not in out  # nothing truncated
-    assert "9.5e-68" in out and "≤ 3.6e-49" in out and "0.000745" in out and "test" in out
-    assert "n_test_blocks" not in out and "pair_accuracy_sd" not in out
+    assert "9.5e-68" in out and "≤ 3.6e-49" in out and "0.000745" in out and "split=test" in out.replace("\n", "")
     if width >= 120:  # one line per subject: the interval in the same cell
         assert "0.714 [0.691, 0.735]" in out and "0.699 ±0.016" in out
     else:  # at 80 columns the interval wraps inside its cell, whole numbers only
         assert "0.714" in out and "[0.691," in out and "0.735]" in out
 
 
-def test_classification_mean_line_with_differing_settings_shows_their_range() -> None:
-    rows = [real_svm_row("sub-01"), real_svm_row("sub-02", split="train") | {"metrics": real_svm_row()["metrics"] | {"n_pairs": 100}}]
+def test_classification_mean_line_with_differing_settings_shows_each() -> None:
+    rows = [real_svm_row("sub-01"), real_svm_row("sub-02", split="train", n_pairs=100)]
     md = render_markdown(rows)
-    assert "| *mean ± sd (2 subjects)* |" in md and "| test, train | 100–200 |" in md
-    # a row that only has interval bounds in its metrics (no 'intervals') still gets one cell
-    (table,) = build_tables([svm_row()])
-    assert [k for k, _, _ in table.shown_columns] == ["accuracy", "n_pairs"]
+    assert "| *mean ± sd (2 subjects)* |" in md and "n_pairs=200/100" in md and "split=test/train" in md
     assert "0.900 [0.850, 0.940]" in render_markdown([svm_row()])
 
 

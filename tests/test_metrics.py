@@ -10,14 +10,14 @@ from skimage.metrics import structural_similarity
 
 from fmri_bench._torchvision import torchvision
 from fmri_bench.metrics import (
-    METRIC_ORDER,
     METRICS,
     MetricInputs,
     bootstrap_interval,
-    pearson_rows,
+    ordered_names,
     two_way_identification,
 )
-from fmri_bench.scoring import evaluate, evaluate_detailed
+from fmri_bench.stats import pearson_rows
+from fmri_bench.metrics import evaluate, evaluate_detailed
 
 PIXEL = ["pixel_mse", "pixcorr", "ssim", "pixel_identification"]
 REQUIRED = ["pixel_mse", "pixcorr", "ssim", "pixel_identification", "alexnet2", "alexnet5", "inception", "clip",
@@ -52,7 +52,7 @@ def test_registry_declares_every_required_metric_with_a_description() -> None:
         assert metric.description and "\n" not in metric.description
         assert metric.compute.__doc__ and metric.source  # a documented definition with its source
         assert metric.compute.__doc__.strip().splitlines()[0]
-    assert METRIC_ORDER[:4] == PIXEL
+    assert ordered_names()[:4] == PIXEL
 
 
 def test_identical_images_score_perfectly() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.metrics import MetricInputs
-from fmri_bench.scoring import evaluate_detailed
+from fmri_bench.metrics import evaluate_detailed
 from fmri_bench.weights import WeightsError, checkpoints_dir, import_weights, resolve
 
 SQUEEZE = "squeezenet1_0-imagenet-deepcompression.pth"

@@ -16,7 +16,8 @@ from fmri_bench.cli import main
 from fmri_bench.data import load, load_images, prepared_subjects
 from fmri_bench.errors import DataError
 from fmri_bench.io import sha256_file
-from fmri_bench.prepare import prepare, read_manifest, verify
+from fmri_bench.pipeline import prepare_dataset as prepare
+from fmri_bench.prepare import read_manifest, verify
 from fmri_bench.recipe import load_recipe, validate
 
 
@@ -43,13 +44,14 @@ def test_layout_and_manifest(tiny_home: Path, tiny_bids: Path) -> None:
         for subject in ("sub-01", "sub-02"):
             meta = manifest["subjects"][subject]
             raw = load("synthetic", version, subject, data_home=tiny_home, average_test=False)
-            assert raw.train_fmri.dtype == np.float32 and raw.train_fmri.shape[1] == meta["n_voxels"]
-            assert raw.train_fmri.shape[0] == meta["train"]["kept"] and raw.test_labels.size == meta["test"]["kept"]
+            assert raw.X_train.dtype == np.float32 and raw.X_train.shape[1] == meta["n_voxels"]
+            assert raw.X_train.shape[0] == meta["train"]["kept"] and raw.y_test.size == meta["test"]["kept"]
             assert meta["train"]["dropped"]["one_back_repeat"] > 0
-            assert set(raw.train_labels) <= set(table.loc[table["split"] == "train", "image_index"])
-            assert np.isfinite(np.asarray(raw.train_fmri)).all()
+            stored = np.load(folder / subject / "train_labels.npy")
+            assert set(stored) <= set(table.loc[table["split"] == "train", "image_index"])
+            assert np.isfinite(np.asarray(raw.X_train)).all()
             averaged = load("synthetic", version, subject, data_home=tiny_home)
-            assert np.array_equal(averaged.test_labels, np.unique(raw.test_labels))
+            assert np.array_equal(averaged.y_test, np.unique(raw.y_test))
             ijk = np.load(folder / subject / "voxel_ijk.npy")
             assert ijk.shape == (meta["n_voxels"], 3)
 
@@ -69,7 +71,7 @@ def test_samples_carry_image_information(tiny_home: Path) -> None:
         svc, ident = [], []
         for subject in ("sub-01", "sub-02"):
             data = load("synthetic", version, subject, data_home=tiny_home, average_test=False)
-            X, y = np.asarray(data.test_fmri), data.test_labels
+            X, y = np.asarray(data.X_test), data.y_test
             images = np.unique(y)
             for a, b in itertools.combinations(images, 2):
                 ia, ib = np.flatnonzero(y == a), np.flatnonzero(y == b)

@@ -15,7 +15,8 @@ from PIL import Image
 
 from fmri_bench.cli import main
 from fmri_bench.errors import DataError
-from fmri_bench.prepare import prepare, verify
+from fmri_bench.pipeline import prepare_dataset as prepare
+from fmri_bench.prepare import verify
 
 import replica_support as rs
 

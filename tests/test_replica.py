@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from fmri_bench.data import load
-from fmri_bench.prepare import prepare, read_manifest
+from fmri_bench.pipeline import prepare_dataset as prepare
+from fmri_bench.prepare import read_manifest
 
 import replica_support as rs
 
@@ -67,8 +68,11 @@ def test_full_replica_v1_counts_and_labels(dataset: str, subject: str, reference
     manifest = read_manifest(home / dataset / "v1")
     meta = manifest["subjects"][subject]
     columns = _code_columns(home / dataset / "v1" / subject)
+    def image_index(split: str) -> np.ndarray:  # rows of the split's stimuli -> the dataset's image_index
+        return data.stimuli.loc[data.stimuli["split"] == split, "image_index"].to_numpy()[data[f"y_{split}"]]
+
     for split in ("train", "test"):
-        fmri, labels = getattr(data, f"{split}_fmri"), getattr(data, f"{split}_labels")
+        fmri, labels = data[f"X_{split}"], image_index(split)
         lost = sum(losses[split].values())
         assert fmri.shape[0] == labels.size == EXPECTED[dataset][split] - lost
         assert meta[split]["kept"] == labels.size and meta[split]["runs"] == len(written[split])
@@ -81,7 +85,7 @@ def test_full_replica_v1_counts_and_labels(dataset: str, subject: str, reference
         # ...and not the bits of the row before or after it.
         assert np.mean(decoded[1:] == labels[:-1]) < 0.01 and np.mean(decoded[:-1] == labels[1:]) < 0.01
     for split, n_images in (("train", 1200), ("test", 50)):
-        labels = getattr(data, f"{split}_labels")
+        labels = image_index(split)
         assert n_images - sum(losses[split].values()) <= np.unique(labels).size <= n_images
         assert labels.min() == 1 and labels.max() <= n_images
     table = pd.read_csv(home / dataset / "v1" / "stimuli.tsv", sep="\t")
@@ -97,7 +101,8 @@ def test_replica_v2_labels_line_up(reference_dir: Path, tmp_path: Path) -> None:
     prepare("ds001506", versions=("v2",), subjects=["sub-01"], source=bids, data_home=home)
     data = load("ds001506", "v2", "sub-01", data_home=home, average_test=False)
     columns = _code_columns(home / "ds001506" / "v2" / "sub-01")
-    fmri, labels = np.asarray(data.train_fmri), data.train_labels
+    fmri = np.asarray(data.X_train)
+    labels = data.stimuli.loc[data.stimuli["split"] == "train", "image_index"].to_numpy()[data.y_train]
     # 8 training runs, one of them short (Training01 run-08 loses 2 blocks)
     assert fmri.shape[0] == 8 * 50 - 2
     bits = np.array([rs.code_signal(int(i)) for i in labels])

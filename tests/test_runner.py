@@ -11,13 +11,15 @@ import pytest
 from fmri_bench.cli import main
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.io import sha256_file
-from fmri_bench.runner import coerce_params, run_baseline
+from fmri_bench.estimators import coerce_params
+from fmri_bench.pipeline import run_baseline
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def test_run_baseline_writes_submission_and_sidecar(tiny_home: Path, tmp_path: Path) -> None:
     results = run_baseline("pca-ridge", subject="all", data_home=tiny_home, out=tmp_path / "out", score=False)
+    assert results[0].timings["fit"] > 0 and results[0].timings["predict"] > 0
     assert [r.subject for r in results] == ["sub-01", "sub-02"]
     images_test = np.load(tiny_home / "synthetic" / "v1" / "images_test.npy")
     for result in results:
@@ -29,6 +31,7 @@ def test_run_baseline_writes_submission_and_sidecar(tiny_home: Path, tmp_path: P
         assert side["parameters"]["n_components"] == 300
         assert side["submission_sha256"] == sha256_file(result.submission_path)
         assert "torch" in side["package_versions"] and side["timings"]["fit"] > 0
+        assert side["parameters"]["random_state"] == 0
     # no temporary files are left behind
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sub-01.json", "sub-01.npy", "sub-02.json", "sub-02.npy"]
 
@@ -72,10 +75,11 @@ def test_cli_svm_sanity_json_reports_accuracy(tiny_home: Path, tmp_path: Path, c
     obj = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert obj["kind"] == "classification"
     m = obj["metrics"]
-    assert m["accuracy_ci95_low"] <= m["accuracy"] <= m["accuracy_ci95_high"] and m["split"] == "test"
+    assert m["accuracy_ci95_low"] <= m["accuracy"] <= m["accuracy_ci95_high"] and m["details"]["split"] == "test"
     (row,) = [json.loads(line) for line in (board / "results.jsonl").read_text().splitlines()]
     assert row["kind"] == "classification" and row["version"] == "v2" and row["details"]["split"] == "test"
     assert row["intervals"]["accuracy"] == [m["accuracy_ci95_low"], m["accuracy_ci95_high"]]
+    assert set(row["metrics"]) == {"accuracy", "chance", "p_value"}
 
 
 def test_cli_unknown_baseline_is_one_line(tiny_home: Path, capsys) -> None:

@@ -12,7 +12,9 @@ from PIL import Image
 from fmri_bench.cli import main
 from fmri_bench.leaderboard import Leaderboard
 from fmri_bench.metrics import METRICS
-from fmri_bench.scoring import CEILING_NAME, CHANCE_NAME, score_submission, score_subjects
+from fmri_bench.metrics.references import CHANCE_NAME
+from fmri_bench.metrics.references import RESOLUTION_NAME as CEILING_NAME
+from fmri_bench.pipeline import score_submission, score_subjects
 
 N, SIZE = 5, 40
 
@@ -67,8 +69,9 @@ def test_score_records_the_row_references_and_grid(home: Path, tmp_path: Path) -
     assert report.metrics["pixcorr"] > 0.8 and report.metrics["pixel_identification"] == 1.0
     # Deep metrics are n/a here (empty torch cache), each with its reason.
     assert report.metrics["alexnet2"] is None and "alexnet-owt-7be5be79.pth" in report.unavailable["alexnet2"]
-    grid = Image.open(report.grid)
-    assert grid.format == "PNG" and grid.size[0] > 96
+    grid = Image.open(report.gallery)  # the picture goes to the leaderboard's gallery, not beside the input
+    assert grid.format == "PNG" and grid.size[0] > 96 and Path(report.gallery).parent == tmp_path / "board" / "gallery"
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*grid*"))
     rows = Leaderboard(tmp_path / "board").rows()
     names = sorted(r["name"] for r in rows)
     assert names == sorted([CHANCE_NAME, CEILING_NAME, "noisy copy"])
@@ -77,7 +80,7 @@ def test_score_records_the_row_references_and_grid(home: Path, tmp_path: Path) -
     assert mine["sidecar"]["authors"] == "tests" and mine["fmri_bench_version"] and mine["date"]
     assert (tmp_path / "board" / mine["gallery"]).is_file()
     refs = {r["name"]: r for r in rows if r.get("reference")}
-    # Every score reads against both references: ceiling above chance, chance near 0.5.
+    # Every score reads against both references: the resolution reference above chance.
     assert refs[CEILING_NAME]["metrics"]["pixcorr"] > refs[CHANCE_NAME]["metrics"]["pixcorr"]
     assert refs[CHANCE_NAME]["metrics"]["pixcorr"] < 0.5
 

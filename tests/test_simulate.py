@@ -14,7 +14,7 @@ from PIL import Image
 
 from fmri_bench.cli import main
 from fmri_bench.errors import FmriBenchError
-from fmri_bench.simulate import SIZES, noise_free_signal, simulate_dataset
+from fmri_bench.raw.simulate import SIZES, noise_free_signal, simulate_dataset
 
 DS = "openneuro/ds001506"
 TINY = SIZES["tiny"]
@@ -332,7 +332,7 @@ def test_measured_snr_matches_configured(tiny_bids: Path) -> None:
 def test_hrf_is_nilearn_spm_hrf_and_regressors_are_its_convolution() -> None:
     from nilearn.glm.first_level import spm_hrf as nilearn_spm_hrf
 
-    from fmri_bench.simulate import block_regressors, spm_hrf
+    from fmri_bench.raw.simulate import block_regressors, spm_hrf
 
     for tr, oversampling in ((2.0, 16), (3.0, 50)):
         np.testing.assert_allclose(spm_hrf(tr, oversampling), nilearn_spm_hrf(tr, oversampling=oversampling), atol=1e-12)
@@ -378,7 +378,7 @@ def test_same_bytes_whatever_the_blas_threading(tiny_bids: Path, tmp_path: Path)
 
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = tmp_path / "single_thread"
-    code = f"from fmri_bench.simulate import simulate_dataset; simulate_dataset({str(out)!r}, size='tiny', seed=0)"
+    code = f"from fmri_bench.raw.simulate import simulate_dataset; simulate_dataset({str(out)!r}, size='tiny', seed=0)"
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     ours, theirs = _file_bytes(out), _file_bytes(tiny_bids)
     assert [name for name in ours if ours[name] != theirs.get(name)] == []

@@ -10,7 +10,7 @@ import pytest
 
 from fmri_bench.data import load, load_images
 from fmri_bench.errors import FmriBenchError
-from fmri_bench.runner import run_baseline
+from fmri_bench.pipeline import run_baseline
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _baseline_home import make_home  # noqa: E402
@@ -22,7 +22,7 @@ PIXEL_METRICS = ["pixcorr", "ssim", "pixel_identification"]
 # Pinned on the tiny synthetic dataset (tests/conftest.py `tiny_home`: 2 subjects, 10 test
 # images; v1, seed 0, default parameters): computed once with `run_baseline("srm-ensemble",
 # subject="all", data_home=tiny_home, score=False)` followed by
-# `fmri_bench.scoring.evaluate(images_test, submission, PIXEL_METRICS)`, and written here.
+# `fmri_bench.metrics.evaluate(images_test, submission, PIXEL_METRICS)`, and written here.
 # srm-ridge on the same data: sub-01 0.3980 / 0.8199 / 0.7667, sub-02 0.3738 / 0.8097 / 0.8222.
 PINNED = {"pixcorr": 0.4115, "ssim": 0.8190, "pixel_identification": 0.8111}
 # 10 test images: one flipped pair moves pixel identification by 1/90; allow a few.
@@ -30,19 +30,14 @@ TOLERANCE = {"pixcorr": 0.05, "ssim": 0.03, "pixel_identification": 0.06}
 
 
 def _scores(home: Path, submission: Path) -> dict[str, float]:
-    from fmri_bench.scoring import evaluate
+    from fmri_bench.metrics import evaluate
 
     targets = np.asarray(load_images("synthetic", "v1", "test", data_home=home))
     return evaluate(targets, np.load(submission), metrics=PIXEL_METRICS)
 
 
-def _train_data(home: Path, subjects: list[str]):
-    from fmri_bench.baselines._base import TrainData
-
-    loaded = [load("synthetic", "v1", s, data_home=home) for s in subjects]
-    images = np.asarray(load_images("synthetic", "v1", "train", data_home=home))
-    return loaded, TrainData(subjects=loaded, images_train=images, train_image_index=np.arange(1, len(images) + 1),
-                             output_size=32)
+def _subjects(home: Path, subjects: list[str]) -> list:
+    return [load("synthetic", "v1", s, data_home=home) for s in subjects]
 
 
 @pytest.fixture(scope="module")
@@ -98,32 +93,31 @@ def test_ensemble_is_the_weighted_mean_of_the_subjects_shared_responses(tmp_path
     from fmri_bench.baselines.srm_ensemble import SRMEnsemble
 
     home = make_home(tmp_path / "h", n_train=40, n_test=6, subjects=3, test_reps=2)
-    loaded, data = _train_data(home, ["sub-01", "sub-02", "sub-03"])
+    loaded = _subjects(home, ["sub-01", "sub-02", "sub-03"])
+    X = [b.X_train for b in loaded]
+    images = [b.images_train[b.y_train] for b in loaded]
     for weighting in ("equal", "noise"):
-        model = SRMEnsemble(features=10, weighting=weighting).fit(data)
+        model = SRMEnsemble(features=10, weighting=weighting).fit(X, images)
         rho2 = np.asarray(model.aligner_.srm_.rho2_)
         expected_w = np.full(3, 1 / 3) if weighting == "equal" else (1 / rho2) / (1 / rho2).sum()
         np.testing.assert_allclose(model.weights_, expected_w)
-        each = [model.aligner_.transform(np.asarray(s.test_fmri), i) for i, s in enumerate(loaded)]
+        each = [model.aligner_.transform(np.asarray(b.X_test), i) for i, b in enumerate(loaded)]
         mean = sum(w * x for w, x in zip(model.weights_, each))
-        np.testing.assert_allclose(model.ensemble_shared(loaded[1].test_labels), mean)
-        # a subset of the test images (e.g. a subject who missed some): the matching rows
-        np.testing.assert_allclose(model.ensemble_shared(loaded[0].test_labels[[4, 1]]), mean[[4, 1]])
-        images = model.reconstruct(loaded[2])
-        assert images.shape == (6, 32, 32, 3)
-        np.testing.assert_array_equal(images, model.decode(mean))
-    with pytest.raises(FmriBenchError, match="weighting='best' is not known; expected one of: equal, noise"):
-        SRMEnsemble(weighting="best").fit(data)
-    _, two = _train_data(home, ["sub-01", "sub-02"])
-    with pytest.raises(FmriBenchError, match="sub-03 is not one of them"):
-        SRMEnsemble(features=10).fit(two).reconstruct(loaded[2])
+        predicted = model.predict([b.X_test for b in loaded])
+        assert len(predicted) == 3 and predicted[0].shape == (6, 32, 32, 3)
+        for images_i in predicted:  # one ensemble reconstruction, for every subject
+            np.testing.assert_array_equal(images_i, model.decode(mean))
+    with pytest.raises(FmriBenchError, match="weighting"):
+        SRMEnsemble(weighting="best").fit(X, images)
+    with pytest.raises(FmriBenchError, match="the model was fit on 3"):
+        model.predict([b.X_test for b in loaded[:2]])
 
 
-def test_registered_and_in_the_demo_after_srm_ridge() -> None:
-    from fmri_bench.baselines._base import BASELINES
-    from fmri_bench.cli.demo import demo_baselines
+def test_registered_and_in_the_demo() -> None:
+    from fmri_bench.estimators import BASELINES
+    from fmri_bench.pipeline import demo_baselines
 
     cls = BASELINES.get("srm-ensemble")
-    assert cls.pooled and "uses every subject's test fMRI" in cls.description
+    assert cls.multi_subject and "uses every subject's test fMRI" in cls.description
     order = demo_baselines()
-    assert order.index("srm-ensemble") == order.index("srm-ridge") + 1
+    assert "srm-ensemble" in order and order[0] == "svm-sanity"  # sanity checks first

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("--verbose", "-v") for a in args)
     args = [a for a in args if a not in ("--verbose", "-v")]
+    from fmri_bench.progress import configure_cli_output
+
+    configure_cli_output(verbose)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="fmri-bench", standalone_mode=False)

@@ -31,14 +31,27 @@ LeaderboardOption = Annotated[
     Optional[Path],
     typer.Option(
         "--leaderboard",
-        help="Leaderboard folder (default: the checkout's leaderboard/, else <data home>/leaderboard).",
+        help="Leaderboard folder (default: <data home>/leaderboard; ./dev demo passes the repository's leaderboard/).",
         show_default=False,
     ),
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from fmri_bench import __version__
+
+        typer.echo(f"fmri-bench {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Datasets, baselines and standardized scoring for reconstructing seen images from fMRI.
 
     Add --verbose anywhere on the command line to see tracebacks.

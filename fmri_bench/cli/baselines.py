@@ -61,102 +61,95 @@ def run_baseline_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
     """Train a baseline on the train split, reconstruct the test split, write and score the submission."""
-    from fmri_bench.metrics import ordered_names
-    from fmri_bench.runner import run_baseline
+    from fmri_bench.paths import leaderboard_dir
+    from fmri_bench.pipeline import run_baseline
 
     params: dict[str, Any] = _parse_params(param or [])
     if gan_images is not None:
         if not gan_images.is_dir():
             raise FmriBenchError(f"--gan-images {gan_images}: not a folder; expected a folder of .png/.jpg images")
         params["gan_images"] = str(gan_images.resolve())
+    board = None if no_score else leaderboard_dir(leaderboard, data_home)
+    if board is not None and board.exists() and not board.is_dir():
+        raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
     results = run_baseline(
         name, dataset=dataset, version=version, subject=subject, seed=seed, device=device, out=out,
-        leaderboard=leaderboard, score=not no_score, data_home=data_home, params=params,
+        leaderboard=board, score=not no_score, data_home=data_home, params=params,
     )  # fmt: skip
-    per_subject = {}
-    for result in results:
-        metrics = result.metrics
-        if result.kind == "reconstruction":
-            metric_keys = ordered_names()
-            metrics = {key: metrics.get(key) for key in metric_keys} | {
-                k: v for k, v in metrics.items() if k not in metric_keys
-            }
-        per_subject[result.subject] = metrics
-        where = result.submission_path or result.sidecar_path
-        if not as_json:
-            shown = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items() if v is not None
-            )
+    per_subject = {r.subject: _shown_metrics(r) for r in results}
+    if not as_json:
+        for result in results:
+            where = result.submission_path or result.sidecar_path
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in per_subject[result.subject].items() if v is not None)
             typer.echo(f"{name} {dataset} {version} {result.subject}: {where}" + (f"  {shown}" if shown else ""))
-    if as_json:
-        first = results[0]
-        if len(results) == 1:
-            metrics = per_subject[first.subject]
-        else:  # the mean over subjects of every numeric metric
-            keys = list(per_subject[first.subject])
-            metrics = {}
-            for key in keys:
-                values = [m.get(key) for m in per_subject.values()]
-                numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-                metrics[key] = sum(numeric) / len(numeric) if len(numeric) == len(values) else values[0]
-        obj = {
-            "baseline": name, "kind": first.kind, "dataset": dataset, "version": version,
-            "subject": subject, "seed": seed, "metrics": metrics,
-            "subjects": {
-                r.subject: {"metrics": per_subject[r.subject], "timings": r.timings,
-                            "submission": str(r.submission_path) if r.submission_path else None,
-                            "sidecar": str(r.sidecar_path)}
-                for r in results
-            },
-        }  # fmt: skip
-        typer.echo(json.dumps(_clean(obj), sort_keys=True, default=str))
+        return
+    first = results[0]
+    obj = {
+        "baseline": name, "kind": first.kind, "dataset": dataset, "version": version,
+        "subject": subject, "seed": seed, "metrics": _mean_metrics(list(per_subject.values())),
+        "subjects": {
+            r.subject: {"metrics": per_subject[r.subject], "timings": r.timings,
+                        "submission": str(r.submission_path) if r.submission_path else None,
+                        "sidecar": str(r.sidecar_path)}
+            for r in results
+        },
+    }  # fmt: skip
+    typer.echo(json.dumps(_clean(obj), sort_keys=True, default=str))
+
+
+def _shown_metrics(result: Any) -> dict[str, Any]:
+    """A result's numbers: every metric key in registry order (reconstruction), or the
+    classification result's accuracy, interval bounds, chance, p-value and details."""
+    from fmri_bench.metrics import ordered_names
+
+    metrics = dict(result.metrics)
+    if result.kind == "reconstruction":
+        keys = ordered_names()
+        return {key: metrics.get(key) for key in keys} | {k: v for k, v in metrics.items() if k not in keys}
+    low, high = metrics.pop("ci95", (None, None))
+    return {**metrics, "accuracy_ci95_low": low, "accuracy_ci95_high": high}
+
+
+def _mean_metrics(per_subject: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean over subjects of every number (n/a unless every subject has it); other values
+    are kept when every subject has the same one."""
+    from fmri_bench.stats import mean_over_subjects
+
+    out: dict[str, Any] = {}
+    for key in per_subject[0]:
+        values = [m.get(key) for m in per_subject]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
+            out[key] = mean_over_subjects(values)[0]
+        else:
+            out[key] = values[0] if all(v == values[0] for v in values) else None
+    return out
 
 
 @list_app.command("baselines")
 def list_baselines() -> None:
     """The registered baselines (built-in and from entry points)."""
-    from fmri_bench.baselines._base import BASELINES
+    from fmri_bench.estimators import BASELINES
 
     for name in BASELINES.names():
         cls = BASELINES.get(name)
-        kind = getattr(cls, "kind", "reconstruction")
-        description = getattr(cls, "description", "") or (cls.__doc__ or "").strip().splitlines()[0:1]
-        if isinstance(description, list):
-            description = description[0] if description else ""
-        typer.echo(f"{name:<14} {kind:<15} {description}")
-
-
-def _describe(obj: Any) -> str:
-    for attr in ("description", "title"):
-        value = getattr(obj, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    doc = getattr(obj, "__doc__", None) if callable(obj) else None
-    return doc.strip().splitlines()[0] if doc and doc.strip() else ""
+        description = cls.description or ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        typer.echo(f"{name:<14} {cls.kind:<15} {description}")
 
 
 @list_app.command("datasets")
 def list_datasets() -> None:
     """The dataset recipes (datasets/*.toml)."""
-    try:
-        from fmri_bench.recipe import list_recipes
-    except ImportError:
-        raise FmriBenchError("dataset recipes are not available in this version (fmri_bench.recipe.list_recipes is missing)") from None
-    for recipe in list_recipes():
-        if isinstance(recipe, (tuple, list)):  # (name, title)
-            typer.echo(f"{recipe[0]:<14} {' '.join(map(str, recipe[1:]))}".rstrip())
-        elif isinstance(recipe, str):
-            typer.echo(recipe)
-        else:
-            typer.echo(f"{getattr(recipe, 'name', recipe)!s:<14} {_describe(recipe)}".rstrip())
+    from fmri_bench.recipe import list_recipes
+
+    for name, title in list_recipes():
+        typer.echo(f"{name:<14} {title}".rstrip())
 
 
 @list_app.command("metrics")
 def list_metrics() -> None:
     """The reconstruction metrics that scoring computes."""
-    try:
-        from fmri_bench.metrics import METRICS
-    except ImportError:
-        raise FmriBenchError("the metrics registry is not available in this version (fmri_bench.metrics.METRICS is missing)") from None
-    for name in METRICS.names():
-        typer.echo(f"{name:<22} {_describe(METRICS.get(name))}".rstrip())
+    from fmri_bench.metrics import METRICS, ordered_names
+
+    for name in ordered_names():
+        typer.echo(f"{name:<22} {METRICS.get(name).description}".rstrip())

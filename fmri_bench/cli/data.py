@@ -40,13 +40,13 @@ def prepare_command(
     ] = None,
 ) -> None:
     """Build the versioned train/test arrays of a dataset (v1 block average, v2/v3 single-trial GLM)."""
-    from fmri_bench.prepare import prepare
+    from fmri_bench.pipeline import prepare_dataset
 
     if n_jobs == 0:
         raise FmriBenchError("--n-jobs must be a positive number, or negative to count back from all cores")
     subjects = [s.strip() for item in subject for s in item.split(",") if s.strip()] if subject else None
     start = time.perf_counter()
-    folders = prepare(
+    folders = prepare_dataset(
         dataset, versions=_versions(version), subjects=subjects, source=source, stimuli=stimuli,
         data_home=data_home, n_jobs=n_jobs, backend=backend,
     )

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from fmri_bench.cli._app import DataHomeOption, LeaderboardOption, app
+from fmri_bench.errors import FmriBenchError
 
 
 def _report_table(reports: list, console) -> None:
@@ -17,14 +18,15 @@ def _report_table(reports: list, console) -> None:
     from rich.table import Table
 
     from fmri_bench.leaderboard import Cell, format_cell
+    from fmri_bench.leaderboard.terminal import escape as term_escape
     from fmri_bench.metrics import METRICS
 
     first = reports[0]
-    table = Table(title=f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images")
+    table = Table(title=term_escape(f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images"))
     table.add_column("metric")
     table.add_column("better")
     for r in reports:
-        table.add_column(r.subject, justify="right")
+        table.add_column(term_escape(r.subject), justify="right")
     table.add_column("seconds", justify="right")
     for key in first.metrics:
         metric = METRICS.get(key)
@@ -40,7 +42,8 @@ def _report_table(reports: list, console) -> None:
     for key, reason in reasons.items():
         console.print(f"n/a {key}: {escape(reason)}")
     for r in reports:
-        console.print(f"grid: {r.grid}")
+        if r.gallery:
+            console.print(f"gallery: {escape(r.gallery)}")
     if first.recorded:
         console.print(f"recorded in {first.leaderboard}")
 
@@ -57,12 +60,16 @@ def score_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     data_home: DataHomeOption = None,
 ) -> None:
-    """Validate a submission, compute every available metric, record a row and write a PNG grid."""
+    """Validate a submission, compute every available metric, record a row with its gallery picture."""
     from rich.console import Console
 
-    from fmri_bench.scoring import score_submission, score_subjects
+    from fmri_bench.paths import leaderboard_dir
+    from fmri_bench.pipeline import score_submission, score_subjects
 
-    kwargs = dict(dataset=dataset, version=version, name=name, leaderboard=leaderboard,
+    board = leaderboard_dir(leaderboard, data_home)
+    if not no_record and board.exists() and not board.is_dir():
+        raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
+    kwargs = dict(dataset=dataset, version=version, name=name, leaderboard=None if no_record else board,
                   record=not no_record, data_home=data_home)
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
@@ -72,13 +79,9 @@ def score_command(
         if len(reports) == 1:
             payload = reports[0].to_dict()
         else:
-            import numpy as np
+            from fmri_bench.stats import mean_over_subjects
 
-            keys = list(reports[0].metrics)
-            means = {}
-            for k in keys:
-                values = [r.metrics[k] for r in reports if r.metrics[k] is not None]
-                means[k] = float(np.mean(values)) if values else None
+            means = {k: mean_over_subjects([r.metrics[k] for r in reports])[0] for k in reports[0].metrics}
             payload = {
                 "name": reports[0].name, "dataset": dataset, "version": version, "subject": "all",
                 "metrics": means,
@@ -109,7 +112,10 @@ def leaderboard_command(
     from fmri_bench import leaderboard as lb
     from fmri_bench.paths import leaderboard_dir
 
-    rows = lb.Leaderboard(leaderboard_dir(leaderboard, data_home)).rows()
+    folder = leaderboard_dir(leaderboard, data_home)
+    if folder.exists() and not folder.is_dir():
+        raise FmriBenchError(f"--leaderboard {folder}: not a folder; expected the leaderboard folder")
+    rows = lb.Leaderboard(folder).rows()
     if fmt is BoardFormat.table:
         lb.render_terminal(rows, dataset=dataset, version=version)
     elif fmt is BoardFormat.markdown:

@@ -19,7 +19,7 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed; the same seed gives identical files.")] = 0,
 ) -> None:
     """Write a synthetic dataset laid out like OpenNeuro ds001506, with known ground truth."""
-    from fmri_bench.simulate import SIZES, simulate_dataset
+    from fmri_bench.raw.simulate import SIZES, simulate_dataset
 
     if size not in SIZES:
         raise FmriBenchError(f"unknown --size {size!r}; expected one of: {', '.join(SIZES)}")

@@ -1,12 +1,14 @@
-"""Raw BIDS -> prepared arrays: ``prepare`` builds ``<data-home>/<dataset>/<version>/``, ``verify`` re-hashes it.
+"""Stage 2, prepared arrays: raw BIDS -> ``<data-home>/<dataset>/<version>/``, and ``verify``.
 
-v1 (block average) and v2 (single-trial GLM) are frozen recipes in ``datasets/*.toml``;
-see :mod:`fmri_bench.prepare.extract` for the per-run computations and
-:mod:`fmri_bench.prepare.core` for the orchestration and the manifest.
+The versions are frozen recipes in ``datasets/*.toml``; see
+:mod:`fmri_bench.prepare.extract` for the per-run computations and
+:mod:`fmri_bench.prepare.core` for the orchestration and the manifest. This stage reads a
+BIDS tree it is given (never downloads or simulates) and writes only version folders;
+:mod:`fmri_bench.data` loads them.
 """
 
 from __future__ import annotations
 
-from fmri_bench.prepare.core import prepare, read_manifest, verify
+from fmri_bench.prepare.core import pending_versions, prepare, read_manifest, resolve_versions, verify
 
-__all__ = ["prepare", "verify", "read_manifest"]
+__all__ = ["pending_versions", "prepare", "read_manifest", "resolve_versions", "verify"]

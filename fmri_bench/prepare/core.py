@@ -12,8 +12,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
+from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,15 +23,17 @@ import numpy as np
 import pandas as pd
 
 from fmri_bench import __version__
-from fmri_bench.bids import Run, discover_runs, list_subjects, mask_paths, read_events, repetition_time, sidecar_chain
+from fmri_bench.raw.bids import Run, discover_runs, list_subjects, mask_paths, read_events, repetition_time, sidecar_chain
 from fmri_bench.errors import DataError, FmriBenchError
-from fmri_bench.io import save_npy_atomic, sha256_file, write_json_atomic, write_text_atomic
+from fmri_bench.io import atomic_dir, save_npy_atomic, sha256_file, write_json_atomic, write_text_atomic
 from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunSamples, RunTask, process_run
 from fmri_bench.prepare.stimuli import build_images, catalogue
-from fmri_bench.progress import console, track
+from fmri_bench.progress import get_logger, track
 from fmri_bench.provenance import package_versions, utc_now
 from fmri_bench.recipe import SPLITS, Recipe, load_recipe
+
+log = get_logger(__name__)
 
 MANIFEST = "manifest.json"
 ALL_VERSIONS = "all"
@@ -153,37 +155,6 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise DataError(f"{path}: not valid JSON ({exc}); delete {folder} and prepare again") from exc
 
 
-# --------------------------------------------------------------------------- sources
-
-
-def _resolve_source(recipe: Recipe, source, home: Path, subjects, versions) -> Path:  # noqa: ANN001
-    if source is not None:
-        root = Path(source).expanduser().resolve()
-        if not root.is_dir():
-            raise DataError(f"{root}: no such BIDS folder (--source expects a local copy of {recipe.name})")
-        return root
-    if recipe.source["kind"] == "simulate":
-        root = home / "raw" / recipe.name
-        if not (root / "dataset_description.json").is_file():
-            from fmri_bench.simulate import simulate_dataset
-
-            root.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{recipe.name}.partial-", dir=root.parent))
-            try:
-                console.print(f"simulating the {recipe.name} dataset into {root} (first use)")
-                built = simulate_dataset(tmp / recipe.name, size=recipe.source.get("size", "default"),
-                                         seed=int(recipe.source.get("seed", 0)))
-                if root.exists():
-                    shutil.rmtree(root)
-                os.replace(built, root)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return root
-    from fmri_bench.fetch import fetch
-
-    return fetch(recipe, subjects=subjects, versions=versions, data_home=home)
-
-
 # --------------------------------------------------------------------------- prepare
 
 
@@ -241,8 +212,14 @@ def _subject_tasks(
     return runs, tasks, masks, inputs
 
 
-def _check_backend(backend: str | None) -> None:
-    """Refuse an unknown joblib backend, or dask without dask.distributed, before any work."""
+def check_backend(backend: str | None) -> None:
+    """Refuse an unknown joblib backend, or dask without dask.distributed, before any work.
+
+    Parameters
+    ----------
+    backend : str or None
+        A joblib backend name.
+    """
     if backend is None:
         return
     from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS
@@ -321,72 +298,68 @@ def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
     return list(value)
 
 
-def prepare(
-    dataset: str | Recipe = "synthetic",
-    *,
-    versions: str | Sequence[str] = ALL_VERSIONS,
-    subjects: str | Sequence[str] | None = None,
-    source: str | os.PathLike[str] | None = None,
-    stimuli: str | os.PathLike[str] | None = None,
-    data_home: str | os.PathLike[str] | None = None,
-    n_jobs: int = 1,
-    backend: str | None = None,
-) -> list[Path]:
-    """Prepare versions of a dataset into ``<data-home>/<dataset>/<version>/``.
+def resolve_versions(recipe: Recipe, versions: str | Sequence[str] | None) -> list[str]:
+    """The version names that ``versions`` means for ``recipe`` (``"all"``: every one), checked.
 
     Parameters
     ----------
-    dataset : str or Recipe
-        ``synthetic`` (simulated into ``<data-home>/raw/synthetic`` on first use),
-        ``ds001506``, ``ds001246``, the path of a recipe TOML, or a loaded Recipe.
-    versions : str or sequence of str
-        Versions to build (``"all"`` or e.g. ``("v1", "v2")``).
-    subjects : str or sequence of str, optional
-        Subjects to prepare (default: all).
-    source : path-like, optional
-        A local BIDS copy, read only. Default: the simulator (synthetic) or a datalad
-        clone of the pinned release in ``<data-home>/raw/<dataset>``.
-    stimuli : path-like, optional
-        Folder of stimulus images named by stimulus_name. The synthetic dataset brings
-        its own (``<bids>/stimuli``).
-    data_home : path-like, optional
-        Default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``.
-    n_jobs : int
-        Runs processed in parallel (joblib).
-    backend : str, optional
-        joblib backend (``loky``, ``threading``, ``dask`` with a distributed client...).
+    recipe : Recipe
+        The dataset recipe.
+    versions : str or sequence of str or None
+        ``"all"`` (or None) or version names.
 
     Returns
     -------
-    list of Path
-        The prepared version folders.
+    list of str
+    """
+    names = recipe.versions if versions in ("all", None) else (_as_list(versions) or [])
+    for version in names:
+        recipe.version(version)  # unknown version -> one-line error
+    return list(names)
+
+
+def pending_versions(
+    recipe: Recipe,
+    source: str | os.PathLike[str],
+    *,
+    versions: str | Sequence[str] = ALL_VERSIONS,
+    subjects: str | Sequence[str] | None = None,
+    stimuli: str | os.PathLike[str] | None = None,
+    data_home: str | os.PathLike[str] | None = None,
+) -> list[str]:
+    """The versions that :func:`prepare` would (re)build; the others are complete.
+
+    A version is complete when its manifest has the recipe's parameter hash, holds the
+    wanted subjects, and has images when ``stimuli`` is given. ``source`` need not exist
+    yet (then every subject of the recipe is wanted).
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The dataset recipe.
+    source : path-like
+        The raw BIDS root the version is (or will be) prepared from.
+    versions, subjects, stimuli, data_home
+        As for :func:`prepare`.
+
+    Returns
+    -------
+    list of str
 
     Raises
     ------
     DataError
-        Bad or missing input (one line naming the file), or a version whose recorded
-        parameters differ from the recipe's.
+        A version prepared with other parameters or from another source.
     """
-    _check_backend(backend)
-    recipe = dataset if isinstance(dataset, Recipe) else load_recipe(dataset)
-    versions = recipe.versions if versions in ("all", None) else _as_list(versions)
-    for version in versions:
-        recipe.version(version)  # unknown version -> one-line error
     home = resolve_data_home(data_home)
-    wanted_subjects = _as_list(subjects)
-    started = time.perf_counter()
-
-    # Where the raw BIDS is (or will be): --source, else <data-home>/raw/<dataset>.
-    source_root = Path(source).expanduser().resolve() if source is not None else home / "raw" / recipe.name
-    # Which versions need work? Same hash + same subjects (+ images if asked) = nothing to do.
-    todo: dict[str, dict[str, Any]] = {}
-    existing: dict[str, dict[str, Any] | None] = {}
-    for version in versions:
+    source_root = Path(source).expanduser().resolve()
+    wanted = _as_list(subjects)
+    todo = []
+    for version in resolve_versions(recipe, versions):
         folder = home / recipe.name / version
         manifest = read_manifest(folder)
-        existing[version] = manifest
         if manifest is None:
-            todo[version] = recipe.version(version)
+            todo.append(version)
             continue
         if manifest.get("parameters_hash") != recipe.parameters_hash(version):
             raise DataError(
@@ -401,121 +374,187 @@ def prepare(
                 f"{folder} was prepared from {recorded}, not {source_root}; a version holds one source: "
                 f"delete {folder} or use another --data-home"
             )
-        have = set(manifest.get("subjects", {}))
-        need_subjects = wanted_subjects or recipe.subjects
-        if need_subjects is None and source_root.is_dir():  # every subject of the source
-            need_subjects = list_subjects(source_root)
-        need_images = (stimuli is not None) and not manifest.get("images")
-        if (need_subjects is None or set(need_subjects) <= have) and not need_images:
-            continue
-        todo[version] = recipe.version(version)
-    if not todo:
-        console.print(f"{recipe.name} {', '.join(versions)}: already prepared in {home / recipe.name} (nothing to do)")
-        return [home / recipe.name / v for v in versions]
+        need = wanted or recipe.subjects or (list_subjects(source_root) if source_root.is_dir() else None)
+        need_images = stimuli is not None and not manifest.get("images")
+        if (need is not None and not set(need) <= set(manifest.get("subjects", {}))) or need_images:
+            todo.append(version)
+    return todo
 
-    root = _resolve_source(recipe, source, home, wanted_subjects, list(todo))
+
+def prepare(
+    recipe: str | Recipe,
+    source: str | os.PathLike[str],
+    *,
+    versions: str | Sequence[str] = ALL_VERSIONS,
+    subjects: str | Sequence[str] | None = None,
+    stimuli: str | os.PathLike[str] | None = None,
+    data_home: str | os.PathLike[str] | None = None,
+    n_jobs: int = 1,
+    backend: str | None = None,
+) -> list[Path]:
+    """Prepare versions of a dataset from a raw BIDS tree into ``<data-home>/<dataset>/<version>/``.
+
+    A pure stage: it reads ``source`` (never writes into it, never downloads or
+    simulates: :func:`fmri_bench.pipeline.acquire` does that) and writes only the
+    version folders, each built in a temporary folder and swapped in at the end.
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        ``synthetic``, ``ds001506``, ``ds001246``, the path of a recipe TOML, or a loaded Recipe.
+    source : path-like
+        The raw BIDS root (read only).
+    versions : str or sequence of str
+        Versions to build (``"all"`` or e.g. ``("v1", "v2")``); complete ones are skipped.
+    subjects : str or sequence of str, optional
+        Subjects to prepare (default: the recipe's, else every ``sub-*`` of the source).
+    stimuli : path-like, optional
+        Folder of stimulus images named by stimulus_name (default for a simulated
+        source: its ``stimuli/`` folder).
+    data_home : path-like, optional
+        Default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``.
+    n_jobs : int
+        Runs processed in parallel (joblib).
+    backend : str, optional
+        joblib backend (``loky``, ``threading``, ``dask`` with a distributed client...).
+
+    Returns
+    -------
+    list of Path
+        The version folders (every requested version).
+
+    Raises
+    ------
+    DataError
+        Bad or missing input (one line naming the file), or a version whose recorded
+        parameters differ from the recipe's.
+    """
+    check_backend(backend)
+    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    home = resolve_data_home(data_home)
+    root = Path(source).expanduser().resolve()
+    names = resolve_versions(recipe, versions)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such BIDS folder (expected a local copy of {recipe.name})")
+    todo = pending_versions(recipe, root, versions=names, subjects=subjects, stimuli=stimuli, data_home=home)
+    if not todo:
+        log.info("%s %s: already prepared in %s (nothing to do)", recipe.name, ", ".join(names), home / recipe.name)
+        return [home / recipe.name / v for v in names]
+    started = time.perf_counter()
     available = list_subjects(root)
-    subject_list = wanted_subjects or recipe.subjects or available
+    subject_list = _as_list(subjects) or recipe.subjects or available
     missing = [s for s in subject_list if s not in available]
     if missing:
         raise DataError(f"{root}: no folder for {', '.join(missing)}; subjects there: {', '.join(available) or 'none'}")
     if stimuli is None and (root / "stimuli").is_dir() and recipe.source["kind"] == "simulate":
         stimuli = root / "stimuli"
+    params = {v: recipe.version(v) for v in todo}
+    built, events_by_split = _extract(recipe, root, subject_list, params, n_jobs, backend)
+    shared = _shared_outputs(recipe, root, events_by_split, stimuli)
+    for version in todo:
+        _write_version(recipe, version, home / recipe.name / version, built[version], shared)
+    log.info("%s %s: prepared in %.1f s -> %s", recipe.name, ", ".join(todo), time.perf_counter() - started,
+             home / recipe.name)
+    return [home / recipe.name / v for v in names]
 
-    # Per subject: read every run once, compute all versions to do, keep the small results.
-    per_version: dict[str, dict[str, Any]] = {v: {"subjects": {}, "inputs": []} for v in todo}
+
+def _extract(
+    recipe: Recipe, root: Path, subject_list: list[str], params: dict[str, dict[str, Any]], n_jobs: int,
+    backend: str | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[Path, pd.DataFrame]]]]:
+    """Read every run of every subject once and compute all versions; keep the small results."""
+    built: dict[str, dict[str, Any]] = {v: {"subjects": {}, "inputs": []} for v in params}
     events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]] = {s: [] for s in SPLITS}
     for subject in subject_list:
-        runs, tasks, masks, inputs = _subject_tasks(recipe, root, subject, todo)
+        runs, tasks, masks, inputs = _subject_tasks(recipe, root, subject, params)
         for run, task in zip(runs, tasks):
             events_by_split[run.split].append((run.events, task.events))
         results = _run_parallel(tasks, n_jobs, backend, f"{recipe.name} {subject}: {len(tasks)} runs")
-        for version in todo:
+        for version in params:
             arrays, counts = _subject_outputs(runs, results, version)
-            per_version[version]["subjects"][subject] = {"arrays": arrays, "counts": counts, "mask": masks[version]}
-            per_version[version]["inputs"] += inputs
-        console.print(
-            f"{recipe.name} {subject}: "
-            + "; ".join(
+            built[version]["subjects"][subject] = {"arrays": arrays, "counts": counts, "mask": masks[version]}
+            built[version]["inputs"] += inputs
+        log.info(
+            "%s %s: %s", recipe.name, subject,
+            "; ".join(
                 f"{split} {c['kept']} samples ({c['dropped'][DROP_REPEAT]} one-back repeats excluded, "
                 f"{c['dropped'][DROP_SHORT]} blocks cut by short runs)"
                 for split, c in counts.items()
-            )
+            ),
         )
         del results
+    return built, events_by_split
 
+
+@dataclass
+class _Shared:
+    """What every version of one preparation shares: the stimulus table, images and source."""
+
+    table: pd.DataFrame
+    images: dict[str, np.ndarray] | None
+    image_inputs: list[dict]
+    release: dict[str, Any]
+    stimuli: Any
+
+
+def _shared_outputs(recipe: Recipe, root: Path, events_by_split: dict, stimuli: Any) -> _Shared:
     table = catalogue(events_by_split)
-    images: dict[str, np.ndarray] | None = None
-    image_inputs: list[dict] = []
+    images, image_inputs = None, []
     if stimuli is not None:
         table, images, image_inputs = build_images(table, stimuli, recipe.resolution)
-
-    release = _release_info(recipe, root)
-    out: list[Path] = []
-    for version in versions:
-        target = home / recipe.name / version
-        if version in todo:
-            _write_version(recipe, version, target, per_version[version], existing[version], table, images,
-                           image_inputs, release, stimuli)
-        out.append(target)
-    console.print(f"{recipe.name} {', '.join(todo)}: prepared in {time.perf_counter() - started:.1f} s -> {home / recipe.name}")
-    return out
+    return _Shared(table, images, image_inputs, _release_info(recipe, root), stimuli)
 
 
-def _write_version(
-    recipe: Recipe,
-    version: str,
-    target: Path,
-    built: dict[str, Any],
-    old: dict[str, Any] | None,
-    table: pd.DataFrame,
-    images: dict[str, np.ndarray] | None,
-    image_inputs: list[dict],
-    release: dict[str, Any],
-    stimuli: Any,
-) -> None:
+def _keep_earlier(target: Path, tmp: Path, built: dict[str, Any], old: dict[str, Any], shared: _Shared) -> tuple[dict, pd.DataFrame]:
+    """Hard-link the subjects (and images) prepared earlier under the same parameters into ``tmp``."""
+    kept: dict[str, Any] = {}
+    table = shared.table
+    for subject, meta in old.get("subjects", {}).items():
+        if subject not in built["subjects"]:
+            for path in (target / subject).rglob("*"):
+                if path.is_file():
+                    _link_or_copy(path, tmp / path.relative_to(target))
+            kept[subject] = meta
+    if shared.images is None:
+        for name in ("images_train.npy", "images_test.npy"):
+            if (target / name).is_file():
+                _link_or_copy(target / name, tmp / name)
+        old_table = target / "stimuli.tsv"
+        if old_table.is_file() and old.get("images"):
+            previous = pd.read_csv(old_table, sep="\t", dtype=str, keep_default_na=False)
+            table = table.merge(previous[["split", "image_index", "sha256"]].astype({"image_index": int}),
+                                on=["split", "image_index"], how="left", suffixes=("_x", ""))
+            table["sha256"] = table["sha256"].fillna("n/a")
+            table = table.drop(columns=["sha256_x"])
+    return kept, table
+
+
+def _subject_meta(recipe: Recipe, version: str, subject: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "n_voxels": int(item["arrays"]["train_fmri"].shape[1]),
+        "rois": list(recipe.version(version)["rois"]),
+        "mask": f"{subject}/mask.nii.gz",
+        "voxel_order": f"{subject}/voxel_ijk.npy (rows of np.argwhere(mask): C order of i, j, k)",
+        "mask_files": [str(p) for p in item["mask"]["files"]],
+        **{split: {**item["counts"][split], "expected": recipe.splits[split].get("expected_samples")}
+           for split in SPLITS},
+    }
+
+
+def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, Any], shared: _Shared) -> None:
     """Write one version into a temporary folder beside ``target`` and swap it in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.partial-", dir=target.parent))
-    try:
-        subjects_meta: dict[str, Any] = {}
-        # Subjects prepared earlier under the same parameters are kept (hard links, no copy).
-        if old is not None:
-            for subject, meta in old.get("subjects", {}).items():
-                if subject not in built["subjects"]:
-                    for path in (target / subject).rglob("*"):
-                        if path.is_file():
-                            _link_or_copy(path, tmp / path.relative_to(target))
-                    subjects_meta[subject] = meta
-            if images is None:
-                old_table = target / "stimuli.tsv"
-                for name in ("images_train.npy", "images_test.npy"):
-                    if (target / name).is_file():
-                        _link_or_copy(target / name, tmp / name)
-                if old_table.is_file() and old.get("images"):
-                    previous = pd.read_csv(old_table, sep="\t", dtype=str, keep_default_na=False)
-                    table = table.merge(previous[["split", "image_index", "sha256"]].astype({"image_index": int}),
-                                        on=["split", "image_index"], how="left", suffixes=("_x", ""))
-                    table["sha256"] = table["sha256"].fillna("n/a")
-                    table = table.drop(columns=["sha256_x"])
+    old = read_manifest(target)
+    with atomic_dir(target) as tmp:
+        subjects_meta, table = ({}, shared.table) if old is None else _keep_earlier(target, tmp, built, old, shared)
         for subject, item in built["subjects"].items():
             _write_subject(tmp / subject, item["arrays"], item["mask"])
-            subjects_meta[subject] = {
-                "n_voxels": int(item["arrays"]["train_fmri"].shape[1]),
-                "rois": list(recipe.version(version)["rois"]),
-                "mask": f"{subject}/mask.nii.gz",
-                "voxel_order": f"{subject}/voxel_ijk.npy (rows of np.argwhere(mask): C order of i, j, k)",
-                "mask_files": [str(p) for p in item["mask"]["files"]],
-                **{
-                    split: {**item["counts"][split], "expected": recipe.splits[split].get("expected_samples")}
-                    for split in SPLITS
-                },
-            }
+            subjects_meta[subject] = _subject_meta(recipe, version, subject, item)
         _guard_write(tmp / "stimuli.tsv", lambda: write_text_atomic(tmp / "stimuli.tsv", table.to_csv(sep="\t", index=False)))
-        has_images = images is not None or (old is not None and bool(old.get("images")) and (tmp / "images_train.npy").is_file())
-        if images is not None:
-            for split, stack in images.items():
+        if shared.images is not None:
+            for split, stack in shared.images.items():
                 _save_npy(tmp / f"images_{split}.npy", stack)
+        has_images = shared.images is not None or (
+            old is not None and bool(old.get("images")) and (tmp / "images_train.npy").is_file())
         manifest = {
             "dataset": recipe.name,
             "title": recipe.title,
@@ -527,10 +566,10 @@ def _write_version(
             },
             "parameters": recipe.parameters(version),
             "parameters_hash": recipe.parameters_hash(version),
-            "release": release,
+            "release": shared.release,
             "inputs": _dedupe(built["inputs"] + ([] if old is None else old.get("inputs", []))),
-            "stimuli_folder": str(stimuli) if stimuli is not None else (old or {}).get("stimuli_folder"),
-            "stimulus_images": image_inputs if images is not None else (old or {}).get("stimulus_images", []),
+            "stimuli_folder": str(shared.stimuli) if shared.stimuli is not None else (old or {}).get("stimuli_folder"),
+            "stimulus_images": shared.image_inputs if shared.images is not None else (old or {}).get("stimulus_images", []),
             "images": has_images,
             "subjects": dict(sorted(subjects_meta.items())),
             "package_versions": package_versions(),
@@ -539,17 +578,6 @@ def _write_version(
             "outputs": _hash_outputs(tmp),
         }
         _guard_write(tmp / MANIFEST, lambda: write_json_atomic(tmp / MANIFEST, manifest))
-        # Swap: the old folder is moved aside only once the new one is complete.
-        aside = None
-        if target.exists():
-            aside = Path(tempfile.mkdtemp(prefix=f".{version}.old-", dir=target.parent))
-            os.replace(target, aside / version)
-        os.replace(tmp, target)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _dedupe(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

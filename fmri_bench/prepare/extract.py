@@ -22,7 +22,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from fmri_bench.bids import block_volumes
+from fmri_bench.raw.bids import block_volumes
 from fmri_bench.errors import DataError
 
 DROP_REPEAT = "one_back_repeat"

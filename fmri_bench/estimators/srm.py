@@ -60,3 +60,41 @@ class SRMAligner(TransformerMixin, BaseEstimator):
         """Fit, then return every subject's training data in the shared space."""
         self.fit(X)
         return [self.transform(x, i) for i, x in enumerate(X)]
+
+
+def shared_images(X: list[np.ndarray], images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Average each subject's samples per image and keep the images every subject saw.
+
+    Parameters
+    ----------
+    X : list of ndarray
+        Each subject's samples (n_samples_i, n_voxels_i).
+    images : list of ndarray
+        Each subject's stimulus per sample (n_samples_i, H, W, 3).
+
+    Returns
+    -------
+    responses : list of ndarray
+        Per subject, one row per shared image (n_shared, n_voxels_i), rows in one order.
+    shared : ndarray, shape (n_shared, H, W, 3)
+        The shared images, in the order of the first subject's first occurrences.
+    """
+    import hashlib
+
+    from fmri_bench.estimators.base import average_by_image
+
+    def key(image: np.ndarray) -> bytes:
+        return hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest()
+
+    averaged = [average_by_image(x, imgs) for x, imgs in zip(X, images)]
+    keys = [[key(img) for img in imgs] for _, imgs in averaged]
+    common = set(keys[0]).intersection(*map(set, keys[1:]))
+    if len(common) < 3:
+        raise FmriBenchError(f"SRM needs training images that every subject saw; only {len(common)} are shared")
+    order = [k for k in keys[0] if k in common]
+    responses = []
+    for (means, _), subject_keys in zip(averaged, keys):
+        position = {k: i for i, k in enumerate(subject_keys)}
+        responses.append(means[[position[k] for k in order]])
+    first = averaged[0][1]
+    return responses, first[[keys[0].index(k) for k in order]]

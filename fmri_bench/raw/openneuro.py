@@ -1,6 +1,6 @@
 """Download a pinned OpenNeuro release with datalad: clone, check the commit, get only what is needed.
 
-``fetch`` clones ``source.url`` into ``<data-home>/raw/<dataset>`` (once), refuses a clone
+``download`` clones ``source.url`` into ``<data-home>/raw/<dataset>`` (once), refuses a clone
 that does not hold the recipe's pinned commit (and release tag), checks that commit out,
 then ``datalad get``s only the files that the requested subjects and splits need: the
 natural-image perception runs (BOLD, events, sidecars) and the ROI masks. git-annex
@@ -20,10 +20,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from fmri_bench.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
+from fmri_bench.raw.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
 from fmri_bench.errors import DataError, NetworkError
 from fmri_bench.paths import data_home as resolve_data_home
-from fmri_bench.progress import console, track
+from fmri_bench.progress import get_logger, track
+
+log = get_logger(__name__)
 from fmri_bench.recipe import Recipe, load_recipe
 
 # git-annex needs an identity to record its bookkeeping commits; never ask the user for one.
@@ -91,7 +93,7 @@ def clone(recipe: Recipe, target: Path) -> Path:
     url, commit, release = recipe.source["url"], recipe.source["commit"], recipe.source["release"]
     if not (target / ".git").exists():
         check_reachable(url)
-        console.print(f"cloning {url} into {target}")
+        log.info("cloning %s into %s", url, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Clone beside the target and rename: an interrupted clone leaves no half-made .git
         # that the next run would take for a finished one.
@@ -158,7 +160,7 @@ def missing_bytes(root: Path, files: Sequence[Path]) -> tuple[int, int, list[Pat
     return missing, total, absent
 
 
-def fetch(
+def download(
     recipe: Recipe | str,
     *,
     subjects: Sequence[str] | None = None,
@@ -191,7 +193,7 @@ def fetch(
         subjects = list(subjects or recipe.subjects or list_subjects(root))
         files = needed_files(root, recipe, subjects, list(versions or recipe.versions))
         missing, total, absent = missing_bytes(root, files)
-        console.print(
+        log.info(
             f"{recipe.name} {recipe.source['release']}: {len(files)} files for {', '.join(subjects)}, "
             f"{total / 1e9:.2f} GB annexed; {missing / 1e9:.2f} GB ({len(absent)} files) to download"
         )

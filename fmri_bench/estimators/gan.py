@@ -22,9 +22,7 @@ The seed notebook's idea, made batched and cached:
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,25 +84,6 @@ class ConvEncoder(nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
-@contextlib.contextmanager
-def torch_threads(device: str, threads: int = 1) -> Iterator[None]:
-    """Run torch on ``threads`` CPU threads (on the CPU device), then restore the setting.
-
-    These networks are small: their ops are too short to gain from OpenMP, and two threads
-    on a busy 2-core machine were measured 5-10x slower than one (spin-waiting). One
-    thread also keeps the float reductions in one order (same bytes for a seed).
-    """
-    if device != "cpu" or threads <= 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- data
 def to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [-1, 1], area-downsampled."""
@@ -114,28 +93,14 @@ def to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
     return x * 2.0 - 1.0
 
 
-def load_image_folder(folder: str | os.PathLike[str], size: int) -> np.ndarray:
-    """Read every .png/.jpg/.jpeg in ``folder`` (sorted, recursive), center-cropped and resized to ``size``."""
-    from PIL import Image
-
-    folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    if not files:
-        raise FmriBenchError(f"--gan-images {folder}: no .png/.jpg images found; expected a folder of images")
-    out = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    for i, path in enumerate(files):
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            side = min(img.size)
-            left, top = (img.width - side) // 2, (img.height - side) // 2
-            out[i] = np.asarray(img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC))
-    return out
-
-
 # --------------------------------------------------------------------------- GAN training + cache
 @dataclass(frozen=True)
 class GANConfig:
-    """Hyper-parameters of the cached generator (they and the images make the cache key)."""
+    """Hyper-parameters of the cached generator (they and the images make the cache key).
+
+    The one place their defaults are spelled out: the GAN baselines take each field as a
+    ``gan_<field>`` parameter whose default is read from here.
+    """
 
     size: int = 32
     z_dim: int = 32
@@ -276,8 +241,45 @@ def _save_learning_curve(path: Path, history: dict[str, list[float]], samples: t
     plt.close(fig)
 
 
-def get_gan(images: np.ndarray, config: GANConfig, cache_dir: Path | None, device: str = "cpu") -> TrainedGAN:
-    """Return the generator for ``images`` and ``config``: from the cache, else trained and cached."""
+def canonical_images(images: np.ndarray) -> np.ndarray:
+    """The distinct images in a canonical order (by content hash), whatever order they came in.
+
+    Every subject saw the same training images in its own order; in this order they train
+    one generator, cached once for all subjects and baselines.
+
+    Parameters
+    ----------
+    images : ndarray, shape (n, H, W, 3)
+
+    Returns
+    -------
+    ndarray
+    """
+    import hashlib
+
+    digests = {hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest(): i for i, img in enumerate(images)}
+    return np.asarray(images)[[digests[k] for k in sorted(digests)]]
+
+
+def get_gan(images: np.ndarray, config: GANConfig, cache_dir: str | Path | None, device: str = "cpu") -> TrainedGAN:
+    """Return the generator for ``images`` and ``config``: from the cache, else trained and cached.
+
+    Parameters
+    ----------
+    images : ndarray, shape (n, H, W, 3)
+        Training images (their order does not matter: see :func:`canonical_images`).
+    config : GANConfig
+        Hyper-parameters.
+    cache_dir : path-like, optional
+        The cache folder (``<cache_dir>/gan/<key>.pt``); None: no cache.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    TrainedGAN
+    """
+    images = canonical_images(images)
     # The device is part of the key: a generator trained on CUDA differs in its last bits,
     # and a CPU run must give the same bytes for a seed whatever ran before it.
     key = (f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
@@ -426,9 +428,19 @@ def latents_of(E: ConvEncoder, images: torch.Tensor) -> np.ndarray:
 
 
 def gan_config(params: dict[str, Any], seed: int) -> GANConfig:
-    """GANConfig from a baseline's ``gan_*`` parameters."""
-    return GANConfig(
-        size=int(params["gan_size"]), z_dim=int(params["gan_z_dim"]), width=int(params["gan_width"]),
-        steps=int(params["gan_steps"]), batch_size=int(params["gan_batch_size"]), lr=float(params["gan_lr"]),
-        adversarial=float(params["gan_adversarial"]), seed=seed,
-    )  # fmt: skip
+    """GANConfig from a baseline's ``gan_<field>`` parameters (the field names of GANConfig).
+
+    Parameters
+    ----------
+    params : dict
+        The baseline's parameters (``get_params()``).
+    seed : int
+        The generator's seed.
+
+    Returns
+    -------
+    GANConfig
+    """
+    fields = {f.name: f.type for f in dataclasses.fields(GANConfig) if f.name != "seed"}
+    return GANConfig(**{name: float(params[f"gan_{name}"]) if name in ("lr", "adversarial")
+                        else int(params[f"gan_{name}"]) for name in fields}, seed=seed)

@@ -1,0 +1,306 @@
+"""The table model every rendering shares: rows grouped per (dataset, version, kind).
+
+A table has a line per recorded row and, for an entry with several subjects, a mean ± sd
+line. The columns of a reconstruction table are the metric registry's; a classification
+table has the columns of the classification row schema (accuracy with its 95% interval,
+chance, p-value, and the row's details), whatever produced the rows.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fmri_bench.leaderboard.rows import KINDS, sort_key
+from fmri_bench.stats import mean_over_subjects
+
+Column = tuple[str, str, "bool | None"]  # key, label, higher_is_better (None: not ranked)
+
+#: The classification row schema's columns (see :func:`fmri_bench.leaderboard.rows.classification_row`).
+CLASSIFICATION_COLUMNS: list[Column] = [("accuracy", "Accuracy [95% CI]", True), ("chance", "chance", None),
+                                        ("p_value", "p-value", None)]
+DETAILS = "details"
+
+
+@dataclass
+class Cell:
+    """One table cell: a value, its spread or interval, or the reason it is n/a.
+
+    ``text`` (views only, never the csv) replaces the formatted number, e.g. a row's
+    details or ``≤ 3.6e-49`` for the largest p-value over subjects.
+    """
+
+    value: float | None
+    sd: float | None = None
+    ci: tuple[float, float] | None = None
+    reason: str | None = None
+    best: bool = False
+    text: str | None = None
+
+
+@dataclass
+class Line:
+    """One table line: a recorded row, or the mean over subjects of an entry."""
+
+    name: str
+    subject: str
+    reference: bool
+    aggregate: bool
+    cells: dict[str, Cell]
+    gallery: str | None = None
+    n_subjects: int = 1
+    row: dict[str, Any] = field(default_factory=dict)
+
+    def shown(self, key: str) -> Cell:
+        """The cell for ``key`` (an n/a cell when the line has none).
+
+        Parameters
+        ----------
+        key : str
+            A column key.
+
+        Returns
+        -------
+        Cell
+        """
+        return self.cells.get(key) or Cell(value=None, reason="not computed for this entry")
+
+
+@dataclass
+class Table:
+    """The lines of one (dataset, version, kind)."""
+
+    dataset: str
+    version: str
+    kind: str
+    columns: list[Column]
+    lines: list[Line]
+
+    @property
+    def shown_columns(self) -> list[Column]:
+        """The columns of the markdown, HTML and terminal tables (classification: plus details)."""
+        if self.kind == "classification":
+            return [*self.columns, (DETAILS, "details", None)]
+        return self.columns
+
+    @property
+    def title(self) -> str:
+        """``dataset version (kind)``."""
+        return f"{self.dataset} {self.version} ({self.kind})"
+
+    def notes(self) -> list[tuple[str, str]]:
+        """The distinct (column label, reason) of every n/a cell shown.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        labels = {k: label for k, label, _ in self.columns}
+        seen: dict[tuple[str, str], None] = {}
+        for line in self.lines:
+            for key, cell in line.cells.items():
+                if cell.value is None and cell.text is None and cell.reason and key in labels:
+                    seen[(labels[key], cell.reason)] = None
+        return list(seen)
+
+
+def metric_columns(rows: list[dict[str, Any]]) -> list[Column]:
+    """Columns of a reconstruction table: registered metrics in their order, then unknown keys.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The rows of the table.
+
+    Returns
+    -------
+    list of (key, label, higher_is_better)
+    """
+    from fmri_bench.metrics import METRICS, ordered_names
+
+    keys = {k: None for r in rows for k in r.get("metrics", {})}
+    known = [k for k in ordered_names() if k in keys]
+    columns: list[Column] = [(k, METRICS.get(k).label, METRICS.get(k).higher_is_better) for k in known]
+    return columns + [(k, k, None) for k in sorted(keys) if k not in known]
+
+
+def details_text(details: dict[str, Any]) -> str:
+    """A row's details as ``key=value, ...`` (keys sorted).
+
+    Parameters
+    ----------
+    details : dict
+        The row's ``details``.
+
+    Returns
+    -------
+    str
+    """
+    return ", ".join(f"{k}={_fmt_detail(v)}" for k, v in sorted(details.items()))
+
+
+def _fmt_detail(value: Any) -> str:
+    if isinstance(value, float):
+        return _fmt(value)
+    return str(value)
+
+
+def _row_cells(row: dict[str, Any], columns: list[Column]) -> dict[str, Cell]:
+    cells = {}
+    metrics, reasons, intervals = row.get("metrics", {}), row.get("unavailable", {}), row.get("intervals", {})
+    for key, _, _ in columns:
+        value = metrics.get(key)
+        ci = intervals.get(key)
+        reason = reasons.get(key) if value is None else None
+        if value is None and key not in metrics:
+            reason = "not computed for this entry"
+        cells[key] = Cell(value=value, ci=tuple(ci) if ci else None, reason=reason)
+    if row.get("kind") == "classification":
+        p = cells.get("p_value")
+        if p is not None and p.value is not None:  # 3 significant digits, e.g. 0.00201
+            p.text = f"{p.value:.3g}"
+        details = row.get("details") if isinstance(row.get("details"), dict) else {}
+        cells[DETAILS] = Cell(value=None, text=details_text(details) or "none")
+    return cells
+
+
+def _mean_cells(rows: list[dict[str, Any]], columns: list[Column], kind: str) -> dict[str, Cell]:
+    cells = {}
+    for key, _, higher in columns:
+        values = [r.get("metrics", {}).get(key) for r in rows]
+        mean, sd = mean_over_subjects(values)
+        if mean is None:
+            reason = next((r.get("unavailable", {}).get(key) for r in rows if r.get("unavailable", {}).get(key)), None)
+            if reason is None and any(v is not None for v in values):
+                reason = "n/a for some subjects (a mean needs every subject)"
+            cells[key] = Cell(value=None, reason=reason or "not computed for this entry")
+        elif kind == "classification" and key == "p_value":  # a mean of p-values means nothing
+            cells[key] = Cell(value=float(max(values)), text=f"≤ {float(max(values)):.3g}")
+        elif higher is None and min(values) == max(values):  # a setting (chance): shown once
+            cells[key] = Cell(value=float(values[0]))
+        else:
+            cells[key] = Cell(value=mean, sd=sd)
+    if kind == "classification":
+        merged: dict[str, list[str]] = {}
+        for r in rows:
+            for k, v in (r.get("details") or {}).items():
+                text = _fmt_detail(v)
+                if text not in merged.setdefault(k, []):
+                    merged[k].append(text)
+        text = ", ".join(f"{k}={'/'.join(v)}" for k, v in sorted(merged.items()))
+        cells[DETAILS] = Cell(value=None, text=text or "none")
+    return cells
+
+
+def _mark_best(lines: list[Line], columns: list[Column]) -> None:
+    for key, _, higher in columns:
+        if higher is None:
+            continue
+        values = [ln.cells[key].value for ln in lines if not ln.reference and ln.cells[key].value is not None]
+        if not values:
+            continue
+        best = max(values) if higher else min(values)
+        for ln in lines:
+            if not ln.reference and ln.cells[key].value is not None and math.isclose(ln.cells[key].value, best):
+                ln.cells[key].best = True
+
+
+def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
+                 version: str | None = None) -> list[Table]:
+    """Group rows into tables per (dataset, version, kind), with mean ± sd lines and best marks.
+
+    An entry (same name) with several subjects gets a mean ± sd line after its subjects.
+    The best value of each ranked column among non-reference lines is marked.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Leaderboard rows.
+    dataset, version : str, optional
+        Only these.
+
+    Returns
+    -------
+    list of Table
+    """
+    selected = [r for r in rows if (dataset is None or r["dataset"] == dataset)
+                and (version is None or r["version"] == version) and r.get("kind") in KINDS]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in sorted(selected, key=sort_key):
+        groups.setdefault((r["dataset"], r["version"], r["kind"]), []).append(r)
+    tables = []
+    for (ds, ver, kind), group in groups.items():
+        columns = CLASSIFICATION_COLUMNS if kind == "classification" else metric_columns(group)
+        lines: list[Line] = []
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for r in group:
+            by_name.setdefault(r["name"], []).append(r)
+        for name, entry_rows in by_name.items():
+            ref = bool(entry_rows[0].get("reference", False))
+            for r in entry_rows:
+                lines.append(Line(name=name, subject=r["subject"], reference=ref, aggregate=False,
+                                  cells=_row_cells(r, columns), gallery=r.get("gallery"), row=r))
+            if len(entry_rows) > 1:
+                lines.append(Line(name=name, subject=f"mean ± sd ({len(entry_rows)} subjects)", reference=ref,
+                                  aggregate=True, cells=_mean_cells(entry_rows, columns, kind),
+                                  n_subjects=len(entry_rows)))
+        _mark_best(lines, columns)
+        tables.append(Table(ds, ver, kind, columns, lines))
+    return tables
+
+
+def _fmt_sd(sd: float, mean: float | None) -> str:
+    # Identical values across subjects leave a float-rounding spread (1e-16): that is zero.
+    if abs(sd) <= 1e-9 * max(1.0, abs(mean or 0.0)):
+        return "0"
+    return _fmt(sd)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+        return f"{value:.3g}"
+    return f"{value:.3f}" if not float(value).is_integer() or abs(value) < 10 else f"{value:.0f}"
+
+
+def format_cell(cell: Cell) -> str:
+    """Plain text of a cell: ``0.812 [0.74, 0.88]``, ``0.812 ± 0.031``, its ``text`` or ``n/a``.
+
+    Parameters
+    ----------
+    cell : Cell
+
+    Returns
+    -------
+    str
+    """
+    if cell.text is not None:
+        return cell.text
+    text = _fmt(cell.value)
+    if cell.value is None:
+        return text
+    if cell.sd is not None:
+        text += f" ± {_fmt_sd(cell.sd, cell.value)}"
+    elif cell.ci is not None:
+        text += f" [{_fmt(cell.ci[0])}, {_fmt(cell.ci[1])}]"
+    return text
+
+
+def is_number(value: Any) -> bool:
+    """True for a finite real number that is not a bool.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    bool
+    """
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(float(value)))

@@ -1,0 +1,367 @@
+"""Score submission files and record them: submission -> metrics -> leaderboard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmri_bench.data import load_images, prepared_subjects
+from fmri_bench.errors import DataError, SubmissionError
+from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
+from fmri_bench.metrics import METRICS, METRICS_VERSION, Evaluation, evaluate_detailed, ordered_names
+from fmri_bench.metrics.references import CHANCE_NAME, RESOLUTION_NAME, chance_submission, resolution_reference
+from fmri_bench.submission import load_sidecar, load_submission
+
+#: The names reference rows use; a submission may not take them.
+REFERENCE_NAMES = (CHANCE_NAME, RESOLUTION_NAME)
+
+
+@dataclass
+class ScoreReport:
+    """The result of scoring one submission for one subject."""
+
+    name: str
+    dataset: str
+    version: str
+    subject: str
+    n_images: int
+    metrics: dict[str, float | None]
+    unavailable: dict[str, str]
+    intervals: dict[str, tuple[float, float]]
+    seconds: dict[str, float]
+    weights: dict[str, str]
+    submission: str
+    sha256: str
+    sidecar: dict[str, Any]
+    recorded: bool = False
+    leaderboard: str | None = None
+    gallery: str | None = None
+    row: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``metrics`` maps every metric key to its value (null when n/a).
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "name": self.name,
+            "dataset": self.dataset,
+            "version": self.version,
+            "subject": self.subject,
+            "n_images": self.n_images,
+            "metrics": dict(self.metrics),
+            "unavailable": dict(self.unavailable),
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
+            "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "weights": dict(self.weights),
+            "submission": self.submission,
+            "sha256": self.sha256,
+            "sidecar": dict(self.sidecar),
+            "recorded": self.recorded,
+            "leaderboard": self.leaderboard,
+            "gallery": self.gallery,
+            "metrics_version": METRICS_VERSION,
+        }
+
+
+def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None) -> bool:
+    """A reference row is stale when a metric it lacks could be computed now."""
+    from fmri_bench.weights import resolve
+
+    if row.get("metrics_version") != METRICS_VERSION:
+        return True
+    have = {k for k, v in row.get("metrics", {}).items() if v is not None}
+    permanent = set(row.get("permanent", []))
+    for key in list(metrics) if metrics is not None else ordered_names():
+        if key in have or key in permanent or key not in METRICS:
+            continue
+        metric = METRICS.get(key)
+        if metric.backbone is None or resolve(metric.backbone).available:
+            return True
+    return False
+
+
+def reference_evaluations(targets: np.ndarray, train_images: np.ndarray,
+                          metrics: Sequence[str] | None = None) -> dict[str, tuple[Evaluation, np.ndarray]]:
+    """Evaluate the reference reconstructions (chance, resolution reference) of a test set.
+
+    Parameters
+    ----------
+    targets : ndarray, shape (N, H, W, 3)
+        The test images.
+    train_images : ndarray
+        The training images (for the chance reference).
+    metrics : sequence of str, optional
+        Metric keys (default: all).
+
+    Returns
+    -------
+    dict
+        Reference name -> (evaluation, reconstructions).
+    """
+    size = targets.shape[1]
+    out = {}
+    for label, recon in ((CHANCE_NAME, chance_submission(train_images, len(targets), size)),
+                         (RESOLUTION_NAME, resolution_reference(targets))):
+        out[label] = (evaluate_detailed(targets, recon, metrics), recon)
+    return out
+
+
+def record_reference_rows(
+    dataset: str,
+    version: str,
+    board: Leaderboard,
+    *,
+    subjects: Sequence[str] | None = None,
+    data_home: str | os.PathLike[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    force: bool = False,
+) -> list[dict[str, Any]]:
+    """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
+
+    A subject's reference rows are (re)computed only when missing, from an older
+    METRICS_VERSION, or lacking a metric that is available now (weights imported since);
+    ``force`` recomputes them. The references are evaluated once and shared by every
+    subject (the test images are the same for all subjects).
+
+    Parameters
+    ----------
+    dataset, version : str
+        The prepared version.
+    board : Leaderboard
+        Where to record.
+    subjects : sequence of str, optional
+        Default: every prepared subject.
+    data_home : path-like, optional
+        The data home.
+    metrics : sequence of str, optional
+        Metric keys (default: all).
+    force : bool
+        Recompute even up-to-date rows.
+
+    Returns
+    -------
+    list of dict
+        The rows written.
+    """
+    subjects = list(subjects) if subjects is not None else prepared_subjects(dataset, version, data_home=data_home)
+    existing = {(r["name"], r["subject"]): r for r in board.rows()
+                if r.get("reference") and r["dataset"] == dataset and r["version"] == version}
+    refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
+    targets = None
+    written = []
+    for subject in subjects:
+        for ref_name in REFERENCE_NAMES:
+            row = existing.get((ref_name, subject))
+            if row is not None and not force and not _needs_refresh(row, metrics):
+                continue
+            if not refs:
+                targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+                train = np.asarray(load_images(dataset, version, "train", data_home=data_home))
+                refs = reference_evaluations(targets, train, metrics)
+            evaluation, recon = refs[ref_name]
+            new = reconstruction_row(name=ref_name, dataset=dataset, version=version, subject=subject,
+                                     evaluation=evaluation, n_images=len(targets), sha256=None, submission=None,
+                                     reference=True)
+            board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+            written.append(new)
+    return written
+
+
+def default_name(path: Path, sidecar: dict[str, Any]) -> str:
+    """The leaderboard name of a submission: the sidecar's ``name`` or ``method``, else the file stem.
+
+    Parameters
+    ----------
+    path : Path
+        The submission file.
+    sidecar : dict
+        Its sidecar.
+
+    Returns
+    -------
+    str
+    """
+    for key in ("name", "method"):
+        value = sidecar.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return path.stem
+
+
+def check_entry_name(name: str) -> str:
+    """Refuse a blank name or one that belongs to a reference row.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        The name, stripped.
+    """
+    name = str(name).strip()
+    if not name:
+        raise SubmissionError("the entry name is blank; expected a name for the leaderboard (--name)")
+    if name.casefold() in {n.casefold() for n in REFERENCE_NAMES}:
+        raise SubmissionError(f"the name {name!r} belongs to a reference row; choose another name (--name)")
+    return name
+
+
+def score_submission(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str = "synthetic",
+    version: str = "v1",
+    subject: str = "sub-01",
+    name: str | None = None,
+    leaderboard: str | os.PathLike[str] | None = None,
+    record: bool = True,
+    data_home: str | os.PathLike[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> ScoreReport:
+    """Validate and score a submission file for one subject; record it with its gallery picture.
+
+    Parameters
+    ----------
+    path : path-like
+        The submission .npy (see ``leaderboard/README.md`` for the format).
+    dataset, version, subject : str
+        What it reconstructs; the targets are ``images_test.npy`` of that dataset/version.
+    name : str, optional
+        The leaderboard name (default: the sidecar's ``name`` or ``method``, else the file stem).
+    leaderboard : path-like, optional
+        The leaderboard folder; required when ``record`` is true.
+    record : bool
+        Record the row (and the reference rows) in the leaderboard.
+    data_home : path-like, optional
+        The data home.
+    metrics : sequence of str, optional
+        Metric keys (default: all).
+
+    Returns
+    -------
+    ScoreReport
+
+    Raises
+    ------
+    SubmissionError
+        Bad submission or sidecar (exit code 2); nothing is written then.
+    """
+    path = Path(path)
+    if record and leaderboard is None:
+        raise DataError("score_submission(record=True) needs a leaderboard folder")
+    targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+    subjects = prepared_subjects(dataset, version, data_home=data_home)
+    if subject not in subjects:
+        raise DataError(f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
+                        f"{', '.join(subjects) or 'none'} (or use --subject all)")
+    sub = load_submission(path, n_expected=len(targets))
+    entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar))
+    ev = evaluate_detailed(targets, sub.images, metrics)
+    report = ScoreReport(
+        name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
+        metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
+        weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
+    )  # fmt: skip
+    report.row = reconstruction_row(name=entry, dataset=dataset, version=version, subject=subject, evaluation=ev,
+                                    n_images=len(targets), sha256=sub.sha256, submission=path.name,
+                                    sidecar=sub.sidecar)
+    if record:
+        board = Leaderboard(leaderboard)
+        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics)
+        stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images))
+        report.recorded, report.leaderboard = True, str(board.folder)
+        report.gallery = str(board.folder / stored["gallery"])
+    return report
+
+
+def subject_files(path: str | os.PathLike[str], subjects: Sequence[str]) -> dict[str, Path]:
+    """Map each subject to its submission file for ``--subject all``.
+
+    ``path`` is one of: a template containing ``{subject}`` (``out/{subject}.npy``); a
+    folder holding ``<subject>.npy`` per subject; or a single .npy file, which is then
+    scored against every subject (for subject-independent methods). Every file must exist.
+
+    Parameters
+    ----------
+    path : path-like
+        Template, folder or file.
+    subjects : sequence of str
+        The prepared subjects.
+
+    Returns
+    -------
+    dict
+        Subject -> file.
+    """
+    text = str(path)
+    if "{subject}" in text:
+        rest = text.replace("{subject}", "")
+        if "{" in rest or "}" in rest:
+            raise SubmissionError(f"{text}: a --subject all template may hold only the placeholder {{subject}}")
+        files = {s: Path(text.replace("{subject}", s)) for s in subjects}
+    elif Path(text).is_dir():
+        files = {s: Path(text) / f"{s}.npy" for s in subjects}
+    else:
+        files = {s: Path(text) for s in subjects}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise SubmissionError(f"{missing[0]}: no such file; with --subject all, expected one .npy per prepared "
+                              f"subject ({', '.join(subjects)}), as a folder of <subject>.npy or a {{subject}} template")
+    return files
+
+
+def score_subjects(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str = "synthetic",
+    version: str = "v1",
+    name: str | None = None,
+    leaderboard: str | os.PathLike[str] | None = None,
+    record: bool = True,
+    data_home: str | os.PathLike[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> list[ScoreReport]:
+    """Score every prepared subject (``--subject all``); see :func:`subject_files` for ``path``.
+
+    Every file is validated before anything is recorded, so one bad file leaves the
+    leaderboard unchanged.
+
+    Parameters
+    ----------
+    path : path-like
+        Template, folder or file.
+    dataset, version, name, leaderboard, record, data_home, metrics
+        As for :func:`score_submission`.
+
+    Returns
+    -------
+    list of ScoreReport
+    """
+    subjects = prepared_subjects(dataset, version, data_home=data_home)
+    files = subject_files(path, subjects)
+    n = len(load_images(dataset, version, "test", data_home=data_home))
+    for file in dict.fromkeys(files.values()):
+        load_submission(file, n_expected=n)
+    if name is None:
+        # One name for the method across subjects: the sidecar's name/method, else the
+        # file stem (single file), else the folder holding the per-subject files.
+        first = next(iter(files.values()))
+        name = default_name(first, load_sidecar(first))
+        if name == first.stem and len(set(files.values())) > 1:
+            name = first.parent.name or first.stem
+    check_entry_name(name)
+    return [
+        score_submission(files[s], dataset=dataset, version=version, subject=s, name=name,
+                         leaderboard=leaderboard, record=record, data_home=data_home, metrics=metrics)
+        for s in subjects
+    ]
