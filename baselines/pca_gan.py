@@ -79,8 +79,12 @@ class GANInversion:
     def _fit_generator(self, images: np.ndarray) -> None:
         if self.gan_images:
             images = load_image_folder(self.gan_images, int(self.gan_size))
-        gan = _gan.get_gan(images, _gan.gan_config(self.get_params(), self.random_state),
-                           None if self.memory is None else self.memory, self.device_)
+        gan = _gan.get_gan(
+            images,
+            _gan.gan_config(self.get_params(), self.random_state),
+            None if self.memory is None else self.memory,
+            self.device_,
+        )
         self.generator_, self.latent_encoder_, self.gan_path_ = gan.generator, gan.latent_encoder, gan.path
 
     def _fit_brain_side(self, images: np.ndarray, embedding: np.ndarray, pooled: list[np.ndarray]) -> None:
@@ -153,7 +157,7 @@ class PCAGAN(GANInversion, ReconstructionBaseline):
         self.device = device
         self.memory = memory
 
-    def fit(self, X: np.ndarray, images: np.ndarray) -> "PCAGAN":
+    def fit(self, X: np.ndarray, images: np.ndarray) -> PCAGAN:
         """Fit PCA, the generator (or load it from ``memory``) and the latent decoder.
 
         Parameters

@@ -51,14 +51,15 @@ class PCARidge(ReconstructionBaseline):
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
     }
 
-    def __init__(self, n_components: int = 300, resolution: int = 32, average_train: bool = True,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self, n_components: int = 300, resolution: int = 32, average_train: bool = True, random_state: int = 0
+    ) -> None:
         self.n_components = n_components
         self.resolution = resolution
         self.average_train = average_train
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, images: np.ndarray) -> "PCARidge":
+    def fit(self, X: np.ndarray, images: np.ndarray) -> PCARidge:
         """Fit the decoder on samples and their stimuli.
 
         Parameters

@@ -56,12 +56,18 @@ class SRMEnsemble(SRMRidge):
     )
     _parameter_constraints = {**SRMRidge._parameter_constraints, "weighting": [StrOptions(set(WEIGHTINGS))]}
 
-    def __init__(self, features: int = 100, n_iter: int = 10, resolution: int = 32, random_state: int = 0,
-                 weighting: str = "equal") -> None:
+    def __init__(
+        self,
+        features: int = 100,
+        n_iter: int = 10,
+        resolution: int = 32,
+        random_state: int = 0,
+        weighting: str = "equal",
+    ) -> None:
         super().__init__(features=features, n_iter=n_iter, resolution=resolution, random_state=random_state)
         self.weighting = weighting
 
-    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "SRMEnsemble":
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> SRMEnsemble:
         """Fit exactly as srm-ridge, then set the subject weights.
 
         Parameters

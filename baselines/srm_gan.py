@@ -71,7 +71,7 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
         self.device = device
         self.memory = memory
 
-    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "SRMGAN":
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> SRMGAN:
         """Fit SRM, the generator (or load it from ``memory``) and the latent decoder.
 
         Parameters

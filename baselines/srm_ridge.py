@@ -60,7 +60,7 @@ class SRMRidge(MultiSubjectBaseline):
         self.resolution = resolution
         self.random_state = random_state
 
-    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "SRMRidge":
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> SRMRidge:
         """Fit SRM on the images every subject saw, then the pooled decoder.
 
         Parameters

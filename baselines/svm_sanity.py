@@ -63,15 +63,21 @@ class SVMSanity(ClassificationBaseline):
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
     }
 
-    def __init__(self, n_pairs: int = 200, n_components: int = 300, train_blocks: int = 4, min_blocks: int = 5,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        n_pairs: int = 200,
+        n_components: int = 300,
+        train_blocks: int = 4,
+        min_blocks: int = 5,
+        random_state: int = 0,
+    ) -> None:
         self.n_pairs = n_pairs
         self.n_components = n_components
         self.train_blocks = train_blocks
         self.min_blocks = min_blocks
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "SVMSanity":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> SVMSanity:
         """Fit the PCA on the training fMRI (``y`` is not used).
 
         Parameters
@@ -137,7 +143,14 @@ class SVMSanity(ClassificationBaseline):
         test = binomtest(correct, total, p=0.5, alternative="greater")
         ci = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
         return ClassificationResult(
-            accuracy=correct / total, ci95=(float(ci.low), float(ci.high)), chance=0.5, p_value=float(test.pvalue),
-            details={"split": split, "n_pairs": int(self.n_pairs), "n_test_blocks": int(total),
-                     "n_components": int(self.pca_.n_components_)},
+            accuracy=correct / total,
+            ci95=(float(ci.low), float(ci.high)),
+            chance=0.5,
+            p_value=float(test.pvalue),
+            details={
+                "split": split,
+                "n_pairs": int(self.n_pairs),
+                "n_test_blocks": int(total),
+                "n_components": int(self.pca_.n_components_),
+            },
         )

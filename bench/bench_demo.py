@@ -52,8 +52,12 @@ def main() -> int:
     env = {**os.environ, "FMRI_BENCH_NO_PROGRESS": "1", "TORCH_HOME": str(work / "torch")}
     for backbone, filename in OFFLINE_WEIGHTS.items():
         if (SHARED_WEIGHTS / filename).is_file():
-            subprocess.run([sys.executable, "-m", "fmri_bench.cli", "weights", "import", backbone,
-                            str(SHARED_WEIGHTS / filename)], env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "fmri_bench.cli", "weights", "import", backbone, str(SHARED_WEIGHTS / filename)],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
     code = (
         "import json; from fmri_bench.cli.demo import run_demo; "
         f"print('TIMINGS=' + json.dumps(run_demo(data_home={str(home)!r}, leaderboard={str(board)!r})))"
@@ -65,13 +69,19 @@ def main() -> int:
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
         return 1
-    timings = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("TIMINGS="))[len("TIMINGS="):])
+    timings = json.loads(
+        next(line for line in result.stdout.splitlines() if line.startswith("TIMINGS="))[len("TIMINGS=") :]
+    )
     print("| stage | seconds |\n|---|---|")
     for stage, seconds in timings.items():
         print(f"| {stage} | {seconds:.1f} |")
-    print(f"\ndemo wall time {wall_s:.1f} s (process start included); target {TARGET_S:.0f} s "
-          f"-> {wall_s / TARGET_S:.2f} of the budget")
-    print(f"reference workload (PCA 2000x3000 -> 300) {reference_s:.2f} s; demo = {wall_s / reference_s:.0f} reference units")
+    print(
+        f"\ndemo wall time {wall_s:.1f} s (process start included); target {TARGET_S:.0f} s "
+        f"-> {wall_s / TARGET_S:.2f} of the budget"
+    )
+    print(
+        f"reference workload (PCA 2000x3000 -> 300) {reference_s:.2f} s; demo = {wall_s / reference_s:.0f} reference units"
+    )
     print(f"cores: {os.cpu_count()}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -65,12 +65,12 @@ def run_variant(folder: Path, variant: str) -> dict:
         n_voxels = int(np.prod(SHAPE[:3]))
     else:
         # Imports, events and masks are per-process / per-subject costs: timed apart.
-        import nilearn.glm.first_level  # noqa: F401
+        import nilearn.glm.first_level
         import nilearn.signal  # noqa: F401
 
-        from fmri_bench.raw.bids import read_events
         from fmri_bench.prepare.core import _load_union_mask
         from fmri_bench.prepare.extract import RunTask, process_run
+        from fmri_bench.raw.bids import read_events
         from fmri_bench.recipe import load_recipe
 
         recipe = load_recipe("ds001506")
@@ -79,15 +79,24 @@ def run_variant(folder: Path, variant: str) -> dict:
         flat = np.ravel_multi_index(np.argwhere(mask).T, mask.shape, order="F")
         n_voxels = int(flat.size)
         task = RunTask(
-            bold=folder / "bold.nii.gz", events=read_events(folder / "events.tsv", recipe.events), tr=2.0,
-            n_volumes=SHAPE[3], voxels={v: flat for v in versions}, params={v: recipe.version(v) for v in versions},
+            bold=folder / "bold.nii.gz",
+            events=read_events(folder / "events.tsv", recipe.events),
+            tr=2.0,
+            n_volumes=SHAPE[3],
+            voxels=dict.fromkeys(versions, flat),
+            params={v: recipe.version(v) for v in versions},
         )
         start = time.perf_counter()
         out = process_run(task)
         checksum = float(sum(np.abs(o.fmri).sum() for o in out.values()))
     seconds = time.perf_counter() - start
-    return {"variant": variant, "seconds": seconds, "n_voxels": n_voxels, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "checksum": checksum}
+    return {
+        "variant": variant,
+        "seconds": seconds,
+        "n_voxels": n_voxels,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "checksum": checksum,
+    }
 
 
 def timing_loop(folder: Path, repeats: int) -> dict[str, float]:
@@ -102,8 +111,10 @@ def timing_loop(folder: Path, repeats: int) -> dict[str, float]:
 
 def _import_baseline() -> float:
     """Peak RSS (MB) of a process that only imports what the prepare variants import."""
-    code = ("import resource, nibabel, nilearn.signal, nilearn.glm.first_level, fmri_bench.prepare; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    code = (
+        "import resource, nibabel, nilearn.signal, nilearn.glm.first_level, fmri_bench.prepare; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
@@ -125,28 +136,43 @@ def main() -> None:
         if not (folder / "bold.nii.gz").is_file():
             start = time.perf_counter()
             write_inputs(folder)
-            print(f"wrote a {SHAPE} int16 run ({(folder / 'bold.nii.gz').stat().st_size / 1e6:.0f} MB gzipped) "
-                  f"in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+            print(
+                f"wrote a {SHAPE} int16 run ({(folder / 'bold.nii.gz').stat().st_size / 1e6:.0f} MB gzipped) "
+                f"in {time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+            )
         # Peak memory: each variant alone in a fresh process. Time: the variants alternated
         # in one process, best of --repeats (load from other processes hits them alike).
         results: dict[str, dict] = {}
         for variant in ("io", "v1", "v2", "v1+v2"):
-            out = subprocess.run([sys.executable, __file__, "--dir", str(folder), "--variant", variant],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--dir", str(folder), "--variant", variant],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
-        out = subprocess.run([sys.executable, __file__, "--dir", str(folder), "--variant", "timing",
-                              "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--dir", str(folder), "--variant", "timing", "--repeats", str(args.repeats)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         best = json.loads(out.stdout.strip().splitlines()[-1])
         imports_mb = _import_baseline()
     volume_mb = np.prod(SHAPE) * 4 / 2**20
     limit = 2 * volume_mb
-    print(f"\nrun {SHAPE} int16; one float32 volume = {volume_mb:.0f} MB; memory limit 2x = {limit:.0f} MB; "
-          f"best of {args.repeats}")
+    print(
+        f"\nrun {SHAPE} int16; one float32 volume = {volume_mb:.0f} MB; memory limit 2x = {limit:.0f} MB; "
+        f"best of {args.repeats}"
+    )
     print(f"{'variant':<8} {'s/run':>7} {'ratio':>7} {'peak MB':>8} {'peak-imports':>13} {'limit MB':>9}")
     floor = best["io"]
     for variant, row in results.items():
         peak = row["max_rss_mb"]
-        print(f"{variant:<8} {best[variant]:7.2f} {best[variant] / floor:7.2f} {peak:8.0f} {peak - imports_mb:13.0f} {limit:9.0f}")
+        print(
+            f"{variant:<8} {best[variant]:7.2f} {best[variant] / floor:7.2f} {peak:8.0f} {peak - imports_mb:13.0f} {limit:9.0f}"
+        )
     print(f"masked voxels: {results['v1']['n_voxels']}")
     print(f"(imports alone: {imports_mb:.0f} MB peak RSS; ratio = s/run over the I/O floor, target <= 1.3)")
 

@@ -41,7 +41,9 @@ def make_home(root: Path, n: int, size: int) -> Path:
     for i in range(len(images)):
         for c in range(3):
             f, a = rng.uniform(1, 6), rng.uniform(0, np.pi)
-            images[i, :, :, c] = 0.5 + 0.45 * np.sin(2 * np.pi * f * (xx * np.cos(a) + yy * np.sin(a)) + rng.uniform(0, 6))
+            images[i, :, :, c] = 0.5 + 0.45 * np.sin(
+                2 * np.pi * f * (xx * np.cos(a) + yy * np.sin(a)) + rng.uniform(0, 6)
+            )
     images = (images * 255).astype(np.uint8)
     folder = root / "home" / "synthetic" / "v1"
     (folder / "sub-01").mkdir(parents=True)
@@ -62,8 +64,12 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, dict]:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", "from fmri_bench.cli import main; main()", *args],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", "from fmri_bench.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode != 0:
         raise SystemExit(f"fmri-bench {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
     wall = time.perf_counter() - start
@@ -150,18 +156,32 @@ def main() -> int:
             import_weights("mobilenet_v2", SHARED_WEIGHTS / "mobilenet_v2-imagenet-coral-dequant.pth")
         home = make_home(root, args.n, args.size)
         env = dict(os.environ)
-        common = ["score", str(root / "submission.npy"), "--data-home", str(home), "--leaderboard", str(root / "board"), "--json"]
+        common = [
+            "score",
+            str(root / "submission.npy"),
+            "--data-home",
+            str(home),
+            "--leaderboard",
+            str(root / "board"),
+            "--json",
+        ]
         wall, cpu, report = run_cli([*common, "--no-record"], env)
         wall_rec, cpu_rec, _ = run_cli(common, env)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"scoring {args.n} test images of {args.size} px on {os.cpu_count()} cores "
-              f"(load average {load:.1f}; torch threads default)\n")
+        print(
+            f"scoring {args.n} test images of {args.size} px on {os.cpu_count()} cores "
+            f"(load average {load:.1f}; torch threads default)\n"
+        )
         # On a shared machine the wall time depends on the other processes; the CPU time of
         # the scoring process does not (on 2 idle cores the wall time is about CPU / 1.3-2).
         print("| step | wall s | CPU s (user+sys) |")
         print("|---|---|---|")
-        print(f"| `fmri-bench score --no-record` end to end (fresh process, imports included) | {wall:.2f} | {cpu:.2f} |")
-        print(f"| `fmri-bench score` end to end, recording the row and both reference rows | {wall_rec:.2f} | {cpu_rec:.2f} |")
+        print(
+            f"| `fmri-bench score --no-record` end to end (fresh process, imports included) | {wall:.2f} | {cpu:.2f} |"
+        )
+        print(
+            f"| `fmri-bench score` end to end, recording the row and both reference rows | {wall_rec:.2f} | {cpu_rec:.2f} |"
+        )
         for key, seconds in report["seconds"].items():
             state = "n/a" if report["metrics"][key] is None else f"{report['metrics'][key]:.4f}"
             print(f"| metric `{key}` (value {state}) | {seconds:.3f} | |")
@@ -174,12 +194,14 @@ def main() -> int:
         for label, t_batched, t_naive in bench_backbones(args.n, args.size):
             print(f"| {label} | {t_batched:.2f} | {t_naive:.2f} | {t_naive / t_batched:.2f}x |")
         t_fast, t_naive = bench_identification(args.n)
-        print("\n| two-way identification, N = %d, 1280-d | vectorized s | naive double loop s | ratio |" % args.n)
+        print(f"\n| two-way identification, N = {args.n}, 1280-d | vectorized s | naive double loop s | ratio |")
         print("|---|---|---|---|")
         print(f"| exhaustive over N-1 foils | {t_fast:.4f} | {t_naive:.3f} | {t_naive / t_fast:.0f}x |")
         target = 15.0
-        print(f"\nend to end {wall:.2f} s wall, {cpu:.2f} s CPU: wall {'within' if wall < target else 'OVER'} "
-              f"the {target:.0f} s target (load average {os.getloadavg()[0]:.1f} at the end)")
+        print(
+            f"\nend to end {wall:.2f} s wall, {cpu:.2f} s CPU: wall {'within' if wall < target else 'OVER'} "
+            f"the {target:.0f} s target (load average {os.getloadavg()[0]:.1f} at the end)"
+        )
     return 0
 
 

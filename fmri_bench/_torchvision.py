@@ -61,9 +61,9 @@ def _declare_missing_ops() -> None:
 _declare_missing_ops()
 
 import torchvision  # noqa: E402  (must come after the op declarations)
-import torchvision.models  # noqa: E402,F401
-import torchvision.models.feature_extraction  # noqa: E402,F401
-import torchvision.transforms.v2  # noqa: E402,F401
+import torchvision.models  # noqa: E402
+import torchvision.models.feature_extraction  # noqa: E402
+import torchvision.transforms.v2  # noqa: E402
 
 COMPILED_OPS = _LIBRARY is None
 

@@ -84,9 +84,7 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterat
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=f".tmp{suffix}", dir=destination.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=f".tmp{suffix}", dir=destination.parent)
     os.close(fd)
     tmp_path = Path(tmp_name)
     try:

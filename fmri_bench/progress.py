@@ -61,7 +61,13 @@ def enable_progress(enabled: bool = True) -> None:
 
 
 def progress_enabled() -> bool:
-    """Return True when progress bars are shown (see :func:`enable_progress`)."""
+    """Return True when progress bars are shown (see :func:`enable_progress`).
+
+    Returns
+    -------
+    bool
+        Progress was enabled and ``FMRI_BENCH_NO_PROGRESS`` is unset or empty.
+    """
     return _PROGRESS["enabled"] and not os.environ.get("FMRI_BENCH_NO_PROGRESS")
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 _TRACKED = ("numpy", "scipy", "scikit-learn", "nibabel", "nilearn", "torch", "torchvision", "brainiak", "datalad")
 
 
 def package_versions() -> dict[str, str]:
-    """Return the installed versions of fmri-bench and the libraries that shape its results."""
+    """Return the installed versions of fmri-bench and the libraries that shape its results.
+
+    Returns
+    -------
+    dict of str to str
+        Distribution name -> version (``"not installed"`` when absent), plus ``python``.
+    """
     versions: dict[str, str] = {}
     for name in ("fmri-bench", *_TRACKED):
         try:
@@ -22,5 +28,11 @@ def package_versions() -> dict[str, str]:
 
 
 def utc_now() -> str:
-    """Return the current UTC time as an ISO 8601 string (seconds precision)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    """Return the current UTC time as an ISO 8601 string (seconds precision).
+
+    Returns
+    -------
+    str
+        For example ``2025-01-31T12:00:00+00:00``.
+    """
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

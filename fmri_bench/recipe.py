@@ -89,7 +89,18 @@ class Recipe:
         return sorted(self.data["versions"])
 
     def version(self, version: str) -> dict[str, Any]:
-        """Return the parameter table of ``version``; raise FmriBenchError if unknown."""
+        """Return the parameter table of ``version``; raise FmriBenchError if unknown.
+
+        Parameters
+        ----------
+        version : str
+            A key of the recipe's ``[versions.*]`` tables (``v1``, ``v2``...).
+
+        Returns
+        -------
+        dict
+            A copy of the version's parameter table (``method``, ``rois``, ``delay_s``...).
+        """
         try:
             return dict(self.data["versions"][version])
         except KeyError:
@@ -98,7 +109,19 @@ class Recipe:
             ) from None
 
     def parameters(self, version: str) -> dict[str, Any]:
-        """Everything that shapes the arrays of ``version``: the value its hash is taken of."""
+        """Everything that shapes the arrays of ``version``: the value its hash is taken of.
+
+        Parameters
+        ----------
+        version : str
+            A version of the recipe (``v1``, ``v2``...).
+
+        Returns
+        -------
+        dict
+            ``dataset``, ``version``, ``method`` (the version's table), ``bids``, the sessions
+            of each split, ``events``, the stimulus resolution and the raw-data ``source``.
+        """
         return {
             "dataset": self.name,
             "version": version,
@@ -112,7 +135,18 @@ class Recipe:
         }
 
     def parameters_hash(self, version: str) -> str:
-        """sha256 of :meth:`parameters` (canonical JSON)."""
+        """sha256 of :meth:`parameters` (canonical JSON).
+
+        Parameters
+        ----------
+        version : str
+            A version of the recipe (``v1``, ``v2``...).
+
+        Returns
+        -------
+        str
+            The hex digest.
+        """
         return sha256_json(self.parameters(version))
 
 
@@ -121,7 +155,26 @@ def _fail(where: str, message: str) -> FmriBenchError:
 
 
 def validate(data: dict[str, Any], where: str) -> Recipe:
-    """Check the structure of a parsed recipe; return it as a :class:`Recipe`."""
+    """Check the structure of a parsed recipe; return it as a :class:`Recipe`.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed TOML.
+    where : str
+        How to name the recipe in error messages (usually its path).
+
+    Returns
+    -------
+    Recipe
+        The recipe, with no ``path``.
+
+    Raises
+    ------
+    FmriBenchError
+        A required key is missing, empty or of the wrong type, or names an unknown source kind
+        or method.
+    """
     for key in ("name", "title", "source", "bids", "splits", "events", "versions"):
         if key not in data:
             raise _fail(where, f"missing key {key!r}")
@@ -194,5 +247,10 @@ def load_recipe(name: str | os.PathLike[str]) -> Recipe:
 
 
 def list_recipes() -> list[tuple[str, str]]:
-    """Return ``(name, title)`` of every built-in dataset recipe, sorted by name."""
+    """Return ``(name, title)`` of every built-in dataset recipe, sorted by name.
+
+    Returns
+    -------
+    list of (str, str)
+    """
     return [(name, load_recipe(name).title) for name in sorted(_recipe_files())]

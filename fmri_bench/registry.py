@@ -48,7 +48,19 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator that registers its target under ``name``."""
+        """Decorator that registers its target under ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The registry name (``pca_ridge``, ``ssim``...).
+
+        Returns
+        -------
+        callable
+            A decorator that passes its target to :meth:`add` (origin: the target's module) and
+            returns the target unchanged.
+        """
 
         def decorator(obj: T) -> T:
             self.add(name, obj, origin=getattr(obj, "__module__", "?"))
@@ -57,12 +69,26 @@ class Registry(Generic[T]):
         return decorator
 
     def add(self, name: str, obj: T, *, origin: str = "?") -> None:
-        """Register ``obj`` under ``name``; a second, different object is refused."""
+        """Register ``obj`` under ``name``; a second, different object is refused.
+
+        Parameters
+        ----------
+        name : str
+            The registry name.
+        obj : object
+            The entry. Registering the same object again under the same name does nothing.
+        origin : str
+            Where it comes from (a module name or ``entry point <value>``), used in messages.
+
+        Raises
+        ------
+        FmriBenchError
+            ``name`` already holds a different object.
+        """
         existing = self._entries.get(name)
         if existing is not None and existing is not obj:
             raise FmriBenchError(
-                f"{self.kind} {name!r} is registered twice "
-                f"({self._origins[name]} and {origin}); names must be unique"
+                f"{self.kind} {name!r} is registered twice ({self._origins[name]} and {origin}); names must be unique"
             )
         self._entries[name] = obj
         self._origins[name] = origin
@@ -82,7 +108,23 @@ class Registry(Generic[T]):
                     self.add(ep.name, ep.load(), origin=f"entry point {ep.value}")
 
     def get(self, name: str) -> T:
-        """Return the entry called ``name``; a one-line error lists the known names."""
+        """Return the entry called ``name``; a one-line error lists the known names.
+
+        Parameters
+        ----------
+        name : str
+            The registry name.
+
+        Returns
+        -------
+        object
+            The registered entry.
+
+        Raises
+        ------
+        FmriBenchError
+            No entry is called ``name``.
+        """
         self._load()
         try:
             return self._entries[name]
@@ -91,12 +133,28 @@ class Registry(Generic[T]):
             raise FmriBenchError(f"unknown {self.kind} {name!r}; expected one of: {known}") from None
 
     def origin(self, name: str) -> str:
-        """Return where ``name`` was registered from (module or entry point)."""
-        self._load()
+        """Return where ``name`` was registered from (module or entry point).
+
+        Parameters
+        ----------
+        name : str
+            A registered name (an unknown one raises the same one-line FmriBenchError as get).
+
+        Returns
+        -------
+        str
+            The module name, or ``entry point <module:attr>``.
+        """
+        self.get(name)  # an unknown name: the one-line error that lists the known ones
         return self._origins[name]
 
     def names(self) -> list[str]:
-        """Return the registered names, sorted."""
+        """Return the registered names, sorted.
+
+        Returns
+        -------
+        list of str
+        """
         self._load()
         return sorted(self._entries)
 

@@ -62,6 +62,11 @@ def validate_array(array: Any, n_expected: int | None = None, *, source: str = "
     source : str
         How to name the array in error messages (usually its path).
 
+    Returns
+    -------
+    ndarray, float32, shape (N, H, W, 3)
+        The images in [0, 1], channel-last and contiguous (uint8 input divided by 255).
+
     Raises
     ------
     SubmissionError
@@ -88,7 +93,9 @@ def validate_array(array: Any, n_expected: int | None = None, *, source: str = "
     n = arr.shape[0]
     h, w = (arr.shape[1], arr.shape[2]) if layout == "NHWC" else (arr.shape[2], arr.shape[3])
     if h != w:
-        raise SubmissionError(f"{source}: images are {h}x{w}, not square; expected square images, at least {MIN_SIZE} px")
+        raise SubmissionError(
+            f"{source}: images are {h}x{w}, not square; expected square images, at least {MIN_SIZE} px"
+        )
     if h < MIN_SIZE:
         raise SubmissionError(f"{source}: images are {h}x{w}; expected square images of at least {MIN_SIZE} px")
     if n_expected is not None and n != n_expected:
@@ -149,11 +156,15 @@ def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(side.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SubmissionError(f"{side}: not valid JSON ({exc}); expected a JSON object such as "
-                              '{"method": ..., "authors": ..., "code_url": ..., "post_processing": ...}') from exc
+        raise SubmissionError(
+            f"{side}: not valid JSON ({exc}); expected a JSON object such as "
+            '{"method": ..., "authors": ..., "code_url": ..., "post_processing": ...}'
+        ) from exc
     if not isinstance(data, dict):
-        raise SubmissionError(f"{side}: holds a JSON {type(data).__name__}; expected a JSON object with keys "
-                              f"such as {', '.join(SIDECAR_KEYS)}")
+        raise SubmissionError(
+            f"{side}: holds a JSON {type(data).__name__}; expected a JSON object with keys "
+            f"such as {', '.join(SIDECAR_KEYS)}"
+        )
     return data
 
 

@@ -71,7 +71,19 @@ class WeightFile:
     input_size: int = 224
 
     def matches(self, digest: str) -> bool:
-        """Return True when a file's full sha256 ``digest`` matches this declaration."""
+        """Return True when a file's full sha256 ``digest`` matches this declaration.
+
+        Parameters
+        ----------
+        digest : str
+            The file's full sha256, lowercase hex.
+
+        Returns
+        -------
+        bool
+            True when ``digest`` starts with the declared sha256 (full or prefix); always
+            False for a file declared without a checksum.
+        """
         return self.sha256 is not None and digest.startswith(self.sha256)
 
 
@@ -116,84 +128,166 @@ def _declare(backbone: Backbone) -> None:
     BACKBONES[backbone.name] = backbone
 
 
-_declare(Backbone(
-    "alexnet", "torchvision AlexNet, IMAGENET1K_V1",
-    lambda: _tv().alexnet(weights=None),
-    (WeightFile("alexnet-owt-7be5be79.pth", "7be5be79", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"),),
-))
-_declare(Backbone(
-    "inception_v3", "torchvision Inception v3, IMAGENET1K_V1",
-    _inception,
-    (WeightFile("inception_v3_google-0cc3c7bd.pth", "0cc3c7bd",
-                "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth", input_size=299),),
-))
-_declare(Backbone(
-    "efficientnet_b1", "torchvision EfficientNet-B1 (IMAGENET1K_V2, the DEFAULT MindEye used; V1 accepted)",
-    lambda: _tv().efficientnet_b1(weights=None),
-    (
-        WeightFile("efficientnet_b1-c27df63c.pth", "c27df63c",
-                   "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth", input_size=240),
-        WeightFile("efficientnet_b1_rwightman-bac287d4.pth", "bac287d4",
-                   "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth", input_size=240),
-    ),
-))
-_declare(Backbone(
-    "resnet50_swav", "ResNet-50 trunk with the SwAV 800-epoch self-supervised checkpoint",
-    lambda: _tv().resnet50(weights=None),
-    (WeightFile("swav_800ep_pretrain.pth.tar", None,
+_declare(
+    Backbone(
+        "alexnet",
+        "torchvision AlexNet, IMAGENET1K_V1",
+        lambda: _tv().alexnet(weights=None),
+        (
+            WeightFile(
+                "alexnet-owt-7be5be79.pth", "7be5be79", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+            ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "inception_v3",
+        "torchvision Inception v3, IMAGENET1K_V1",
+        _inception,
+        (
+            WeightFile(
+                "inception_v3_google-0cc3c7bd.pth",
+                "0cc3c7bd",
+                "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+                input_size=299,
+            ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "efficientnet_b1",
+        "torchvision EfficientNet-B1 (IMAGENET1K_V2, the DEFAULT MindEye used; V1 accepted)",
+        lambda: _tv().efficientnet_b1(weights=None),
+        (
+            WeightFile(
+                "efficientnet_b1-c27df63c.pth",
+                "c27df63c",
+                "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth",
+                input_size=240,
+            ),
+            WeightFile(
+                "efficientnet_b1_rwightman-bac287d4.pth",
+                "bac287d4",
+                "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth",
+                input_size=240,
+            ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "resnet50_swav",
+        "ResNet-50 trunk with the SwAV 800-epoch self-supervised checkpoint",
+        lambda: _tv().resnet50(weights=None),
+        (
+            WeightFile(
+                "swav_800ep_pretrain.pth.tar",
+                None,
                 "https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar "
-                "(facebookresearch/swav release; no published checksum)"),),
-    strip_prefix="module.",
-    allowed_missing=("fc.weight", "fc.bias"),
-))
-_declare(Backbone(
-    "clip_vit_l14", "OpenAI CLIP ViT-L/14 image encoder (via open_clip)",
-    lambda: None,
-    (WeightFile("ViT-L-14.pt", "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+                "(facebookresearch/swav release; no published checksum)",
+            ),
+        ),
+        strip_prefix="module.",
+        allowed_missing=("fc.weight", "fc.bias"),
+    )
+)
+_declare(
+    Backbone(
+        "clip_vit_l14",
+        "OpenAI CLIP ViT-L/14 image encoder (via open_clip)",
+        lambda: None,
+        (
+            WeightFile(
+                "ViT-L-14.pt",
+                "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
                 "https://openaipublic.azureedge.net/clip/models/"
                 "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
-                mean=CLIP_MEAN, std=CLIP_STD),),
-    requires="open_clip",
-    load=_clip_vit_l14_load,
-))
-_declare(Backbone(
-    "squeezenet1_0", "torchvision SqueezeNet 1.0 (official, or the Deep-Compression ImageNet file)",
-    lambda: _tv().squeezenet1_0(weights=None),
-    (
-        WeightFile("squeezenet1_0-b66bff10.pth", "b66bff10",
-                   "https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth"),
-        WeightFile("squeezenet1_0-imagenet-deepcompression.pth",
-                   "468dbf6c9b7885f6ff0e526a4ab6129d19831877156611cac545e57124562fe5",
-                   "songhan/SqueezeNet-Deep-Compression, converted to torchvision layout (shared/weights)"),
-    ),
-))
-_declare(Backbone(
-    "mobilenet_v2", "torchvision MobileNetV2 (official, or the Coral dequantized ImageNet file)",
-    lambda: _tv().mobilenet_v2(weights=None),
-    (
-        WeightFile("mobilenet_v2-7ebf99e0.pth", "7ebf99e0",
-                   "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth"),
-        WeightFile("mobilenet_v2-b0353104.pth", "b0353104",
-                   "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"),
-        # Coral's MobileNetV2 expects [-1, 1] input; 225 = 1 (mod 32) makes TF 'SAME'
-        # padding equal PyTorch's, so the features are exactly the original network's.
-        WeightFile("mobilenet_v2-imagenet-coral-dequant.pth",
-                   "526960e714860cc8b97de70df415e2558ea6b38493983f4a6ad1e870e95be1cb",
-                   "google-coral/test_data mobilenet_v2_1.0_224_quant, dequantized (shared/weights)",
-                   mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input_size=225),
-    ),
-))
+                mean=CLIP_MEAN,
+                std=CLIP_STD,
+            ),
+        ),
+        requires="open_clip",
+        load=_clip_vit_l14_load,
+    )
+)
+_declare(
+    Backbone(
+        "squeezenet1_0",
+        "torchvision SqueezeNet 1.0 (official, or the Deep-Compression ImageNet file)",
+        lambda: _tv().squeezenet1_0(weights=None),
+        (
+            WeightFile(
+                "squeezenet1_0-b66bff10.pth",
+                "b66bff10",
+                "https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth",
+            ),
+            WeightFile(
+                "squeezenet1_0-imagenet-deepcompression.pth",
+                "468dbf6c9b7885f6ff0e526a4ab6129d19831877156611cac545e57124562fe5",
+                "songhan/SqueezeNet-Deep-Compression, converted to torchvision layout (shared/weights)",
+            ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "mobilenet_v2",
+        "torchvision MobileNetV2 (official, or the Coral dequantized ImageNet file)",
+        lambda: _tv().mobilenet_v2(weights=None),
+        (
+            WeightFile(
+                "mobilenet_v2-7ebf99e0.pth", "7ebf99e0", "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth"
+            ),
+            WeightFile(
+                "mobilenet_v2-b0353104.pth", "b0353104", "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"
+            ),
+            # Coral's MobileNetV2 expects [-1, 1] input; 225 = 1 (mod 32) makes TF 'SAME'
+            # padding equal PyTorch's, so the features are exactly the original network's.
+            WeightFile(
+                "mobilenet_v2-imagenet-coral-dequant.pth",
+                "526960e714860cc8b97de70df415e2558ea6b38493983f4a6ad1e870e95be1cb",
+                "google-coral/test_data mobilenet_v2_1.0_224_quant, dequantized (shared/weights)",
+                mean=(0.5, 0.5, 0.5),
+                std=(0.5, 0.5, 0.5),
+                input_size=225,
+            ),
+        ),
+    )
+)
 
 
 def checkpoints_dir() -> Path:
-    """Return ``torch.hub.get_dir()/checkpoints`` (honours ``$TORCH_HOME``)."""
+    """Return ``torch.hub.get_dir()/checkpoints`` (honours ``$TORCH_HOME``).
+
+    Returns
+    -------
+    Path
+        The folder (not created if absent).
+    """
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def get_backbone(name: str) -> Backbone:
-    """Return the declared backbone ``name``; a one-line error lists the known ones."""
+    """Return the declared backbone ``name``; a one-line error lists the known ones.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``BACKBONES`` (``alexnet``, ``clip_vit_l14``...).
+
+    Returns
+    -------
+    Backbone
+
+    Raises
+    ------
+    WeightsError
+        No backbone is called ``name``.
+    """
     try:
         return BACKBONES[name]
     except KeyError:
@@ -206,7 +300,18 @@ def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Return a file's sha256, cached per (path, size, mtime) within the process."""
+    """Return a file's sha256, cached per (path, size, mtime) within the process.
+
+    Parameters
+    ----------
+    path : path-like
+        An existing file.
+
+    Returns
+    -------
+    str
+        The full sha256, lowercase hex.
+    """
     stat = os.stat(path)
     return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
 
@@ -238,6 +343,22 @@ def resolve(name: str) -> Resolved:
 
     Files are tried in the declared order of preference. A file present under an accepted
     name but with the wrong checksum is refused (it is reported if nothing else is found).
+
+    Parameters
+    ----------
+    name : str
+        A declared backbone.
+
+    Returns
+    -------
+    Resolved
+        The first present file that passes its checksum (or is declared without one), or
+        ``path=None`` with the reason: a missing optional library, failed checksums, or no file.
+
+    Raises
+    ------
+    WeightsError
+        ``name`` is not a declared backbone.
     """
     backbone = get_backbone(name)
     if backbone.requires and not _import_ok(backbone.requires):
@@ -251,13 +372,18 @@ def resolve(name: str) -> Resolved:
         digest = file_sha256(path)
         if wf.sha256 is None or wf.matches(digest):
             return Resolved(name, path, wf, digest, None)
-        problems.append(f"{wf.filename} in the torch cache fails its checksum "
-                        f"(sha256 {digest[:12]}..., expected {wf.sha256[:12]}...)")
+        problems.append(
+            f"{wf.filename} in the torch cache fails its checksum "
+            f"(sha256 {digest[:12]}..., expected {wf.sha256[:12]}...)"
+        )
     if problems:
         return Resolved(name, None, None, None, "; ".join(problems))
     names = " or ".join(wf.filename for wf in backbone.files)
     return Resolved(
-        name, None, None, None,
+        name,
+        None,
+        None,
+        None,
         f"weights for {name} not found: expected {names} in the torch cache (see `fmri-bench weights`)",
     )
 
@@ -275,7 +401,7 @@ def _load_state_dict(backbone: Backbone, path: Path) -> dict[str, Any]:
         raise WeightsError(f"{path}: holds a {type(state).__name__}; expected a state_dict for {backbone.name}")
     if backbone.strip_prefix:
         p = backbone.strip_prefix
-        state = {k[len(p):] if k.startswith(p) else k: v for k, v in state.items()}
+        state = {k[len(p) :] if k.startswith(p) else k: v for k, v in state.items()}
     return state
 
 
@@ -309,6 +435,19 @@ def _load_cached(name: str, path: str, sha: str):
 def load_backbone(name: str) -> tuple[Any, Resolved]:
     """Return ``(model in eval mode, Resolved)`` for ``name``; each file is loaded once per process.
 
+    Parameters
+    ----------
+    name : str
+        A declared backbone.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The network in eval mode, gradients off, on the CPU; the same object on every call
+        for the same file (do not modify it).
+    resolved : Resolved
+        The verified file it was loaded from.
+
     Raises
     ------
     WeightsError
@@ -326,6 +465,27 @@ def identify_file(path: str | os.PathLike[str], backbone: str | None = None) -> 
 
     With ``backbone`` given, only that backbone's files are considered; files declared
     without a checksum are then accepted if they load into the architecture.
+
+    Parameters
+    ----------
+    path : path-like
+        The local weight file.
+    backbone : str, optional
+        The backbone it should be; None to match the checksum against every declared file.
+
+    Returns
+    -------
+    backbone : Backbone
+        The backbone the file belongs to.
+    file : WeightFile
+        The accepted file it is (its ``filename`` is the name to store it under).
+    sha256 : str
+        The file's full sha256.
+
+    Raises
+    ------
+    WeightsError
+        The file is absent, matches no accepted file, or does not load into the architecture.
     """
     path = Path(path)
     if not path.is_file():
@@ -354,6 +514,23 @@ def import_weights(name: str, file: str | os.PathLike[str]) -> Path:
 
     Returns the destination ``<torch hub dir>/checkpoints/<accepted filename>``. The copy
     is atomic, so an interrupted import never leaves a partial checkpoint behind.
+
+    Parameters
+    ----------
+    name : str
+        The backbone the file should be.
+    file : path-like
+        The downloaded weight file.
+
+    Returns
+    -------
+    Path
+        Where the file was copied.
+
+    Raises
+    ------
+    WeightsError
+        ``file`` is not one of the files ``name`` accepts (see :func:`identify_file`).
     """
     backbone, wf, _ = identify_file(file, name)
     destination = checkpoints_dir() / wf.filename
@@ -363,5 +540,11 @@ def import_weights(name: str, file: str | os.PathLike[str]) -> Path:
 
 
 def status() -> list[Resolved]:
-    """Return the resolution of every declared backbone, in declaration order."""
+    """Return the resolution of every declared backbone, in declaration order.
+
+    Returns
+    -------
+    list of Resolved
+        One per backbone of ``BACKBONES``, available or with its reason.
+    """
     return [resolve(name) for name in BACKBONES]

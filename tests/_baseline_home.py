@@ -21,8 +21,11 @@ def shapes(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
         img = np.ones((size, size, 3)) * rng.uniform(0, 1, 3)
         for _ in range(2):
             cx, cy, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.3)
-            mask = ((xx - cx) ** 2 + (yy - cy) ** 2 < r**2) if rng.random() < 0.5 else (
-                (abs(xx - cx) < r) & (abs(yy - cy) < r))
+            mask = (
+                ((xx - cx) ** 2 + (yy - cy) ** 2 < r**2)
+                if rng.random() < 0.5
+                else ((abs(xx - cx) < r) & (abs(yy - cy) < r))
+            )
             img[mask] = rng.uniform(0, 1, 3)
         out[i] = np.rint(img * 255)
     return out
@@ -37,9 +40,21 @@ def write_mask(folder: Path, n_voxels: int) -> None:
     save_npy_atomic(folder / "voxel_ijk.npy", np.argwhere(grid).astype(np.int32))
 
 
-def make_home(home: Path, *, n_train: int = 80, n_test: int = 10, train_reps: int = 2, test_reps: int = 6,
-              n_voxels: int = 300, subjects: int = 2, size: int = 32, noise: float = 1.0, signal: float = 1.0, seed: int = 0,
-              versions: tuple[str, ...] = ("v1",)) -> Path:
+def make_home(
+    home: Path,
+    *,
+    n_train: int = 80,
+    n_test: int = 10,
+    train_reps: int = 2,
+    test_reps: int = 6,
+    n_voxels: int = 300,
+    subjects: int = 2,
+    size: int = 32,
+    noise: float = 1.0,
+    signal: float = 1.0,
+    seed: int = 0,
+    versions: tuple[str, ...] = ("v1",),
+) -> Path:
     rng = np.random.default_rng(seed)
     images = {"train": shapes(n_train, size, rng), "test": shapes(n_test, size, rng)}
     index = {"train": np.arange(1, n_train + 1), "test": np.arange(1, n_test + 1)}

@@ -33,7 +33,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded_connect(self: socket.socket, address):  # type: ignore[no-untyped-def]
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in _LOCAL_HOSTS and not host.startswith("127.") and not host.startswith("/"):
+        if (
+            isinstance(host, str)
+            and host not in _LOCAL_HOSTS
+            and not host.startswith("127.")
+            and not host.startswith("/")
+        ):
             raise RuntimeError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 

@@ -60,8 +60,9 @@ def write_masks(root: Path, subject: str, grid: tuple[int, int, int] = GRID, aff
             nib.save(nib.Nifti1Image(flat.reshape(grid), affine), anat / f"{subject}_mask_{hemi}_{roi}.nii.gz")
 
 
-def write_run(bold: Path, events: pd.DataFrame, n_volumes: int, tr: float, delay_s: float,
-              grid: tuple[int, int, int] = GRID) -> None:
+def write_run(
+    bold: Path, events: pd.DataFrame, n_volumes: int, tr: float, delay_s: float, grid: tuple[int, int, int] = GRID
+) -> None:
     """Synthetic int16 BOLD: baseline 1000 plus 100 on the code voxels set for each delayed block."""
     data = np.full((*grid, n_volumes), 1000, dtype=np.int16)
     times = np.arange(n_volumes) * tr
@@ -78,8 +79,9 @@ def write_run(bold: Path, events: pd.DataFrame, n_volumes: int, tr: float, delay
     nib.save(img, bold)
 
 
-def write_replica(reference: Path, dataset: str, subject: str, out: Path, *, delay_s: float,
-                  max_runs_per_split: int | None = None) -> dict[str, list[str]]:
+def write_replica(
+    reference: Path, dataset: str, subject: str, out: Path, *, delay_s: float, max_runs_per_split: int | None = None
+) -> dict[str, list[str]]:
     """Write the replica of ``subject``; return the run stems written per split."""
     src = reference / "openneuro" / dataset
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from fmri_bench.errors import FmriBenchError
 from fmri_bench.pipeline import run_baseline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _baseline_home import make_home  # noqa: E402
+from _baseline_home import make_home
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -199,7 +199,7 @@ def test_pca_ridge_works_with_a_fetched_bunch_and_grid_search(tiny_home: Path) -
     assert pred.shape == b.images_test.shape and pred.dtype == np.float32 and 0 <= pred.min() <= pred.max() <= 1
     assert model.decoder_ is not None and model.output_size_ == b.images_test.shape[1]
 
-    def score(est, X, images):  # noqa: ANN001 - a scikit-learn scorer
+    def score(est, X, images):
         return -float(np.mean((est.predict(X) - images / 255.0) ** 2))
 
     search = GridSearchCV(PCARidge(), {"n_components": [5, 20]}, cv=2, scoring=score)
@@ -216,21 +216,26 @@ def test_fitting_leaves_the_callers_random_state_alone(tiny_home: Path) -> None:
     from fmri_bench.data import load
 
     b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
-    random.seed(123), np.random.seed(123), torch.manual_seed(123)
-    expected = (random.random(), np.random.random(), torch.rand(1).item())
-    random.seed(123), np.random.seed(123), torch.manual_seed(123)
+    random.seed(123), np.random.seed(123), torch.manual_seed(123)  # noqa: NPY002
+    expected = (random.random(), np.random.random(), torch.rand(1).item())  # noqa: NPY002
+    random.seed(123), np.random.seed(123), torch.manual_seed(123)  # noqa: NPY002
     flags = torch.are_deterministic_algorithms_enabled()
     PCAGAN(n_components=10, **{**GAN_TINY, "gan_steps": 5}).fit(b.X_train, b.images_train[b.y_train]).predict(b.X_test)
-    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected  # noqa: NPY002
     assert torch.are_deterministic_algorithms_enabled() == flags
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"n_components": "-5"}, "n_components"),
-    ({"resolution": "0"}, "resolution"),
-    ({"resolution": "100000"}, "resolution"),
-])
-def test_bad_parameters_are_refused_before_any_work(tiny_home: Path, tmp_path: Path, params: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_components": "-5"}, "n_components"),
+        ({"resolution": "0"}, "resolution"),
+        ({"resolution": "100000"}, "resolution"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_work(
+    tiny_home: Path, tmp_path: Path, params: dict, message: str
+) -> None:
     with pytest.raises(FmriBenchError, match=message):
         run_baseline("pca-ridge", data_home=tiny_home, out=tmp_path / "o", score=False, params=params)
     assert not (tmp_path / "o").exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmri_bench.raw.bids import block_volumes, discover_runs, read_events, read_sidecar, repetition_time, sidecar_chain
 from fmri_bench.errors import DataError
+from fmri_bench.raw.bids import block_volumes, discover_runs, read_events, read_sidecar, repetition_time, sidecar_chain
 from fmri_bench.recipe import load_recipe
 
 DS1506 = "openneuro/ds001506/sub-01"
@@ -18,7 +18,11 @@ DS1246 = "openneuro/ds001246/sub-01"
 
 def test_ds001506_events(reference_dir: Path) -> None:
     spec = load_recipe("ds001506").events
-    path = reference_dir / DS1506 / "ses-perceptionNaturalImageTraining01/func/sub-01_ses-perceptionNaturalImageTraining01_task-perception_run-01_events.tsv"
+    path = (
+        reference_dir
+        / DS1506
+        / "ses-perceptionNaturalImageTraining01/func/sub-01_ses-perceptionNaturalImageTraining01_task-perception_run-01_events.tsv"
+    )
     events = read_events(path, spec)
     raw = path.read_text().splitlines()[1:]
     codes = [line.split("\t")[2] for line in raw]
@@ -26,11 +30,20 @@ def test_ds001506_events(reference_dir: Path) -> None:
     assert (events["role"] == "repeat").sum() == codes.count("2") == 5
     assert (events["role"] == "rest").sum() == sum(c.startswith("-") for c in codes)
     first = events[events["role"] == "sample"].iloc[0]
-    assert (first["onset"], first["duration"], first["image_index"], first["stimulus_name"]) == (32, 8, 14, "n01639765_47681")
+    assert (first["onset"], first["duration"], first["image_index"], first["stimulus_name"]) == (
+        32,
+        8,
+        14,
+        "n01639765_47681",
+    )
 
 
 def test_on_a_is_read_as_missing(reference_dir: Path) -> None:
-    path = reference_dir / DS1506 / "ses-perceptionLetterImage01/func/sub-01_ses-perceptionLetterImage01_task-perception_run-01_events.tsv"
+    path = (
+        reference_dir
+        / DS1506
+        / "ses-perceptionLetterImage01/func/sub-01_ses-perceptionLetterImage01_task-perception_run-01_events.tsv"
+    )
     assert "on/a" in path.read_text()
     spec = dict(load_recipe("ds001506").events)
     events = read_events(path, spec)
@@ -44,7 +57,11 @@ def test_on_a_is_read_as_missing(reference_dir: Path) -> None:
 
 def test_ds001246_unflagged_repeats_are_dropped(reference_dir: Path) -> None:
     spec = load_recipe("ds001246").events
-    path = reference_dir / DS1246 / "ses-perceptionTraining01/func/sub-01_ses-perceptionTraining01_task-perception_run-01_events.tsv"
+    path = (
+        reference_dir
+        / DS1246
+        / "ses-perceptionTraining01/func/sub-01_ses-perceptionTraining01_task-perception_run-01_events.tsv"
+    )
     events = read_events(path, spec)
     stim = events[events["role"] != "rest"]
     same_as_previous = np.r_[False, stim["image_index"].to_numpy()[1:] == stim["image_index"].to_numpy()[:-1]]
@@ -80,11 +97,18 @@ def test_discover_runs_uses_only_natural_image_perception(reference_dir: Path) -
 
 def test_sidecar_inheritance(reference_dir: Path, tmp_path: Path) -> None:
     root = reference_dir / "openneuro" / "ds001246"
-    bold = root / DS1246.split("/", 2)[2] / "ses-perceptionTest01/func/sub-01_ses-perceptionTest01_task-perception_run-01_bold.nii.gz"
+    bold = (
+        root
+        / DS1246.split("/", 2)[2]
+        / "ses-perceptionTest01/func/sub-01_ses-perceptionTest01_task-perception_run-01_bold.nii.gz"
+    )
     assert [p.name for p in sidecar_chain(bold, root)] == ["task-perception_bold.json"]
     assert repetition_time(bold, root) == 3.0
     root6 = reference_dir / "openneuro" / "ds001506"
-    bold6 = root6 / "sub-01/ses-perceptionNaturalImageTest01/func/sub-01_ses-perceptionNaturalImageTest01_task-perception_run-01_bold.nii.gz"
+    bold6 = (
+        root6
+        / "sub-01/ses-perceptionNaturalImageTest01/func/sub-01_ses-perceptionNaturalImageTest01_task-perception_run-01_bold.nii.gz"
+    )
     assert repetition_time(bold6, root6) == 2.0
     # An inner sidecar overrides the inherited one.
     copy = tmp_path / "ds"

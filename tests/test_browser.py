@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmri_bench.leaderboard import Leaderboard
-from fmri_bench.leaderboard import grid_png
+from fmri_bench.leaderboard import Leaderboard, grid_png
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+)
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium); the HTML leaderboard is not checked"
@@ -29,15 +31,32 @@ pytestmark = pytest.mark.skipif(
 
 
 def _row(name: str, pixel_mse: float | None, subject: str = "sub-01") -> dict:
-    return {"kind": "reconstruction", "name": name, "dataset": "synthetic", "version": "v1", "subject": subject,
-            "metrics": {"pixel_mse": pixel_mse, "pixcorr": 0.5}, "unavailable": {} if pixel_mse is not None else
-            {"pixel_mse": "a reason"}}
+    return {
+        "kind": "reconstruction",
+        "name": name,
+        "dataset": "synthetic",
+        "version": "v1",
+        "subject": subject,
+        "metrics": {"pixel_mse": pixel_mse, "pixcorr": 0.5},
+        "unavailable": {} if pixel_mse is not None else {"pixel_mse": "a reason"},
+    }
 
 
 def _dump_dom(page: Path, profile: Path) -> str:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-           f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", f"{page.as_uri()}#selftest"]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        f"{page.as_uri()}#selftest",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

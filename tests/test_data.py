@@ -92,9 +92,13 @@ def test_top_level_names_are_listed_and_fetch_prepares_on_first_use(tmp_path: Pa
         "c.SIZES['default'] = dataclasses.replace(c.SIZES['tiny'], name='default'); "  # keep the test fast
         "import fmri_bench as fb; b = fb.fetch('synthetic', 'v1', subject='sub-01'); print(b)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={"FMRI_BENCH_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin",
-                                 "FMRI_BENCH_NO_PROGRESS": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"FMRI_BENCH_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "FMRI_BENCH_NO_PROGRESS": "1"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("PreparedData(") and "X_train=float32[" in result.stdout
     assert result.stderr == ""  # verbose=0 prints nothing

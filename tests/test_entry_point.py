@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,7 @@ def test_entry_point_baseline_runs_through_the_cli(tiny_home: Path, tmp_path: Pa
 
     listed = _cli(["list", "baselines"], site)
     assert listed.returncode == 0, listed.stderr
-    line = next(l for l in listed.stdout.splitlines() if l.startswith("toy-grey"))
+    line = next(row for row in listed.stdout.splitlines() if row.startswith("toy-grey"))
     assert "toy: flat grey images" in line
 
     out = tmp_path / "out"
@@ -75,4 +74,3 @@ def test_entry_point_baseline_runs_through_the_cli(tiny_home: Path, tmp_path: Pa
     assert images.shape == expected_shape and np.all(images == 64)  # 0.25 * 255 rounded
     side = json.loads((out / "sub-01.json").read_text())
     assert side["origin"] == "entry point toy_fmri_baseline:GreyBaseline" and side["parameters"] == {"level": 0.25}
-

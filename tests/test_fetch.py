@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from replica_support import write_replica
 
 from fmri_bench.errors import DataError, NetworkError
 from fmri_bench.raw.openneuro import check_reachable, download, git_environment
 from fmri_bench.recipe import load_recipe, validate
-
-from replica_support import write_replica
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -69,16 +68,19 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     origin_sizes = sum((origin / p.relative_to(clone)).stat().st_size for p in files)
     assert total == origin_sizes
     # (sub-02's masks have the same content, hence annex key, as sub-01's: already here)
-    assert missing == sum(
-        (origin / p.relative_to(clone)).stat().st_size for p in files if not _present(p)
+    assert missing == sum((origin / p.relative_to(clone)).stat().st_size for p in files if not _present(p))
+    assert {p.name for p in absent} == {p.name for p in files if not _present(p)} and any(
+        "bold" in p.name for p in absent
     )
-    assert {p.name for p in absent} == {p.name for p in files if not _present(p)} and any("bold" in p.name for p in absent)
     assert missing_bytes(clone, needed_files(clone, recipe, ["sub-01"], ["v1", "v2"]))[0] == 0
 
     # An interrupted download: drop one fetched file (as if its transfer never finished).
     with git_environment():
-        subprocess.run(["git", "-C", str(clone), "annex", "drop", "--force", str(bolds["sub-01"][0])],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(clone), "annex", "drop", "--force", str(bolds["sub-01"][0])],
+            check=True,
+            capture_output=True,
+        )
     assert not _present(bolds["sub-01"][0])
     download(recipe, subjects=["sub-01"], target=clone)
     assert _present(bolds["sub-01"][0])
@@ -90,7 +92,9 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     folder = prepare(recipe, versions=("v1",), subjects=["sub-01"], source=clone, data_home=tmp_path / "home")[0]
     manifest = read_manifest(folder)
     assert manifest["release"]["commit"] == commit
-    assert any(r.get("annex_key", "").startswith("MD5E-") for r in manifest["inputs"] if r["path"].endswith("bold.nii.gz"))
+    assert any(
+        r.get("annex_key", "").startswith("MD5E-") for r in manifest["inputs"] if r["path"].endswith("bold.nii.gz")
+    )
 
 
 def test_wrong_commit_is_refused(annexed_dataset, tmp_path: Path) -> None:
@@ -109,7 +113,7 @@ def test_moved_release_tag_is_refused(annexed_dataset, tmp_path: Path) -> None:
 
 
 def test_no_network_fails_fast_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def unreachable(*args, **kwargs):  # noqa: ANN002, ANN003
+    def unreachable(*args, **kwargs):
         raise OSError(101, "Network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", unreachable)
@@ -136,8 +140,9 @@ def test_prepare_without_source_clones_and_fetches(annexed_dataset, tmp_path: Pa
     assert list(read_manifest(folder)["subjects"]) == ["sub-02"]
 
 
-def test_an_interrupted_clone_leaves_nothing_and_the_next_run_clones(annexed_dataset, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_clone_leaves_nothing_and_the_next_run_clones(
+    annexed_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datalad.api as dl
 
     origin, commit = annexed_dataset

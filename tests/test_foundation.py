@@ -42,10 +42,9 @@ def test_atomic_path_leaves_destination_untouched_on_failure(tmp_path: Path) -> 
     target = tmp_path / "record.json"
     write_json_atomic(target, {"a": 1})
     before = target.read_bytes()
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half written")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half written")
+        raise RuntimeError("crash mid-write")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temporary left behind
 
@@ -71,8 +70,9 @@ def test_data_home_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert data_home() == (Path.home() / "fmri_bench_data").resolve()
 
 
-def test_leaderboard_default_never_depends_on_the_working_directory(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaderboard_default_never_depends_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FMRI_BENCH_HOME", str(tmp_path / "home"))
     expected = (tmp_path / "home" / "leaderboard").resolve()
     repo = Path(__file__).resolve().parents[1]

@@ -23,22 +23,44 @@ from fmri_bench.leaderboard import (
 )
 
 
-def row(name: str, subject: str = "sub-01", *, pixcorr: float | None = 0.5, ident: float = 0.8,
-        dataset: str = "synthetic", version: str = "v1", reference: bool = False) -> dict:
+def row(
+    name: str,
+    subject: str = "sub-01",
+    *,
+    pixcorr: float | None = 0.5,
+    ident: float = 0.8,
+    dataset: str = "synthetic",
+    version: str = "v1",
+    reference: bool = False,
+) -> dict:
     return {
-        "kind": "reconstruction", "name": name, "dataset": dataset, "version": version, "subject": subject,
+        "kind": "reconstruction",
+        "name": name,
+        "dataset": dataset,
+        "version": version,
+        "subject": subject,
         "reference": reference,
         "metrics": {"pixcorr": pixcorr, "pixel_mse": 0.1, "pixel_identification": ident, "alexnet2": None},
-        "unavailable": {"alexnet2": "weights for alexnet not found"} | ({} if pixcorr is not None else {"pixcorr": "why"}),
+        "unavailable": {"alexnet2": "weights for alexnet not found"}
+        | ({} if pixcorr is not None else {"pixcorr": "why"}),
         "intervals": {"pixel_identification": [ident - 0.1, min(1.0, ident + 0.1)]},
-        "submission_sha256": "ab" * 32, "metrics_version": 1, "date": "2026-01-01T00:00:00+00:00",
+        "submission_sha256": "ab" * 32,
+        "metrics_version": 1,
+        "date": "2026-01-01T00:00:00+00:00",
     }
 
 
 def svm_row(subject: str = "sub-01") -> dict:
-    return {"kind": "classification", "name": "svm-sanity", "dataset": "synthetic", "version": "v1",
-            "subject": subject, "metrics": {"accuracy": 0.9, "chance": 0.5, "p_value": 1e-9},
-            "intervals": {"accuracy": [0.85, 0.94]}, "details": {"n_pairs": 120}}
+    return {
+        "kind": "classification",
+        "name": "svm-sanity",
+        "dataset": "synthetic",
+        "version": "v1",
+        "subject": subject,
+        "metrics": {"accuracy": 0.9, "chance": 0.5, "p_value": 1e-9},
+        "intervals": {"accuracy": [0.85, 0.94]},
+        "details": {"n_pairs": 120},
+    }
 
 
 def test_upsert_replaces_the_same_key_and_keeps_a_stable_order(tmp_path: Path) -> None:
@@ -49,8 +71,12 @@ def test_upsert_replaces_the_same_key_and_keeps_a_stable_order(tmp_path: Path) -
     board.upsert(svm_row())
     board.upsert(row("alpha", pixcorr=0.9))  # same key: replaced
     rows = board.rows()
-    assert [(r["name"], r["kind"]) for r in rows] == [("chance", "reconstruction"), ("alpha", "reconstruction"),
-                                                      ("zeta", "reconstruction"), ("svm-sanity", "classification")]
+    assert [(r["name"], r["kind"]) for r in rows] == [
+        ("chance", "reconstruction"),
+        ("alpha", "reconstruction"),
+        ("zeta", "reconstruction"),
+        ("svm-sanity", "classification"),
+    ]
     assert next(r for r in rows if r["name"] == "alpha")["metrics"]["pixcorr"] == 0.9
     text = (tmp_path / "results.jsonl").read_text()
     assert len(text.splitlines()) == 4
@@ -120,7 +146,7 @@ def test_leaderboard_cli_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("kind,dataset,version,name,") and len(lines) == 2 and ",b," in lines[1]
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "html"]) == 0
-    assert "<table class=\"board\"" in capsys.readouterr().out
+    assert '<table class="board"' in capsys.readouterr().out
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "nope"]) != 0
 
 
@@ -177,8 +203,10 @@ def test_numpy_numbers_are_stored_as_plain_json(tmp_path: Path) -> None:
     import numpy as np
 
     board = Leaderboard(tmp_path)
-    r = svm_row() | {"metrics": {"accuracy": np.float32(0.75), "n_pairs": np.int64(12)},
-                     "extra": {"per_run": np.array([0.5, 1.0])}}
+    r = svm_row() | {
+        "metrics": {"accuracy": np.float32(0.75), "n_pairs": np.int64(12)},
+        "extra": {"per_run": np.array([0.5, 1.0])},
+    }
     board.upsert(r)
     stored = json.loads((tmp_path / "results.jsonl").read_text())
     assert stored["metrics"] == {"accuracy": 0.75, "n_pairs": 12} and stored["extra"]["per_run"] == [0.5, 1.0]
@@ -186,20 +214,35 @@ def test_numpy_numbers_are_stored_as_plain_json(tmp_path: Path) -> None:
         board.upsert(svm_row() | {"metrics": {"accuracy": np.float64("inf")}})
 
 
-def real_svm_row(subject: str = "sub-01", *, accuracy: float = 0.71375, p_value: float = 9.5e-68,
-                 split: str = "test", version: str = "v1", n_pairs: int = 200) -> dict:
+def real_svm_row(
+    subject: str = "sub-01",
+    *,
+    accuracy: float = 0.71375,
+    p_value: float = 9.5e-68,
+    split: str = "test",
+    version: str = "v1",
+    n_pairs: int = 200,
+) -> dict:
     """A classification row as the pipeline records svm-sanity (leaderboard.rows.classification_row)."""
     from fmri_bench.leaderboard import classification_row
 
-    result = {"accuracy": accuracy, "ci95": [accuracy - 0.0226, accuracy + 0.0217], "chance": 0.5,
-              "p_value": p_value, "details": {"split": split, "n_pairs": n_pairs, "n_test_blocks": 1600,
-                                              "n_components": 300}}
-    return classification_row(result, {"baseline": "svm-sanity", "dataset": "synthetic", "version": version,
-                                       "subject": subject, "seed": 0})
+    result = {
+        "accuracy": accuracy,
+        "ci95": [accuracy - 0.0226, accuracy + 0.0217],
+        "chance": 0.5,
+        "p_value": p_value,
+        "details": {"split": split, "n_pairs": n_pairs, "n_test_blocks": 1600, "n_components": 300},
+    }
+    return classification_row(
+        result, {"baseline": "svm-sanity", "dataset": "synthetic", "version": version, "subject": subject, "seed": 0}
+    )
 
 
-SVM_ROWS = [real_svm_row("sub-01"), real_svm_row("sub-02", accuracy=0.7, p_value=2.5e-59),
-            real_svm_row("sub-03", accuracy=0.681875, p_value=3.6e-49)]
+SVM_ROWS = [
+    real_svm_row("sub-01"),
+    real_svm_row("sub-02", accuracy=0.7, p_value=2.5e-59),
+    real_svm_row("sub-03", accuracy=0.681875, p_value=3.6e-49),
+]
 
 
 def test_classification_table_has_the_schema_columns_whatever_the_check() -> None:
@@ -209,7 +252,9 @@ def test_classification_table_has_the_schema_columns_whatever_the_check() -> Non
     assert [k for k, _, _ in build_tables(renamed)[0].shown_columns] == ["accuracy", "chance", "p_value", "details"]
     records = list(csv.DictReader(io.StringIO(render_csv(SVM_ROWS))))
     first = next(r for r in records if r["subject"] == "sub-01")
-    assert float(first["p_value"]) == pytest.approx(9.5e-68) and float(first["accuracy_ci_low"]) == pytest.approx(0.69115)
+    assert float(first["p_value"]) == pytest.approx(9.5e-68) and float(first["accuracy_ci_low"]) == pytest.approx(
+        0.69115
+    )
     assert "n_test_blocks=1600" in first["details"] and "split=test" in first["details"]
     mean = next(r for r in records if r["aggregate"] == "1")
     assert float(mean["accuracy"]) == pytest.approx((0.71375 + 0.7 + 0.681875) / 3)
@@ -218,8 +263,10 @@ def test_classification_table_has_the_schema_columns_whatever_the_check() -> Non
 def test_classification_markdown_and_html_show_accuracy_with_its_interval() -> None:
     md = render_markdown(SVM_ROWS)
     assert "| entry | subject | Accuracy [95% CI] | chance | p-value | details |" in md
-    assert ("| svm-sanity | sub-01 | **0.714 [0.691, 0.735]** | 0.500 | 9.5e-68 | "
-            "n_components=300, n_pairs=200, n_test_blocks=1600, split=test |") in md
+    assert (
+        "| svm-sanity | sub-01 | **0.714 [0.691, 0.735]** | 0.500 | 9.5e-68 | "
+        "n_components=300, n_pairs=200, n_test_blocks=1600, split=test |"
+    ) in md
     # mean line: accuracy mean ± sd, the setting once, the largest p-value (not a mean of p-values)
     assert "| svm-sanity | *mean ± sd (3 subjects)* | 0.699 ± 0.016 | 0.500 | ≤ 3.6e-49 |" in md
     page = render_html(SVM_ROWS)
@@ -230,8 +277,10 @@ def test_classification_markdown_and_html_show_accuracy_with_its_interval() -> N
 @pytest.mark.parametrize("width", [80, 120])
 def test_classification_terminal_table_is_readable(width: int) -> None:
     buffer = io.StringIO()
-    render_terminal(SVM_ROWS + [real_svm_row("sub-01", version="v2", accuracy=0.54, p_value=0.000745)],
-                    console=Console(file=buffer, width=width))
+    render_terminal(
+        SVM_ROWS + [real_svm_row("sub-01", version="v2", accuracy=0.54, p_value=0.000745)],
+        console=Console(file=buffer, width=width),
+    )
     out = buffer.getvalue()
     assert "…" not in out  # nothing truncated
     assert "9.5e-68" in out and "≤ 3.6e-49" in out and "0.000745" in out and "split=test" in out.replace("\n", "")

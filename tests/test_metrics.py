@@ -13,15 +13,27 @@ from fmri_bench.metrics import (
     METRICS,
     MetricInputs,
     bootstrap_interval,
+    evaluate,
+    evaluate_detailed,
     ordered_names,
     two_way_identification,
 )
 from fmri_bench.stats import pearson_rows
-from fmri_bench.metrics import evaluate, evaluate_detailed
 
 PIXEL = ["pixel_mse", "pixcorr", "ssim", "pixel_identification"]
-REQUIRED = ["pixel_mse", "pixcorr", "ssim", "pixel_identification", "alexnet2", "alexnet5", "inception", "clip",
-            "effnet", "swav", "feature_mse"]
+REQUIRED = [
+    "pixel_mse",
+    "pixcorr",
+    "ssim",
+    "pixel_identification",
+    "alexnet2",
+    "alexnet5",
+    "inception",
+    "clip",
+    "effnet",
+    "swav",
+    "feature_mse",
+]
 
 
 def _images(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -39,8 +51,9 @@ def _images(n: int, size: int, seed: int = 0) -> np.ndarray:
 def _tv_resize(images_u8: np.ndarray, size: int) -> np.ndarray:
     """Independent resize: torchvision's Resize on tensors (bilinear, antialias), float [0,1] NCHW."""
     t = torch.from_numpy(images_u8).permute(0, 3, 1, 2).float() / 255
-    resize = torchvision.transforms.Resize((size, size), interpolation=torchvision.transforms.InterpolationMode.BILINEAR,
-                                           antialias=True)
+    resize = torchvision.transforms.Resize(
+        (size, size), interpolation=torchvision.transforms.InterpolationMode.BILINEAR, antialias=True
+    )
     return resize(t).numpy()
 
 
@@ -73,13 +86,18 @@ def test_permuted_submission_identifies_near_chance() -> None:
 
 def test_ssim_and_pixcorr_match_an_independent_mindeye_pipeline() -> None:
     targets = _images(3, 256, seed=2)
-    recons = np.clip(targets.astype(int) + np.random.default_rng(0).integers(-60, 60, targets.shape), 0, 255).astype(np.uint8)
+    recons = np.clip(targets.astype(int) + np.random.default_rng(0).integers(-60, 60, targets.shape), 0, 255).astype(
+        np.uint8
+    )
     ours = evaluate(targets, recons, ["ssim", "pixcorr"])
     t425, r425 = _tv_resize(targets, 425), _tv_resize(recons, 425)
     tg, rg = rgb2gray(t425.transpose(0, 2, 3, 1)), rgb2gray(r425.transpose(0, 2, 3, 1))
-    expected_ssim = np.mean([structural_similarity(r, t, gaussian_weights=True, sigma=1.5,
-                                                   use_sample_covariance=False, data_range=1.0)
-                             for r, t in zip(rg, tg)])
+    expected_ssim = np.mean(
+        [
+            structural_similarity(r, t, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0)
+            for r, t in zip(rg, tg)
+        ]
+    )
     expected_corr = np.mean([np.corrcoef(t.ravel(), r.ravel())[0, 1] for t, r in zip(t425, r425)])
     assert ours["ssim"] == pytest.approx(expected_ssim, abs=2e-4)
     assert ours["pixcorr"] == pytest.approx(expected_corr, abs=2e-4)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from fmri_bench.errors import FmriBenchError
-from fmri_bench.metrics import MetricInputs
-from fmri_bench.metrics import evaluate_detailed
+from fmri_bench.metrics import MetricInputs, evaluate_detailed
 from fmri_bench.weights import WeightsError, checkpoints_dir, import_weights, resolve
 
 SQUEEZE = "squeezenet1_0-imagenet-deepcompression.pth"
@@ -130,8 +129,9 @@ def test_each_network_is_loaded_once(with_weights: Path, monkeypatch: pytest.Mon
     assert sorted(calls) == ["mobilenet_v2", "squeezenet1_0"]
 
 
-def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(torch_home: Path, shared_weights: Path,
-                                                                     tmp_path: Path) -> None:
+def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(
+    torch_home: Path, shared_weights: Path, tmp_path: Path
+) -> None:
     # SwAV publishes no checksum: its file is accepted only if it loads into ResNet-50.
     fake = tmp_path / "swav_800ep_pretrain.pth.tar"
     shutil.copyfile(shared_weights / SQUEEZE, fake)
@@ -148,8 +148,9 @@ def test_repeated_reconstructions_run_once_and_match_their_features(with_weights
     np.testing.assert_allclose(r, np.repeat(t[:1], 3, axis=0), rtol=1e-4, atol=1e-4)
 
 
-def test_weights_cli_lists_and_imports(torch_home: Path, shared_weights: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_weights_cli_lists_and_imports(
+    torch_home: Path, shared_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from fmri_bench.cli import main
 
     capsys.readouterr()

@@ -30,7 +30,9 @@ def test_layout_and_manifest(tiny_home: Path, tiny_bids: Path) -> None:
         assert prepared_subjects("synthetic", version, data_home=tiny_home) == ["sub-01", "sub-02"]
         for rel, info in manifest["outputs"].items():
             assert sha256_file(folder / rel) == info["sha256"]
-        assert {"sub-01/train_fmri.npy", "sub-01/mask.nii.gz", "images_test.npy", "stimuli.tsv"} <= set(manifest["outputs"])
+        assert {"sub-01/train_fmri.npy", "sub-01/mask.nii.gz", "images_test.npy", "stimuli.tsv"} <= set(
+            manifest["outputs"]
+        )
         assert any(r["path"].endswith("_bold.nii.gz") and r["bytes"] > 0 for r in manifest["inputs"])
         table = pd.read_csv(folder / "stimuli.tsv", sep="\t")
         images = {s: load_images("synthetic", version, s, data_home=tiny_home) for s in ("train", "test")}
@@ -78,8 +80,10 @@ def test_samples_carry_image_information(tiny_home: Path) -> None:
                 train, test = np.r_[ia[:4], ib[:4]], np.r_[ia[4:], ib[4:]]
                 model = make_pipeline(PCA(n_components=5), SVC(kernel="linear")).fit(X[train], y[train])
                 svc.append(np.mean(model.predict(X[test]) == y[test]))
-            halves = [np.array([X[np.flatnonzero(y == i)[part]].mean(axis=0) for i in images])
-                      for part in (slice(0, 3), slice(3, None))]
+            halves = [
+                np.array([X[np.flatnonzero(y == i)[part]].mean(axis=0) for i in images])
+                for part in (slice(0, 3), slice(3, None))
+            ]
             corr = np.corrcoef(*halves)[: images.size, images.size :]
             ident += [np.mean(corr[i, i] > np.delete(corr[i], i)) for i in range(images.size)]
         assert np.mean(svc) > 0.55, (version, np.mean(svc))
@@ -127,8 +131,9 @@ def test_verify_catches_a_modified_file(tiny_home: Path, tmp_path: Path) -> None
         verify("synthetic", versions="v1", data_home=home)
 
 
-def test_cli_prepare_verify_and_one_line_errors(tiny_home: Path, tiny_bids: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prepare_verify_and_one_line_errors(
+    tiny_home: Path, tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["prepare", "synthetic", "--source", str(tiny_bids), "--data-home", str(tiny_home)]) == 0
     assert main(["verify", "--data-home", str(tiny_home)]) == 0
     capsys.readouterr()
@@ -161,8 +166,15 @@ def test_subjects_added_later_keep_the_earlier_ones(tiny_bids: Path, tmp_path: P
 
 def test_parallel_backends_give_the_same_arrays(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    prepare("synthetic", versions=("v1",), subjects=["sub-01"], source=tiny_bids, data_home=home,
-            n_jobs=2, backend="threading")
+    prepare(
+        "synthetic",
+        versions=("v1",),
+        subjects=["sub-01"],
+        source=tiny_bids,
+        data_home=home,
+        n_jobs=2,
+        backend="threading",
+    )
     for name in ("train_fmri", "train_labels", "test_fmri", "test_labels"):
         a = np.load(home / "synthetic" / "v1" / "sub-01" / f"{name}.npy")
         b = np.load(tiny_home / "synthetic" / "v1" / "sub-01" / f"{name}.npy")
@@ -183,7 +195,10 @@ def test_source_is_read_only_and_synthetic_is_simulated_on_first_use(tiny_bids: 
     home = tmp_path / "b"
     folders = prepare(validate(data, "tiny"), versions=("v2",), data_home=home)
     assert (home / "raw" / "synthetic" / "dataset_description.json").is_file()
-    assert folders == [home / "synthetic" / "v2"] and prepared_subjects("synthetic", "v2", data_home=home) == ["sub-01", "sub-02"]
+    assert folders == [home / "synthetic" / "v2"] and prepared_subjects("synthetic", "v2", data_home=home) == [
+        "sub-01",
+        "sub-02",
+    ]
     assert not [p for p in (home / "raw").iterdir() if p.name.startswith(".")]  # no partial simulation left
     a = np.load(tmp_path / "a" / "synthetic" / "v1" / "sub-01" / "train_labels.npy")
     b = np.load(home / "synthetic" / "v2" / "sub-01" / "train_labels.npy")

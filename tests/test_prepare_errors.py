@@ -11,14 +11,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import replica_support as rs
 from PIL import Image
 
 from fmri_bench.cli import main
 from fmri_bench.errors import DataError
 from fmri_bench.pipeline import prepare_dataset as prepare
 from fmri_bench.prepare import verify
-
-import replica_support as rs
 
 FUNC = "sub-01/ses-perceptionNaturalImageTraining01/func"
 RUN1 = f"{FUNC}/sub-01_ses-perceptionNaturalImageTraining01_task-perception_run-01"
@@ -47,13 +46,19 @@ def prepared(small_bids: Path, tmp_path: Path) -> tuple[Path, Path, dict[Path, b
     bids = tmp_path / "bids"
     shutil.copytree(small_bids, bids)
     home = tmp_path / "home"
-    prepare("ds001506", versions=("v1",), subjects=["sub-01"], source=bids, data_home=home,
-            stimuli=small_bids.parent / "stimuli")
+    prepare(
+        "ds001506",
+        versions=("v1",),
+        subjects=["sub-01"],
+        source=bids,
+        data_home=home,
+        stimuli=small_bids.parent / "stimuli",
+    )
     snapshot = {p: p.read_bytes() for p in sorted((home / "ds001506").rglob("*")) if p.is_file()}
     return bids, home, snapshot
 
 
-def _fails(bids: Path, home: Path, snapshot: dict[Path, bytes], match: str, **kwargs) -> None:  # noqa: ANN003
+def _fails(bids: Path, home: Path, snapshot: dict[Path, bytes], match: str, **kwargs) -> None:
     """Both versions are asked for: v2 is new, v1 must be rebuilt for sub-01 only if... nothing changes."""
     with pytest.raises(DataError, match=match) as info:
         prepare("ds001506", versions=("v1", "v2"), subjects=["sub-01"], source=bids, data_home=home, **kwargs)
@@ -64,20 +69,20 @@ def _fails(bids: Path, home: Path, snapshot: dict[Path, bytes], match: str, **kw
     verify("ds001506", data_home=home)
 
 
-def test_images_are_cropped_and_resized(prepared) -> None:  # noqa: ANN001
+def test_images_are_cropped_and_resized(prepared) -> None:
     bids, home, _ = prepared
     images = np.load(home / "ds001506" / "v1" / "images_train.npy")
     assert images.shape == (50, 256, 256, 3) and images.dtype == np.uint8  # one run: 50 images
     assert images.max() < 255 and len(np.unique(images[:, 128, 128, 0])) == 50
 
 
-def test_missing_nifti(prepared) -> None:  # noqa: ANN001
+def test_missing_nifti(prepared) -> None:
     bids, home, snapshot = prepared
     (bids / f"{RUN1}_bold.nii.gz").unlink()
     _fails(bids, home, snapshot, rf"{RUN1}_bold.nii.gz: BOLD file missing")
 
 
-def test_corrupt_nifti(prepared) -> None:  # noqa: ANN001
+def test_corrupt_nifti(prepared) -> None:
     bids, home, snapshot = prepared
     path = bids / f"{RUN1}_bold.nii.gz"
     data = gzip.decompress(path.read_bytes())
@@ -85,7 +90,7 @@ def test_corrupt_nifti(prepared) -> None:  # noqa: ANN001
     _fails(bids, home, snapshot, rf"{RUN1}_bold.nii.gz: cannot read NIfTI")
 
 
-def test_unknown_event_code(prepared) -> None:  # noqa: ANN001
+def test_unknown_event_code(prepared) -> None:
     bids, home, snapshot = prepared
     path = bids / f"{RUN1}_events.tsv"
     lines = path.read_text().splitlines()
@@ -96,15 +101,20 @@ def test_unknown_event_code(prepared) -> None:  # noqa: ANN001
     _fails(bids, home, snapshot, rf"{RUN1}_events.tsv: unknown event_type '9' in row 3")
 
 
-def test_mask_off_the_bold_grid(prepared) -> None:  # noqa: ANN001
+def test_mask_off_the_bold_grid(prepared) -> None:
     bids, home, snapshot = prepared
     anat = bids / "sourcedata" / "sub-01" / "anat"
     for path in anat.glob("*.nii.gz"):
         nib.save(nib.Nifti1Image(np.ones((5, 4, 3), np.uint8), rs.AFFINE), path)
-    _fails(bids, home, snapshot, r"sub-01_mask_LH_V1d.nii.gz: mask grid \(5, 4, 3\) does not match the BOLD grid \(4, 4, 3\)")
+    _fails(
+        bids,
+        home,
+        snapshot,
+        r"sub-01_mask_LH_V1d.nii.gz: mask grid \(5, 4, 3\) does not match the BOLD grid \(4, 4, 3\)",
+    )
 
 
-def test_image_missing_from_stimuli(prepared, small_bids: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_image_missing_from_stimuli(prepared, small_bids: Path, tmp_path: Path) -> None:
     bids, home, snapshot = prepared
     stimuli = tmp_path / "stimuli"
     shutil.copytree(small_bids.parent / "stimuli", stimuli)
@@ -113,14 +123,14 @@ def test_image_missing_from_stimuli(prepared, small_bids: Path, tmp_path: Path) 
     _fails(bids, home, snapshot, rf"no image for stimulus {first.stem} ", stimuli=stimuli)
 
 
-def test_full_disk(prepared, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_full_disk(prepared, monkeypatch: pytest.MonkeyPatch) -> None:
     bids, home, snapshot = prepared
     import fmri_bench.prepare.core as core
 
     real = core.save_npy_atomic
     calls = {"n": 0}
 
-    def full(path, array):  # noqa: ANN001, ANN202
+    def full(path, array):
         calls["n"] += 1
         if calls["n"] > 2:  # fail in the middle of writing a version
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -130,11 +140,23 @@ def test_full_disk(prepared, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: 
     _fails(bids, home, snapshot, r"no space left on device")
 
 
-def test_cli_error_is_one_line(prepared, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_cli_error_is_one_line(prepared, capsys: pytest.CaptureFixture[str]) -> None:
     bids, home, _ = prepared
     (bids / f"{RUN1}_bold.nii.gz").write_bytes(b"not a nifti")
     capsys.readouterr()
-    code = main(["prepare", "ds001506", "--version", "v2", "--subject", "sub-01", "--source", str(bids),
-                 "--data-home", str(home)])
+    code = main(
+        [
+            "prepare",
+            "ds001506",
+            "--version",
+            "v2",
+            "--subject",
+            "sub-01",
+            "--source",
+            str(bids),
+            "--data-home",
+            str(home),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and err.startswith("error: ") and "_bold.nii.gz" in err

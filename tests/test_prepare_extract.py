@@ -65,9 +65,16 @@ def test_single_trial_glm_recovers_block_amplitudes() -> None:
     stim = events[events["role"] == "sample"]
     design = make_first_level_design_matrix(
         np.arange(n_vol) * TR,
-        pd.DataFrame({"onset": stim["onset"], "duration": stim["duration"],
-                      "trial_type": [f"block{k:03d}" for k in range(len(stim))]}),
-        hrf_model="spm", drift_model="cosine", high_pass=params["high_pass_hz"],
+        pd.DataFrame(
+            {
+                "onset": stim["onset"],
+                "duration": stim["duration"],
+                "trial_type": [f"block{k:03d}" for k in range(len(stim))],
+            }
+        ),
+        hrf_model="spm",
+        drift_model="cosine",
+        high_pass=params["high_pass_hz"],
     )
     rng = np.random.default_rng(1)
     amplitudes = rng.normal(0, 1, size=(10, 4))

@@ -20,7 +20,9 @@ def test_builtin_recipes_load_with_pinned_releases() -> None:
     assert load_recipe("ds001246").source["commit"] == "261343c5e738466b7b2e2d7ef9b07785845a7463"
     assert ds.versions == ["v1", "v2", "v3"]
     assert ds.version("v1")["method"] == "block_average" and ds.version("v2")["method"] == "single_trial_glm"
-    assert {"V1d", "hV4", "LOC", "FFA", "PPA"} <= set(ds.version("v1")["rois"]) and "HVC" not in ds.version("v1")["rois"]
+    assert {"V1d", "hV4", "LOC", "FFA", "PPA"} <= set(ds.version("v1")["rois"]) and "HVC" not in ds.version("v1")[
+        "rois"
+    ]
     assert load_recipe("synthetic").source["kind"] == "simulate"
 
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import replica_support as rs
 
 from fmri_bench.data import load
 from fmri_bench.pipeline import prepare_dataset as prepare
 from fmri_bench.prepare import read_manifest
-
-import replica_support as rs
 
 EXPECTED = {"ds001506": {"train": 6000, "test": 1200}, "ds001246": {"train": 1200, "test": 1750}}
 DELAY = {"ds001506": 4.0, "ds001246": 3.0}
@@ -35,10 +34,16 @@ def expected_losses(reference: Path, dataset: str, subject: str) -> dict[str, di
         split = next((s for s, p in zip(("train", "test"), rs.SPLIT_SESSIONS[dataset]) if session.startswith(p)), None)
         if split is None:
             continue
-        events = pd.read_csv(reference / "openneuro" / dataset / subject / session / "func" / f"{stem}_events.tsv",
-                             sep="\t", dtype=str, keep_default_na=False)
+        events = pd.read_csv(
+            reference / "openneuro" / dataset / subject / session / "func" / f"{stem}_events.tsv",
+            sep="\t",
+            dtype=str,
+            keep_default_na=False,
+        )
         lost, previous = 0, None
-        for code, onset, duration, image in zip(events["event_type"], events["onset"], events["duration"], events["image_index"]):
+        for code, onset, duration, image in zip(
+            events["event_type"], events["onset"], events["duration"], events["image_index"]
+        ):
             is_stimulus = code in ("1", "stimulus")
             repeat = code == "2" or (dataset == "ds001246" and is_stimulus and image == previous)
             previous = image if is_stimulus else None
@@ -55,7 +60,9 @@ def _code_columns(folder: Path) -> list[int]:
 
 
 # ds001246 sub-01 loses no block to its short runs (3 s delay): sub-03 does, in both splits.
-@pytest.mark.parametrize(("dataset", "subject"), [("ds001506", "sub-01"), ("ds001246", "sub-01"), ("ds001246", "sub-03")])
+@pytest.mark.parametrize(
+    ("dataset", "subject"), [("ds001506", "sub-01"), ("ds001246", "sub-01"), ("ds001246", "sub-03")]
+)
 def test_full_replica_v1_counts_and_labels(dataset: str, subject: str, reference_dir: Path, tmp_path: Path) -> None:
     bids = tmp_path / "bids"
     written = rs.write_replica(reference_dir, dataset, subject, bids, delay_s=DELAY[dataset])
@@ -68,6 +75,7 @@ def test_full_replica_v1_counts_and_labels(dataset: str, subject: str, reference
     manifest = read_manifest(home / dataset / "v1")
     meta = manifest["subjects"][subject]
     columns = _code_columns(home / dataset / "v1" / subject)
+
     def image_index(split: str) -> np.ndarray:  # rows of the split's stimuli -> the dataset's image_index
         return data.stimuli.loc[data.stimuli["split"] == split, "image_index"].to_numpy()[data[f"y_{split}"]]
 

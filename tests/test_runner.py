@@ -10,8 +10,8 @@ import pytest
 
 from fmri_bench.cli import main
 from fmri_bench.errors import FmriBenchError
-from fmri_bench.io import sha256_file
 from fmri_bench.estimators import coerce_params
+from fmri_bench.io import sha256_file
 from fmri_bench.pipeline import run_baseline
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -33,7 +33,12 @@ def test_run_baseline_writes_submission_and_sidecar(tiny_home: Path, tmp_path: P
         assert "torch" in side["package_versions"] and side["timings"]["fit"] > 0
         assert side["parameters"]["random_state"] == 0
     # no temporary files are left behind
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sub-01.json", "sub-01.npy", "sub-02.json", "sub-02.npy"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "sub-01.json",
+        "sub-01.npy",
+        "sub-02.json",
+        "sub-02.npy",
+    ]
 
 
 def test_default_output_folder_is_under_the_data_home(tiny_home: Path) -> None:
@@ -115,4 +120,3 @@ def test_list_commands(capsys) -> None:
     assert "synthetic" in capsys.readouterr().out
     assert main(["list", "metrics"]) == 0
     assert "pixcorr" in capsys.readouterr().out
-

@@ -14,7 +14,7 @@ from fmri_bench.leaderboard import Leaderboard
 from fmri_bench.metrics import METRICS
 from fmri_bench.metrics.references import CHANCE_NAME
 from fmri_bench.metrics.references import RESOLUTION_NAME as CEILING_NAME
-from fmri_bench.pipeline import score_submission, score_subjects
+from fmri_bench.pipeline import score_subjects, score_submission
 
 N, SIZE = 5, 40
 
@@ -27,7 +27,9 @@ def make_home(root: Path, subjects: tuple[str, ...] = ("sub-01", "sub-02")) -> P
     for i in range(len(images)):
         for c in range(3):
             f, a = rng.uniform(1, 4), rng.uniform(0, np.pi)
-            images[i, :, :, c] = 0.5 + 0.45 * np.sin(2 * np.pi * f * (xx * np.cos(a) + yy * np.sin(a)) + rng.uniform(0, 6))
+            images[i, :, :, c] = 0.5 + 0.45 * np.sin(
+                2 * np.pi * f * (xx * np.cos(a) + yy * np.sin(a)) + rng.uniform(0, 6)
+            )
     images = (images * 255).astype(np.uint8)
     folder = root / "synthetic" / "v1"
     folder.mkdir(parents=True)
@@ -111,8 +113,9 @@ def test_subject_all_accepts_a_folder_a_template_or_one_file(home: Path, tmp_pat
     board = tmp_path / "board"
     reports = score_subjects(folder, data_home=home, leaderboard=board, metrics=PIXEL)
     assert [r.subject for r in reports] == ["sub-01", "sub-02"] and {r.name for r in reports} == {"ridge"}
-    reports = score_subjects(str(folder / "{subject}.npy"), data_home=home, leaderboard=board, name="tpl",
-                             metrics=PIXEL, record=False)
+    reports = score_subjects(
+        str(folder / "{subject}.npy"), data_home=home, leaderboard=board, name="tpl", metrics=PIXEL, record=False
+    )
     assert reports[0].metrics["pixcorr"] != reports[1].metrics["pixcorr"]
     readme = (board / "README.md").read_text()
     assert "mean ± sd (2 subjects)" in readme
@@ -125,8 +128,9 @@ def test_subject_all_accepts_a_folder_a_template_or_one_file(home: Path, tmp_pat
     assert (board / "results.jsonl").read_bytes() == before
 
 
-def test_cli_json_table_and_markdown_show_na_with_reasons(home: Path, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_table_and_markdown_show_na_with_reasons(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "cli.npy"
     np.save(path, _noisy(home))
     board = tmp_path / "board"
@@ -136,8 +140,23 @@ def test_cli_json_table_and_markdown_show_na_with_reasons(home: Path, tmp_path: 
     assert set(payload["metrics"]) == set(METRICS.names())
     assert payload["metrics"]["effnet"] is None and "efficientnet_b1" in payload["unavailable"]["effnet"]
     assert 0 < payload["metrics"]["ssim"] < 1
-    assert main(["score", str(path), "--data-home", str(home), "--leaderboard", str(board), "--subject", "sub-02",
-                 "--name", "table"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(path),
+                "--data-home",
+                str(home),
+                "--leaderboard",
+                str(board),
+                "--subject",
+                "sub-02",
+                "--name",
+                "table",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "PixCorr" in out and "n/a" in out and "swav_800ep_pretrain.pth.tar" in out
     assert main(["leaderboard", "--leaderboard", str(board), "--format", "markdown"]) == 0
@@ -149,8 +168,9 @@ def test_cli_json_table_and_markdown_show_na_with_reasons(home: Path, tmp_path: 
     assert "sub-09 is not prepared" in capsys.readouterr().err
 
 
-def test_reference_rows_are_refreshed_when_weights_arrive(home: Path, tmp_path: Path, shared_weights: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reference_rows_are_refreshed_when_weights_arrive(
+    home: Path, tmp_path: Path, shared_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fmri_bench.weights import import_weights
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -181,8 +201,9 @@ def test_scoring_a_dataset_prepared_by_fmri_bench_prepare(tiny_home: Path, tmp_p
     assert [r.subject for r in reports] == subjects
     assert all(r.metrics["pixel_identification"] < 0.9 for r in reports)
     np.save(path, targets)
-    report = score_submission(path, data_home=tiny_home, leaderboard=tmp_path / "board", subject=subjects[0],
-                              metrics=PIXEL)
+    report = score_submission(
+        path, data_home=tiny_home, leaderboard=tmp_path / "board", subject=subjects[0], metrics=PIXEL
+    )
     assert report.metrics["pixcorr"] == pytest.approx(1.0) and report.metrics["pixel_identification"] == 1.0
 
 
@@ -197,8 +218,9 @@ def test_concurrent_score_runs_all_land(home: Path, tmp_path: Path) -> None:
     np.save(path, _noisy(home))
     board = tmp_path / "board"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_score_in_process, args=(str(path), str(home), str(board), f"run{i}"))
-             for i in range(3)]
+    procs = [
+        ctx.Process(target=_score_in_process, args=(str(path), str(home), str(board), f"run{i}")) for i in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -51,9 +51,10 @@ def test_file_naming_follows_real_paths(tiny_bids: Path, reference_dir: Path) ->
     real_patterns = {_pattern(p) for p in real}
     assert any(p.endswith("_bold.nii.gz") for p in real) and any(p.endswith("_events.tsv") for p in real)
     ours = [str(p.relative_to(tiny_bids)) for p in tiny_bids.glob("sub-*/ses-*/func/*")]
-    assert len(ours) == 3 * TINY.n_subjects * (
-        TINY.n_train * TINY.train_reps + TINY.n_test * TINY.test_reps
-    ) // TINY.images_per_run
+    assert (
+        len(ours)
+        == 3 * TINY.n_subjects * (TINY.n_train * TINY.train_reps + TINY.n_test * TINY.test_reps) // TINY.images_per_run
+    )
     for rel in ours:
         assert _pattern(rel) in real_patterns, rel
     # Every run has its three files.
@@ -110,7 +111,9 @@ def test_events_match_real_columns_and_codes(tiny_bids: Path, reference_dir: Pat
 
 def test_sidecars_masks_and_descriptions_match_reference(tiny_bids: Path, reference_dir: Path) -> None:
     real_root = reference_dir / DS
-    real_json = json.loads(next(real_root.glob("sub-01/ses-perceptionNaturalImageTraining01/func/*_bold.json")).read_text())
+    real_json = json.loads(
+        next(real_root.glob("sub-01/ses-perceptionNaturalImageTraining01/func/*_bold.json")).read_text()
+    )
     bold = sorted(tiny_bids.glob("sub-01/ses-*/func/*_bold.nii.gz"))[0]
     sidecar = json.loads(Path(str(bold).replace(".nii.gz", ".json")).read_text())
     assert list(sidecar) == list(real_json)
@@ -126,7 +129,10 @@ def test_sidecars_masks_and_descriptions_match_reference(tiny_bids: Path, refere
     annexed = (real_root / "ANNEXED_FILES.tsv").read_text().splitlines()
     real_masks = {re.sub(r"sub-0\d", "sub-0X", line.split("\t")[0]) for line in annexed if "_mask_" in line}
     for sub in ("sub-01", "sub-02"):
-        ours = {re.sub(r"sub-0\d", "sub-0X", str(p.relative_to(tiny_bids))) for p in tiny_bids.glob(f"sourcedata/{sub}/anat/*")}
+        ours = {
+            re.sub(r"sub-0\d", "sub-0X", str(p.relative_to(tiny_bids)))
+            for p in tiny_bids.glob(f"sourcedata/{sub}/anat/*")
+        }
         assert ours == real_masks
         for mask_path in tiny_bids.glob(f"sourcedata/{sub}/anat/*.nii.gz"):
             mask = nib.load(mask_path)
@@ -183,7 +189,7 @@ def test_other_seed_differs(tiny_bids: Path, tmp_path: Path) -> None:
     a, b = _file_bytes(tiny_bids), _file_bytes(other)
     bold = "sub-01/ses-perceptionNaturalImageTraining01/func/sub-01_ses-perceptionNaturalImageTraining01_task-perception_run-01_bold.nii.gz"
     assert a[bold] != b[bold]
-    assert set(p for p in a if p.startswith("stimuli/")) != set(p for p in b if p.startswith("stimuli/"))
+    assert {p for p in a if p.startswith("stimuli/")} != {p for p in b if p.startswith("stimuli/")}
     info = json.loads((other / "derivatives" / "simulation" / "simulation.json").read_text())
     assert (info["seed"], info["size"]) == (1, "tiny")
 
@@ -280,7 +286,7 @@ def _block_samples(root: Path, subject: str) -> tuple[np.ndarray, np.ndarray]:
                 continue
             first = int((float(row["onset"]) + 4) / 2)
             if first + 4 <= data.shape[0]:
-                xs.append(data[first:first + 4].mean(axis=0))
+                xs.append(data[first : first + 4].mean(axis=0))
                 ys.append(int(row["image_index"]))
     return np.array(xs), np.array(ys)
 
@@ -335,14 +341,21 @@ def test_hrf_is_nilearn_spm_hrf_and_regressors_are_its_convolution() -> None:
     from fmri_bench.raw.simulate import block_regressors, spm_hrf
 
     for tr, oversampling in ((2.0, 16), (3.0, 50)):
-        np.testing.assert_allclose(spm_hrf(tr, oversampling), nilearn_spm_hrf(tr, oversampling=oversampling), atol=1e-12)
+        np.testing.assert_allclose(
+            spm_hrf(tr, oversampling), nilearn_spm_hrf(tr, oversampling=oversampling), atol=1e-12
+        )
     onsets, durations = np.array([32.0, 40.0, 72.0]), np.array([8.0, 8.0, 8.0])
     x = block_regressors(onsets, durations, 60, 2.0)
     t = np.arange(60 * 16 + 400) * (2.0 / 16)
-    expected = np.stack([
-        np.convolve(((t >= o) & (t < o + d)).astype(float), nilearn_spm_hrf(2.0, oversampling=16))[: t.size][::16][:60]
-        for o, d in zip(onsets, durations)
-    ], axis=1)
+    expected = np.stack(
+        [
+            np.convolve(((t >= o) & (t < o + d)).astype(float), nilearn_spm_hrf(2.0, oversampling=16))[: t.size][::16][
+                :60
+            ]
+            for o, d in zip(onsets, durations)
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(x, expected, atol=1e-12)
     assert x[: int(32 / 2), 0].max() == 0.0 and x[:, 0].max() > 0.9  # nothing before the onset
 
@@ -361,7 +374,9 @@ def test_subjects_share_latent_structure(tiny_bids: Path) -> None:
         pred, truth = model.predict(heights("sub-02", "test")), heights("sub-01", "test")
         return float(np.median([np.corrcoef(pred[:, v], truth[:, v])[0, 1] for v in range(truth.shape[1])]))
 
-    assert not np.array_equal(np.load(deriv / "sub-01" / "roi_voxel_index.npy"), np.load(deriv / "sub-02" / "roi_voxel_index.npy"))
+    assert not np.array_equal(
+        np.load(deriv / "sub-01" / "roi_voxel_index.npy"), np.load(deriv / "sub-02" / "roi_voxel_index.npy")
+    )
     aligned = median_r(heights("sub-02", "train"))
     shuffled = median_r(heights("sub-02", "train")[np.random.default_rng(0).permutation(TINY.n_train)])
     assert aligned > 0.9 and aligned > shuffled + 0.4

@@ -13,7 +13,7 @@ from fmri_bench.errors import FmriBenchError
 from fmri_bench.pipeline import run_baseline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _baseline_home import make_home  # noqa: E402
+from _baseline_home import make_home
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -43,8 +43,10 @@ def _subjects(home: Path, subjects: list[str]) -> list:
 @pytest.fixture(scope="module")
 def tiny_runs(tiny_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
     out = tmp_path_factory.mktemp("ensemble")
-    return {name: run_baseline(name, subject="all", data_home=tiny_home, out=out / name, score=False)
-            for name in ("srm-ridge", "srm-ensemble")}
+    return {
+        name: run_baseline(name, subject="all", data_home=tiny_home, out=out / name, score=False)
+        for name in ("srm-ridge", "srm-ensemble")
+    }
 
 
 def test_pinned_scores_on_tiny(tiny_home: Path, tiny_runs: dict) -> None:
@@ -79,11 +81,15 @@ def test_averaging_noisy_subjects_beats_every_single_subject(tmp_path: Path) -> 
     # Measured when written: srm-ridge 0.268 / 0.397 / 0.278, srm-ensemble 0.415.
     home = make_home(tmp_path / "h", n_train=80, n_test=10, subjects=3, noise=2.0, test_reps=2)
     params = {"features": 20}
-    single = [_scores(home, r.submission_path)["pixcorr"]
-              for r in run_baseline("srm-ridge", subject="all", data_home=home, out=tmp_path / "r", score=False,
-                                    params=params)]
-    (first, *_) = run_baseline("srm-ensemble", subject="all", data_home=home, out=tmp_path / "e", score=False,
-                               params=params)
+    single = [
+        _scores(home, r.submission_path)["pixcorr"]
+        for r in run_baseline(
+            "srm-ridge", subject="all", data_home=home, out=tmp_path / "r", score=False, params=params
+        )
+    ]
+    (first, *_) = run_baseline(
+        "srm-ensemble", subject="all", data_home=home, out=tmp_path / "e", score=False, params=params
+    )
     ensemble = _scores(home, first.submission_path)["pixcorr"]
     assert ensemble > max(single) + 0.01
     assert ensemble > np.mean(single) + 0.05

@@ -71,8 +71,9 @@ def _bad_arrays() -> dict[str, tuple[np.ndarray, str]]:
     }
 
 
-def _assert_refused_in_one_line(path: Path, home: Path, board: Path, expected: str,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def _assert_refused_in_one_line(
+    path: Path, home: Path, board: Path, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`score` exits 2 with one line containing ``expected``, and the leaderboard stays byte-identical."""
     before = _snapshot(board)
     capsys.readouterr()
@@ -114,22 +115,29 @@ def _write_text(path: Path) -> None:
     path.write_text("this is not an array\n")
 
 
-@pytest.mark.parametrize(("writer", "expected"), [
-    (_write_object_array, "Python objects"),
-    (_write_truncated, "not a readable .npy array"),
-    (_write_text, "not a .npy file"),
-])
-def test_bad_files_exit_2(writer, expected: str, scored_board: tuple[Path, Path], tmp_path: Path,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("writer", "expected"),
+    [
+        (_write_object_array, "Python objects"),
+        (_write_truncated, "not a readable .npy array"),
+        (_write_text, "not a .npy file"),
+    ],
+)
+def test_bad_files_exit_2(
+    writer, expected: str, scored_board: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home, board = scored_board
     path = tmp_path / "bad.npy"
     writer(path)
     _assert_refused_in_one_line(path, home, board, expected, capsys)
 
 
-@pytest.mark.parametrize(("sidecar", "expected"), [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")])
-def test_a_sidecar_that_is_not_a_json_object_exits_2(sidecar: str, expected: str, scored_board: tuple[Path, Path],
-                                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("sidecar", "expected"), [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")]
+)
+def test_a_sidecar_that_is_not_a_json_object_exits_2(
+    sidecar: str, expected: str, scored_board: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home, board = scored_board
     path = tmp_path / "method.npy"
     np.save(path, np.zeros((N, SIZE, SIZE, 3), np.uint8))
@@ -204,9 +212,12 @@ def test_property_malformed_arrays_are_refused(array: np.ndarray) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.just(32), st.just(32), st.just(3)),
-                  elements=st.floats(0, 1)),
-       st.sampled_from(["uint8", "float32", "float64", "channel_first"]))
+@given(
+    hnp.arrays(
+        np.float64, st.tuples(st.integers(1, 3), st.just(32), st.just(32), st.just(3)), elements=st.floats(0, 1)
+    ),
+    st.sampled_from(["uint8", "float32", "float64", "channel_first"]),
+)
 def test_property_valid_arrays_are_accepted_in_unit_range(array: np.ndarray, form: str) -> None:
     if form == "uint8":
         array = np.rint(array * 255).astype(np.uint8)

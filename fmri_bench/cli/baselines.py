@@ -47,16 +47,24 @@ def run_baseline_command(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     out: Annotated[
         Optional[Path],
-        typer.Option(help="Output folder (default <data-home>/submissions/<dataset>/<version>/<baseline>).", show_default=False),
+        typer.Option(
+            help="Output folder (default <data-home>/submissions/<dataset>/<version>/<baseline>).", show_default=False
+        ),
     ] = None,
     leaderboard: LeaderboardOption = None,
     data_home: DataHomeOption = None,
-    no_score: Annotated[bool, typer.Option("--no-score", help="Write the submission only; do not score or record it.")] = False,
+    no_score: Annotated[
+        bool, typer.Option("--no-score", help="Write the submission only; do not score or record it.")
+    ] = False,
     param: Annotated[
-        Optional[list[str]], typer.Option("--param", help="Baseline parameter key=value (repeatable).", show_default=False)
+        Optional[list[str]],
+        typer.Option("--param", help="Baseline parameter key=value (repeatable).", show_default=False),
     ] = None,
     gan_images: Annotated[
-        Optional[Path], typer.Option("--gan-images", help="GAN baselines: train the generator on this image folder.", show_default=False)
+        Optional[Path],
+        typer.Option(
+            "--gan-images", help="GAN baselines: train the generator on this image folder.", show_default=False
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
@@ -80,8 +88,11 @@ def run_baseline_command(
     if not as_json:
         for result in results:
             where = result.submission_path or result.sidecar_path
-            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in per_subject[result.subject].items() if v is not None)
+            shown = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in per_subject[result.subject].items()
+                if v is not None
+            )
             typer.echo(f"{name} {dataset} {version} {result.subject}: {where}" + (f"  {shown}" if shown else ""))
         return
     first = results[0]

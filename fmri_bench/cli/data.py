@@ -25,7 +25,8 @@ def prepare_command(
     dataset: DatasetArgument = "synthetic",
     version: Annotated[str, typer.Option("--version", help="v1, v2, v3 or all (every version of the recipe).")] = "all",
     subject: Annotated[
-        Optional[list[str]], typer.Option("--subject", help="Subject to prepare (repeatable or comma-separated; default: all).")
+        Optional[list[str]],
+        typer.Option("--subject", help="Subject to prepare (repeatable or comma-separated; default: all)."),
     ] = None,
     source: Annotated[
         Optional[Path], typer.Option("--source", help="A local BIDS copy (read only) instead of downloading.")
@@ -47,8 +48,14 @@ def prepare_command(
     subjects = [s.strip() for item in subject for s in item.split(",") if s.strip()] if subject else None
     start = time.perf_counter()
     folders = prepare_dataset(
-        dataset, versions=_versions(version), subjects=subjects, source=source, stimuli=stimuli,
-        data_home=data_home, n_jobs=n_jobs, backend=backend,
+        dataset,
+        versions=_versions(version),
+        subjects=subjects,
+        source=source,
+        stimuli=stimuli,
+        data_home=data_home,
+        n_jobs=n_jobs,
+        backend=backend,
     )
     for folder in folders:
         typer.echo(str(folder))

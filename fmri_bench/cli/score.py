@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -33,8 +33,9 @@ def _report_table(reports: list, console) -> None:
         cells = []
         for r in reports:
             value = r.metrics[key]
-            cells.append(escape(format_cell(Cell(value=value, ci=r.intervals.get(key))))
-                         if value is not None else "[dim]n/a[/]")
+            cells.append(
+                escape(format_cell(Cell(value=value, ci=r.intervals.get(key)))) if value is not None else "[dim]n/a[/]"
+            )
         seconds = sum(r.seconds.get(key, 0.0) for r in reports)
         table.add_row(metric.label, "higher" if metric.higher_is_better else "lower", *cells, f"{seconds:.2f}")
     console.print(table)
@@ -50,11 +51,15 @@ def _report_table(reports: list, console) -> None:
 
 @app.command("score")
 def score_command(
-    submission: Annotated[str, typer.Argument(help="Submission .npy; with --subject all: a folder, a {subject} template, or one file.")],
+    submission: Annotated[
+        str, typer.Argument(help="Submission .npy; with --subject all: a folder, a {subject} template, or one file.")
+    ],
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "synthetic",
     version: Annotated[str, typer.Option("--version", help="Dataset version.")] = "v1",
     subject: Annotated[str, typer.Option("--subject", help="Subject (sub-01), or 'all'.")] = "sub-01",
-    name: Annotated[Optional[str], typer.Option("--name", help="Leaderboard name (default: sidecar name/method, else file stem).")] = None,
+    name: Annotated[
+        Optional[str], typer.Option("--name", help="Leaderboard name (default: sidecar name/method, else file stem).")
+    ] = None,
     leaderboard: LeaderboardOption = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not record a leaderboard row.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
@@ -64,13 +69,19 @@ def score_command(
     from rich.console import Console
 
     from fmri_bench.paths import leaderboard_dir
-    from fmri_bench.pipeline import score_submission, score_subjects
+    from fmri_bench.pipeline import score_subjects, score_submission
 
     board = leaderboard_dir(leaderboard, data_home)
     if not no_record and board.exists() and not board.is_dir():
         raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
-    kwargs = dict(dataset=dataset, version=version, name=name, leaderboard=None if no_record else board,
-                  record=not no_record, data_home=data_home)
+    kwargs = {
+        "dataset": dataset,
+        "version": version,
+        "name": name,
+        "leaderboard": None if no_record else board,
+        "record": not no_record,
+        "data_home": data_home,
+    }
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
     else:
@@ -83,7 +94,10 @@ def score_command(
 
             means = {k: mean_over_subjects([r.metrics[k] for r in reports])[0] for k in reports[0].metrics}
             payload = {
-                "name": reports[0].name, "dataset": dataset, "version": version, "subject": "all",
+                "name": reports[0].name,
+                "dataset": dataset,
+                "version": version,
+                "subject": "all",
                 "metrics": means,
                 "unavailable": {k: v for r in reports for k, v in r.unavailable.items()},
                 "subjects": {r.subject: r.to_dict() for r in reports},
@@ -93,7 +107,7 @@ def score_command(
         _report_table(reports, Console())
 
 
-class BoardFormat(str, Enum):
+class BoardFormat(StrEnum):
     table = "table"
     markdown = "markdown"
     html = "html"
@@ -105,7 +119,9 @@ def leaderboard_command(
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only this dataset.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Only this version.")] = None,
     leaderboard: LeaderboardOption = None,
-    fmt: Annotated[BoardFormat, typer.Option("--format", help="table (terminal), markdown, html or csv.")] = BoardFormat.table,
+    fmt: Annotated[
+        BoardFormat, typer.Option("--format", help="table (terminal), markdown, html or csv.")
+    ] = BoardFormat.table,
     data_home: DataHomeOption = None,
 ) -> None:
     """Show the leaderboard in the terminal, or export it as markdown, html or csv (to stdout)."""
@@ -126,8 +142,11 @@ def leaderboard_command(
         typer.echo(lb.render_csv(rows, dataset=dataset, version=version), nl=False)
 
 
-weights_app = typer.Typer(help="Which networks' weights are present; import a downloaded weight file.",
-                          no_args_is_help=False, invoke_without_command=True)
+weights_app = typer.Typer(
+    help="Which networks' weights are present; import a downloaded weight file.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
 app.add_typer(weights_app, name="weights")
 
 

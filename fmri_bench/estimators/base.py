@@ -33,13 +33,13 @@ from sklearn.base import BaseEstimator
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.registry import Registry
 
-BASELINES: Registry[type["Baseline"]] = Registry(
+BASELINES: Registry[type[Baseline]] = Registry(
     "baseline", builtin_package="fmri_bench.baselines", entry_point_group="fmri_bench.baselines"
 )
 KINDS = ("reconstruction", "classification")
 
 
-def register(name: str):  # noqa: ANN201 - a decorator
+def register(name: str):
     """Register a baseline class under ``name`` (``@register("my-decoder")``).
 
     Parameters
@@ -89,7 +89,7 @@ class Baseline(BaseEstimator):
 class ReconstructionBaseline(Baseline):
     """One subject's fMRI -> images (scikit-learn regressor-like)."""
 
-    def fit(self, X: np.ndarray, images: np.ndarray) -> "ReconstructionBaseline":  # pragma: no cover - interface
+    def fit(self, X: np.ndarray, images: np.ndarray) -> ReconstructionBaseline:  # pragma: no cover - interface
         """Train on samples ``X`` (n_samples, n_voxels) and their stimuli ``images`` (n_samples, H, W, 3).
 
         Parameters
@@ -125,7 +125,7 @@ class MultiSubjectBaseline(Baseline):
 
     multi_subject: ClassVar[bool] = True
 
-    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> "MultiSubjectBaseline":  # pragma: no cover
+    def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> MultiSubjectBaseline:  # pragma: no cover
         """Train on every subject's samples and stimuli (lists in one subject order).
 
         Parameters
@@ -187,8 +187,13 @@ class ClassificationResult:
         -------
         dict
         """
-        return {"accuracy": self.accuracy, "ci95": list(self.ci95), "chance": self.chance,
-                "p_value": self.p_value, "details": dict(self.details)}
+        return {
+            "accuracy": self.accuracy,
+            "ci95": list(self.ci95),
+            "chance": self.chance,
+            "p_value": self.p_value,
+            "details": dict(self.details),
+        }
 
 
 class ClassificationBaseline(Baseline):

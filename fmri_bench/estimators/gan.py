@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fmri_bench.errors import FmriBenchError
+from fmri_bench.images import resize_images, to_float_nchw
 from fmri_bench.io import atomic_path, sha256_json
 from fmri_bench.progress import make_progress
 
@@ -59,6 +60,18 @@ class Generator(nn.Module):
         self.z_dim = z_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Generate images from latents.
+
+        Parameters
+        ----------
+        z : Tensor, float32, shape (N, z_dim)
+            Latent codes.
+
+        Returns
+        -------
+        Tensor, float32, shape (N, 3, size, size)
+            Images in [-1, 1].
+        """
         return self.net(z[:, :, None, None])
 
 
@@ -81,16 +94,38 @@ class ConvEncoder(nn.Module):
         self.head = nn.Linear(c_in * 16, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode images.
+
+        Parameters
+        ----------
+        x : Tensor, float32, shape (N, 3, size, size)
+            Images in [-1, 1] (as :func:`to_tensor` makes them).
+
+        Returns
+        -------
+        Tensor, float32, shape (N, out)
+        """
         return self.head(self.features(x).flatten(1))
 
 
 # --------------------------------------------------------------------------- data
 def to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [-1, 1], area-downsampled."""
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2) / 255.0))
-    if x.shape[-1] != size:
-        x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear", align_corners=None)
-    return x * 2.0 - 1.0
+    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [-1, 1], area-downsampled.
+
+    Parameters
+    ----------
+    images : ndarray, uint8, shape (N, H, W, 3)
+        Square RGB images (0-255).
+    size : int
+        The output side in pixels (smaller images are enlarged bilinearly).
+
+    Returns
+    -------
+    Tensor, float32, shape (N, 3, size, size)
+        On the CPU.
+    """
+    x = resize_images(to_float_nchw(images), size, method="area")
+    return torch.from_numpy(x) * 2.0 - 1.0
 
 
 # --------------------------------------------------------------------------- GAN training + cache
@@ -159,6 +194,22 @@ def train_gan(images: np.ndarray, config: GANConfig, device: str = "cpu") -> tup
 
     Adam (``config.lr``, betas 0.5/0.999), constant for 60% of the steps then linearly
     decayed to 0; random horizontal flips.
+
+    Parameters
+    ----------
+    images : ndarray, uint8, shape (n, H, W, 3)
+        Training images (resized to ``config.size`` by :func:`to_tensor`).
+    config : GANConfig
+        Hyper-parameters; ``config.seed`` seeds initialization and batches.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    generator, latent_encoder : Generator, ConvEncoder
+        G and E_z, on the CPU in eval mode.
+    history : dict of str to list of float
+        Per-step ``d_loss``, ``g_loss`` (0 without adversarial term) and ``e_loss``.
     """
     G, D, E = _build(config)
     G, D, E = G.to(device), D.to(device), E.to(device)
@@ -282,8 +333,10 @@ def get_gan(images: np.ndarray, config: GANConfig, cache_dir: str | Path | None,
     images = canonical_images(images)
     # The device is part of the key: a generator trained on CUDA differs in its last bits,
     # and a CPU run must give the same bytes for a seed whatever ran before it.
-    key = (f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
-           f"-{torch.device(device).type}")
+    key = (
+        f"{_images_sha256(to_tensor(images, config.size).numpy())[:16]}-{sha256_json(asdict(config))[:12]}"
+        f"-{torch.device(device).type}"
+    )
     path = None if cache_dir is None else Path(cache_dir) / "gan" / f"{key}.pt"
     G, _, E = _build(config)
     if path is not None and path.is_file():
@@ -327,6 +380,29 @@ def fit_image_encoder(
     The weights are the held-out correlations of each dimension, clipped at 0 and squared
     (a dimension the images do not predict should not steer the search); E_b is then
     refit on every training pair.
+
+    Parameters
+    ----------
+    images : Tensor, float32, shape (N, 3, S, S)
+        Training images in [-1, 1] (:func:`to_tensor`).
+    embeddings : ndarray, shape (N, D)
+        Their brain embeddings, in the same order.
+    steps, batch_size, lr, width : int, int, float, int
+        AdamW steps, batch size and learning rate (weight decay 0.01); the CNN's base width.
+    holdout : float
+        Fraction of pairs held out for the weights (at least 2; none below 10 pairs).
+    seed : int
+        Seeds the split, the initialization and the batches.
+    device : {"cpu", "cuda"}
+
+    Returns
+    -------
+    encoder : ConvEncoder
+        E_b, on the CPU in eval mode; it predicts ``(embedding - mean) / scale``.
+    mean, scale : ndarray, float32, shape (D,)
+        The embeddings' mean and standard deviation (plus 1e-6).
+    weights : ndarray, float32, shape (D,)
+        Dimension weights, summing to 1 (equal with no held-out pairs or none predicted).
     """
     emb = np.asarray(embeddings, dtype=np.float32)
     mean, scale = emb.mean(0), emb.std(0) + 1e-6
@@ -383,6 +459,34 @@ def search_latents(
     """Find, for all targets at once, the latent whose image E_b encodes nearest to the target.
 
     Minimizes ``sum_d w_d (E_b(G(z))_d - t_d)^2 + prior * mean(z^2)`` from ``z0`` with Adam.
+
+    ``G`` and ``encoder`` are moved to ``device`` in place and stay there.
+
+    Parameters
+    ----------
+    G : Generator
+        The trained generator.
+    encoder : ConvEncoder
+        E_b (see :func:`fit_image_encoder`).
+    targets : ndarray, shape (N, D)
+        Standardized brain embeddings, ``(b - mean) / scale``.
+    z0 : ndarray, shape (N, z_dim)
+        Starting latents.
+    weights : ndarray, shape (D,)
+        Dimension weights ``w_d``.
+    steps : int
+        Adam steps.
+    lr : float
+        Adam learning rate.
+    prior : float
+        Weight of the ``mean(z^2)`` penalty.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    ndarray, float32, shape (N, z_dim)
+        The latents after the last step.
     """
     G, encoder = G.to(device).eval(), encoder.to(device).eval()
     for p in (*G.parameters(), *encoder.parameters()):
@@ -406,23 +510,59 @@ def search_latents(
 
 
 def to_shell(z: np.ndarray) -> np.ndarray:
-    """Rescale each latent to norm sqrt(dim), the typical norm of a standard Gaussian sample."""
+    """Rescale each latent to norm sqrt(dim), the typical norm of a standard Gaussian sample.
+
+    Parameters
+    ----------
+    z : ndarray, shape (N, dim)
+        Latents (a zero row stays 0).
+
+    Returns
+    -------
+    ndarray, float32, shape (N, dim)
+    """
     z = np.asarray(z, dtype=np.float32)
     norm = np.linalg.norm(z, axis=1, keepdims=True)
     return z * (np.sqrt(z.shape[1]) / np.maximum(norm, 1e-8))
 
 
 def generate(G: Generator, z: np.ndarray, output_size: int) -> np.ndarray:
-    """G(z) as float images (N, output_size, output_size, 3) in [0, 1]."""
+    """G(z) as float images (N, output_size, output_size, 3) in [0, 1].
+
+    Parameters
+    ----------
+    G : Generator
+        The generator, on the CPU (it is put in eval mode).
+    z : ndarray, shape (N, z_dim)
+        Latents.
+    output_size : int
+        The output side in pixels (bilinear enlargement, box-averaged shrinking).
+
+    Returns
+    -------
+    ndarray, float32, shape (N, output_size, output_size, 3)
+    """
+    G = G.eval()
+    device = next(G.parameters()).device
     with torch.no_grad():
-        x = G.eval()(torch.as_tensor(np.asarray(z, dtype=np.float32))).add(1).div(2).clamp(0, 1)
-        if x.shape[-1] != output_size:
-            x = F.interpolate(x, size=(output_size, output_size), mode="bilinear", align_corners=False)
-    return x.permute(0, 2, 3, 1).numpy()
+        x = G(torch.as_tensor(np.asarray(z, dtype=np.float32), device=device)).add(1).div(2).clamp(0, 1)
+    return resize_images(x.cpu().numpy(), output_size, method="area").transpose(0, 2, 3, 1)
 
 
 def latents_of(E: ConvEncoder, images: torch.Tensor) -> np.ndarray:
-    """E_z(x): the latent codes of images under the trained latent encoder."""
+    """E_z(x): the latent codes of images under the trained latent encoder.
+
+    Parameters
+    ----------
+    E : ConvEncoder
+        E_z, on the CPU (it is put in eval mode).
+    images : Tensor, float32, shape (N, 3, size, size)
+        Images in [-1, 1] (:func:`to_tensor`), on the CPU.
+
+    Returns
+    -------
+    ndarray, float32, shape (N, z_dim)
+    """
     with torch.no_grad():
         return E.eval()(images).numpy()
 
@@ -442,5 +582,10 @@ def gan_config(params: dict[str, Any], seed: int) -> GANConfig:
     GANConfig
     """
     fields = {f.name: f.type for f in dataclasses.fields(GANConfig) if f.name != "seed"}
-    return GANConfig(**{name: float(params[f"gan_{name}"]) if name in ("lr", "adversarial")
-                        else int(params[f"gan_{name}"]) for name in fields}, seed=seed)
+    return GANConfig(
+        **{
+            name: float(params[f"gan_{name}"]) if name in ("lr", "adversarial") else int(params[f"gan_{name}"])
+            for name in fields
+        },
+        seed=seed,
+    )

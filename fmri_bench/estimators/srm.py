@@ -31,8 +31,26 @@ class SRMAligner(TransformerMixin, BaseEstimator):
         self.n_iter = n_iter
         self.random_state = random_state
 
-    def fit(self, X: list[np.ndarray], y=None) -> "SRMAligner":
-        """Fit on a list of (n_samples, n_voxels_i) arrays whose rows are the same stimuli."""
+    def fit(self, X: list[np.ndarray], y=None) -> SRMAligner:
+        """Fit on a list of (n_samples, n_voxels_i) arrays whose rows are the same stimuli.
+
+        Parameters
+        ----------
+        X : list of ndarray, shape (n_samples, n_voxels_i)
+            One array per subject (at least 2), rows in the same stimulus order.
+        y : None
+            Ignored (scikit-learn convention).
+
+        Returns
+        -------
+        SRMAligner
+            ``self``, with ``n_features_`` = min(features, n_samples - 1, smallest n_voxels_i).
+
+        Raises
+        ------
+        FmriBenchError
+            Fewer than 2 subjects, or subjects with different numbers of rows.
+        """
         from brainiak.funcalign.srm import SRM
 
         if len(X) < 2:
@@ -53,11 +71,36 @@ class SRMAligner(TransformerMixin, BaseEstimator):
         return (np.asarray(x, dtype=np.float64) - self.means_[subject]) / self.scales_[subject]
 
     def transform(self, X: np.ndarray, subject: int = 0) -> np.ndarray:
-        """Project one subject's (n_samples, n_voxels) data into the shared space (n_samples, k)."""
+        """Project one subject's (n_samples, n_voxels) data into the shared space (n_samples, k).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_samples, n_voxels_i)
+            The subject's data, in the voxels it was fitted with.
+        subject : int
+            The subject's position in the list given to :meth:`fit`.
+
+        Returns
+        -------
+        ndarray, float64, shape (n_samples, n_features_)
+        """
         return (self.srm_.w_[subject].T @ self._zscore(X, subject).T).T
 
     def fit_transform(self, X: list[np.ndarray], y=None) -> list[np.ndarray]:
-        """Fit, then return every subject's training data in the shared space."""
+        """Fit, then return every subject's training data in the shared space.
+
+        Parameters
+        ----------
+        X : list of ndarray, shape (n_samples, n_voxels_i)
+            As for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        list of ndarray, float64, shape (n_samples, n_features_)
+            One per subject, in the order of ``X``.
+        """
         self.fit(X)
         return [self.transform(x, i) for i, x in enumerate(X)]
 

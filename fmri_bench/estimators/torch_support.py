@@ -51,7 +51,13 @@ def torch_seeded(seed: int, device: str = "cpu") -> Iterator[None]:
     seed : int
         The seed.
     device : str
-        ``"cpu"`` or ``"cuda"``.
+        ``"cpu"`` or ``"cuda"`` (on CUDA the current device's generator is saved too, and
+        ``CUBLAS_WORKSPACE_CONFIG`` is set if unset; it stays set afterwards).
+
+    Yields
+    ------
+    None
+        While the seeded, deterministic state is in force.
     """
     import torch
 
@@ -81,7 +87,12 @@ def torch_threads(device: str, threads: int = 1) -> Iterator[None]:
     device : str
         ``"cpu"`` or ``"cuda"`` (nothing changes on CUDA).
     threads : int
-        CPU threads to use.
+        CPU threads to use; 0 or less leaves the setting alone.
+
+    Yields
+    ------
+    None
+        While the thread count is in force.
     """
     import torch
 

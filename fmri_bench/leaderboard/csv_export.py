@@ -42,8 +42,16 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
     writer.writerow(header)
     for t in tables:
         for line in t.lines:
-            out = [t.kind, t.dataset, t.version, line.name, line.subject, int(line.reference), int(line.aggregate),
-                   line.n_subjects]
+            out = [
+                t.kind,
+                t.dataset,
+                t.version,
+                line.name,
+                line.subject,
+                int(line.reference),
+                int(line.aggregate),
+                line.n_subjects,
+            ]
             reasons = []
             for k in keys:
                 cell = line.cells.get(k)
@@ -52,12 +60,19 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
                     continue
                 if cell.value is None and cell.reason:
                     reasons.append(f"{k}: {cell.reason}")
-                out += ["" if cell.value is None else f"{cell.value:.6g}",
-                        "" if cell.sd is None else f"{cell.sd:.6g}",
-                        "" if cell.ci is None else f"{cell.ci[0]:.6g}",
-                        "" if cell.ci is None else f"{cell.ci[1]:.6g}"]
+                out += [
+                    "" if cell.value is None else f"{cell.value:.6g}",
+                    "" if cell.sd is None else f"{cell.sd:.6g}",
+                    "" if cell.ci is None else f"{cell.ci[0]:.6g}",
+                    "" if cell.ci is None else f"{cell.ci[1]:.6g}",
+                ]
             details = line.cells.get(DETAILS)
-            out += ["; ".join(reasons), line.row.get("submission_sha256") or "", line.row.get("metrics_version", ""),
-                    line.row.get("date", ""), details.text if details is not None else ""]
+            out += [
+                "; ".join(reasons),
+                line.row.get("submission_sha256") or "",
+                line.row.get("metrics_version", ""),
+                line.row.get("date", ""),
+                details.text if details is not None else "",
+            ]
             writer.writerow(out)
     return buffer.getvalue()

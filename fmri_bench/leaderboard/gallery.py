@@ -12,8 +12,9 @@ from fmri_bench.images import to_uint8
 GALLERY_ITEMS = 8
 
 
-def grid_png(targets: np.ndarray, recons: np.ndarray, *, max_items: int | None = None, thumb: int = 96,
-             per_row: int = 10) -> bytes:
+def grid_png(
+    targets: np.ndarray, recons: np.ndarray, *, max_items: int | None = None, thumb: int = 96, per_row: int = 10
+) -> bytes:
     """Return PNG bytes of a grid: each cell is a target (top) above its reconstruction (bottom).
 
     Parameters

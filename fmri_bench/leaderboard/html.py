@@ -8,6 +8,7 @@ from typing import Any
 from fmri_bench.leaderboard.markdown import template
 from fmri_bench.leaderboard.table import Table, build_tables, format_cell
 
+
 def _html_table(table: Table, index: int) -> str:
     e = html.escape
     head = ['<th data-type="text">entry</th>', '<th data-type="text">subject</th>']
@@ -18,9 +19,11 @@ def _html_table(table: Table, index: int) -> str:
     body = []
     for line in table.lines:
         classes = [c for c, on in (("reference", line.reference), ("aggregate", line.aggregate)) if on]
-        tds = [f'<td data-value="{e(line.name)}">{e(line.name)}'
-               f'{" <span class=tag>reference</span>" if line.reference else ""}</td>',
-               f'<td data-value="{e(line.subject)}">{e(line.subject)}</td>']
+        tds = [
+            f'<td data-value="{e(line.name)}">{e(line.name)}'
+            f"{' <span class=tag>reference</span>' if line.reference else ''}</td>",
+            f'<td data-value="{e(line.subject)}">{e(line.subject)}</td>',
+        ]
         for key, _, _ in table.shown_columns:
             cell = line.shown(key)
             value = (cell.text or "") if cell.value is None else repr(float(cell.value))
@@ -29,9 +32,13 @@ def _html_table(table: Table, index: int) -> str:
             tds.append(f'<td data-value="{e(value)}"{cls}{title}>{e(format_cell(cell))}</td>')
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(tds) + "</tr>")
     notes = "".join(f"<li>n/a in {e(label)}: {e(reason)}</li>" for label, reason in table.notes())
-    return (f'<h2>{e(table.title)}</h2>\n<table class="board" id="board-{index}">\n<thead><tr>{"".join(head)}'
-            f'</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>\n"
-            + (f'<ul class="notes">{notes}</ul>\n' if notes else ""))
+    return (
+        f'<h2>{e(table.title)}</h2>\n<table class="board" id="board-{index}">\n<thead><tr>{"".join(head)}'
+        f"</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table>\n"
+        + (f'<ul class="notes">{notes}</ul>\n' if notes else "")
+    )
 
 
 def _html_gallery(tables: list[Table]) -> str:
@@ -40,9 +47,11 @@ def _html_gallery(tables: list[Table]) -> str:
     for table in tables:
         for line in table.lines:
             if line.gallery:
-                items.append(f'<figure><img src="{e(line.gallery)}" alt="{e(line.name)}">'
-                             f'<figcaption>{e(table.dataset)} {e(table.version)} · {e(line.subject)} · '
-                             f'{e(line.name)}</figcaption></figure>')
+                items.append(
+                    f'<figure><img src="{e(line.gallery)}" alt="{e(line.name)}">'
+                    f"<figcaption>{e(table.dataset)} {e(table.version)} · {e(line.subject)} · "
+                    f"{e(line.name)}</figcaption></figure>"
+                )
     if not items:
         return "<p>No gallery images yet.</p>"
     return '<div class="gallery">\n' + "\n".join(items) + "\n</div>"
@@ -72,5 +81,3 @@ def render_html(rows: list[dict[str, Any]], *, dataset: str | None = None, versi
     text = text.replace("<!-- TABLES -->", content)
     text = text.replace("<!-- GALLERY -->", _html_gallery(tables))
     return text.replace("<!-- METRICS_VERSION -->", str(METRICS_VERSION))
-
-

@@ -31,6 +31,7 @@ def escape(text: str) -> str:
         text = text.replace(ch, "\\" + ch)
     return text
 
+
 def metric_definitions_markdown() -> str:
     """The metric definitions table (from the registry, so it never drifts from the code).
 
@@ -40,8 +41,10 @@ def metric_definitions_markdown() -> str:
     """
     from fmri_bench.metrics import METRICS, ordered_names
 
-    out = ["| key | column | better | resolution | network / weights | definition | source |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        "| key | column | better | resolution | network / weights | definition | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key in ordered_names():
         m = METRICS.get(key)
         res = f"{m.resolution} px" if m.resolution else ("target's own" if m.backbone is None else "weight file's")
@@ -60,8 +63,10 @@ def weights_markdown() -> str:
     """
     from fmri_bench.weights import BACKBONES
 
-    out = ["| backbone | file (in `<torch hub dir>/checkpoints/`) | sha256 | input | normalization (mean / std) | source |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        "| backbone | file (in `<torch hub dir>/checkpoints/`) | sha256 | input | normalization (mean / std) | source |",
+        "|---|---|---|---|---|---|",
+    ]
     for bb in BACKBONES.values():
         for wf in bb.files:
             sha = f"`{wf.sha256}`" if wf.sha256 else "none published (checked by structure)"
@@ -90,8 +95,9 @@ def _markdown_table(table: Table) -> str:
     return "\n".join(out)
 
 
-def render_results_markdown(rows: list[dict[str, Any]], *, dataset: str | None = None,
-                            version: str | None = None) -> str:
+def render_results_markdown(
+    rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None
+) -> str:
     """Markdown tables, one per dataset/version/kind (best per column in bold).
 
     Parameters
@@ -148,5 +154,3 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     text = text.replace("<!-- METRIC_DEFINITIONS -->", metric_definitions_markdown())
     text = text.replace("<!-- WEIGHTS -->", weights_markdown())
     return text.replace("<!-- RESULTS -->", render_results_markdown(rows).rstrip() + "\n")
-
-

@@ -46,8 +46,9 @@ def validate_row(row: dict[str, Any]) -> None:
     if not isinstance(metrics, dict) or not metrics:
         raise FmriBenchError("leaderboard row has no 'metrics' mapping; expected {metric key: number or null}")
     for key, value in metrics.items():
-        ok = value is None or (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-                               and math.isfinite(value))
+        ok = value is None or (
+            isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+        )
         if not ok:
             raise FmriBenchError(f"leaderboard row metric {key!r} is {value!r}; expected a finite number or null")
 
@@ -101,8 +102,14 @@ def sort_key(row: dict[str, Any]) -> tuple:
     -------
     tuple
     """
-    return (row["dataset"], row["version"], KINDS.index(row["kind"]), not row.get("reference", False),
-            row["name"], row["subject"])
+    return (
+        row["dataset"],
+        row["version"],
+        KINDS.index(row["kind"]),
+        not row.get("reference", False),
+        row["name"],
+        row["subject"],
+    )
 
 
 def provenance() -> dict[str, Any]:

@@ -64,7 +64,9 @@ class Leaderboard:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise FmriBenchError(f"{self.record}:{number}: not valid JSON ({exc}); fix or remove that line") from exc
+                raise FmriBenchError(
+                    f"{self.record}:{number}: not valid JSON ({exc}); fix or remove that line"
+                ) from exc
         return rows
 
     def _write_rows(self, rows: list[dict[str, Any]]) -> None:

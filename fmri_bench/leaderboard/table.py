@@ -21,8 +21,11 @@ from fmri_bench.stats import mean_over_subjects
 Column = tuple[str, str, "bool | None"]  # key, label, higher_is_better (None: not ranked)
 
 #: The classification row schema's columns (see :func:`fmri_bench.leaderboard.rows.classification_row`).
-CLASSIFICATION_COLUMNS: list[Column] = [("accuracy", "Accuracy [95% CI]", True), ("chance", "chance", None),
-                                        ("p_value", "p-value", None)]
+CLASSIFICATION_COLUMNS: list[Column] = [
+    ("accuracy", "Accuracy [95% CI]", True),
+    ("chance", "chance", None),
+    ("p_value", "p-value", None),
+]
 DETAILS = "details"
 
 
@@ -209,8 +212,7 @@ def _mark_best(lines: list[Line], columns: list[Column]) -> None:
                 ln.cells[key].best = True
 
 
-def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
-                 version: str | None = None) -> list[Table]:
+def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None) -> list[Table]:
     """Group rows into tables per (dataset, version, kind), with mean ± sd lines and best marks.
 
     An entry (same name) with several subjects gets a mean ± sd line after its subjects.
@@ -227,8 +229,13 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
     -------
     list of Table
     """
-    selected = [r for r in rows if (dataset is None or r["dataset"] == dataset)
-                and (version is None or r["version"] == version) and r.get("kind") in KINDS]
+    selected = [
+        r
+        for r in rows
+        if (dataset is None or r["dataset"] == dataset)
+        and (version is None or r["version"] == version)
+        and r.get("kind") in KINDS
+    ]
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in sorted(selected, key=sort_key):
         groups.setdefault((r["dataset"], r["version"], r["kind"]), []).append(r)
@@ -242,12 +249,28 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None,
         for name, entry_rows in by_name.items():
             ref = bool(entry_rows[0].get("reference", False))
             for r in entry_rows:
-                lines.append(Line(name=name, subject=r["subject"], reference=ref, aggregate=False,
-                                  cells=_row_cells(r, columns), gallery=r.get("gallery"), row=r))
+                lines.append(
+                    Line(
+                        name=name,
+                        subject=r["subject"],
+                        reference=ref,
+                        aggregate=False,
+                        cells=_row_cells(r, columns),
+                        gallery=r.get("gallery"),
+                        row=r,
+                    )
+                )
             if len(entry_rows) > 1:
-                lines.append(Line(name=name, subject=f"mean ± sd ({len(entry_rows)} subjects)", reference=ref,
-                                  aggregate=True, cells=_mean_cells(entry_rows, columns, kind),
-                                  n_subjects=len(entry_rows)))
+                lines.append(
+                    Line(
+                        name=name,
+                        subject=f"mean ± sd ({len(entry_rows)} subjects)",
+                        reference=ref,
+                        aggregate=True,
+                        cells=_mean_cells(entry_rows, columns, kind),
+                        n_subjects=len(entry_rows),
+                    )
+                )
         _mark_best(lines, columns)
         tables.append(Table(ds, ver, kind, columns, lines))
     return tables
@@ -302,5 +325,4 @@ def is_number(value: Any) -> bool:
     -------
     bool
     """
-    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-            and math.isfinite(float(value)))
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(float(value))

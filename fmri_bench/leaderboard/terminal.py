@@ -24,8 +24,9 @@ def escape(text: str) -> str:
     return markup_escape(cleaned)
 
 
-def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None,
-                    console: Any = None) -> None:
+def render_terminal(
+    rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None, console: Any = None
+) -> None:
     """Print the tables with rich (best per column in bold green, references dimmed).
 
     To fit a terminal, columns that are n/a on every line are left out of the grid and
@@ -52,8 +53,11 @@ def render_terminal(rows: list[dict[str, Any]], *, dataset: str | None = None, v
         console.print("No results recorded yet.")
         return
     for table in tables:
-        shown = [c for c in table.shown_columns
-                 if any(ln.shown(c[0]).value is not None or ln.shown(c[0]).text for ln in table.lines)]
+        shown = [
+            c
+            for c in table.shown_columns
+            if any(ln.shown(c[0]).value is not None or ln.shown(c[0]).text for ln in table.lines)
+        ]
         notes = table.notes()
         caption = "\n".join(f"n/a in {label}: {reason}" for label, reason in notes) or None
         rt = RichTable(title=escape(table.title), caption=escape(caption) if caption else None, caption_justify="left")

@@ -86,7 +86,7 @@ class Metric:
     label: str
     description: str
     higher_is_better: bool
-    compute: Callable[["MetricInputs"], MetricResult]
+    compute: Callable[[MetricInputs], MetricResult]
     backbone: str | None = None
     node: str | None = None
     resolution: int | None = None
@@ -96,7 +96,7 @@ class Metric:
 
     @property
     def family(self) -> str:
-        """"pixel" or "deep"."""
+        """ "pixel" or "deep"."""
         return "pixel" if self.backbone is None else "deep"
 
 
@@ -113,7 +113,12 @@ def _register(metric: Metric) -> Metric:
 
 
 def ordered_names() -> list[str]:
-    """Every registered metric key: the built-in order, then plugins alphabetically."""
+    """Every registered metric key: the built-in order, then plugins alphabetically.
+
+    Returns
+    -------
+    list of str
+    """
     names = METRICS.names()
     return [k for k in METRIC_ORDER if k in names] + [k for k in names if k not in METRIC_ORDER]
 
@@ -154,7 +159,21 @@ def two_way_identification(target_feats: np.ndarray, recon_feats: np.ndarray) ->
 
 
 def bootstrap_interval(per_image: np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over test images (2000 resamples, seed 0)."""
+    """Percentile bootstrap interval of the mean over test images (2000 resamples, seed 0).
+
+    Parameters
+    ----------
+    per_image : ndarray, shape (N,)
+        Per-image scores; N must be at least 1.
+    level : float
+        The interval's coverage, in (0, 1).
+
+    Returns
+    -------
+    (float, float)
+        The lower and upper ends: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles
+        of the resampled means.
+    """
     per_image = np.asarray(per_image, dtype=np.float64)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     idx = rng.integers(0, len(per_image), size=(BOOTSTRAP_RESAMPLES, len(per_image)))
@@ -202,8 +221,20 @@ class MetricInputs:
     _fingerprint: str | None = None
 
     @classmethod
-    def from_arrays(cls, targets: np.ndarray, recons: np.ndarray) -> "MetricInputs":
-        """Build from uint8/float arrays in (N, H, W, 3) or (N, 3, H, W)."""
+    def from_arrays(cls, targets: np.ndarray, recons: np.ndarray) -> MetricInputs:
+        """Build from uint8/float arrays in (N, H, W, 3) or (N, 3, H, W).
+
+        Parameters
+        ----------
+        targets, recons : ndarray, shape (N, H, W, 3) or (N, 3, H, W)
+            uint8 (0-255) or float (in [0, 1]) images, in the same order; the two sets may
+            differ in resolution.
+
+        Returns
+        -------
+        MetricInputs
+            With both sets as float32 (N, 3, H, W) and empty caches.
+        """
         return cls(to_float_nchw(targets), to_float_nchw(recons))
 
     @property
@@ -220,7 +251,22 @@ class MetricInputs:
         return self.targets if which == "targets" else self.recons
 
     def resized(self, which: str, size: int, *, base: int | None = MINDEYE_BASE) -> np.ndarray:
-        """``which`` ("targets"/"recons") resized to ``base`` first (if given), then to ``size``."""
+        """``which`` ("targets"/"recons") resized to ``base`` first (if given), then to ``size``.
+
+        Parameters
+        ----------
+        which : {"targets", "recons"}
+            The image set (any other value means the reconstructions).
+        size : int
+            The output side in pixels.
+        base : int or None
+            The intermediate side (the MindEye base, 256); None to resize the original images.
+
+        Returns
+        -------
+        ndarray, float32, shape (N, 3, size, size)
+            Bilinear with antialiasing; cached, so do not modify it.
+        """
         key = (which, size, base)
         if key not in self._resized:
             images = self._images(which)
@@ -230,11 +276,44 @@ class MetricInputs:
         return self._resized[key]
 
     def plan(self, backbone: str, node: str, resolution: int | None) -> None:
-        """Declare a feature node needed later, so one forward pass serves every metric."""
+        """Declare a feature node needed later, so one forward pass serves every metric.
+
+        Parameters
+        ----------
+        backbone : str
+            A declared backbone (``fmri_bench.weights``).
+        node : str
+            A feature-extraction node of it, or ``"embedding"``.
+        resolution : int or None
+            The input size in pixels, as the metric will pass it to :meth:`features`.
+        """
         self._plan.setdefault((backbone, resolution), set()).add(node)
 
     def features(self, backbone: str, node: str, resolution: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(target_features, recon_features)`` of ``node``, flattened, float64."""
+        """Return ``(target_features, recon_features)`` of ``node``, flattened, float64.
+
+        Every node planned for ``(backbone, resolution)`` is extracted in the same pass.
+
+        Parameters
+        ----------
+        backbone : str
+            A declared backbone (``fmri_bench.weights``).
+        node : str
+            A feature-extraction node of it, or ``"embedding"``.
+        resolution : int or None
+            The input size in pixels (images are resized to the MindEye base, then to it);
+            None for the weight file's declared input size.
+
+        Returns
+        -------
+        target_features, recon_features : ndarray, float64, shape (N, D)
+            Cached; do not modify them.
+
+        Raises
+        ------
+        MetricUnavailable
+            The backbone's weights are unavailable (the reason is the message).
+        """
         from fmri_bench.weights import WeightsError, load_backbone
 
         try:
@@ -251,7 +330,9 @@ class MetricInputs:
             for which in ("targets", "recons"):
                 # The targets' features are shared across evaluations (reference rows,
                 # several subjects): keyed by the targets' content and the weight file.
-                shared = (self.fingerprint, backbone, tuple(nodes), size, resolved.sha256) if which == "targets" else None
+                shared = (
+                    (self.fingerprint, backbone, tuple(nodes), size, resolved.sha256) if which == "targets" else None
+                )
                 feats = _TARGET_FEATURES.get(shared) if shared else None
                 if feats is None:
                     images = self.resized(which, size)
@@ -307,6 +388,24 @@ def extract_features(
     Images are normalized ``(x - mean) / std`` per channel. ``nodes`` are torchvision
     feature-extraction node names, or ``"embedding"`` for a model with ``encode_image``
     (CLIP). Features are flattened to (N, D), float64.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The loaded network, in eval mode.
+    backbone : str
+        The backbone's name (not used by the computation).
+    nodes : sequence of str
+        Node names, or exactly ``["embedding"]``.
+    images : ndarray, float32, shape (N, 3, S, S)
+        Images in [0, 1], already at the network's input size.
+    mean, std : sequence of float
+        Per-channel (RGB) normalization of the weight file.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Node name -> float64 features of shape (N, D).
     """
     import torch
 
@@ -319,20 +418,20 @@ def extract_features(
         key = (id(model), nodes)
         if key not in _EXTRACTORS:
             # channels_last runs the convolutions about twice as fast on CPU (oneDNN).
-            _EXTRACTORS[key] = torchvision.models.feature_extraction.create_feature_extractor(
-                model, return_nodes=list(nodes)
-            ).eval().to(memory_format=torch.channels_last)
+            _EXTRACTORS[key] = (
+                torchvision.models.feature_extraction.create_feature_extractor(model, return_nodes=list(nodes))
+                .eval()
+                .to(memory_format=torch.channels_last)
+            )
         forward = _EXTRACTORS[key]
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     out: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
     with torch.inference_mode():
         for start in range(0, len(images), BATCH_SIZE):
-            batch = torch.from_numpy(np.ascontiguousarray(images[start:start + BATCH_SIZE]))
+            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + BATCH_SIZE]))
             batch = ((batch - mean_t) / std_t).contiguous(memory_format=torch.channels_last)
             result = forward(batch)
             for name in nodes:
                 out[name].append(result[name].float().flatten(1).numpy().astype(np.float64))
     return {name: np.concatenate(parts) for name, parts in out.items()}
-
-

@@ -130,5 +130,3 @@ def evaluate(
         are absent); :func:`evaluate_detailed` also gives the reasons.
     """
     return evaluate_detailed(targets, submission, metrics).metrics
-
-

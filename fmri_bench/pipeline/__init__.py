@@ -20,8 +20,8 @@ from fmri_bench.pipeline.run import RunResult, make_estimator, run_baseline
 from fmri_bench.pipeline.score import (
     ScoreReport,
     record_reference_rows,
-    score_submission,
     score_subjects,
+    score_submission,
     subject_files,
 )
 

@@ -54,6 +54,16 @@ def data_home_lock(data_home: str | os.PathLike[str] | None, name: str) -> Itera
         The data home.
     name : str
         The dataset name (one lock per dataset).
+
+    Yields
+    ------
+    None
+        While the lock ``<data-home>/.<name>.lock`` is held; it is released on exit.
+
+    Raises
+    ------
+    FmriBenchError
+        Another run has held the lock for an hour.
     """
     home = resolve_data_home(data_home)
     home.mkdir(parents=True, exist_ok=True)
@@ -65,8 +75,10 @@ def data_home_lock(data_home: str | os.PathLike[str] | None, name: str) -> Itera
         try:
             lock.acquire(timeout=LOCK_WAIT_S)
         except Timeout:
-            raise FmriBenchError(f"{home}: another run has held the lock on {name} for an hour; "
-                                 f"if none is running, delete {home / f'.{name}.lock'}") from None
+            raise FmriBenchError(
+                f"{home}: another run has held the lock on {name} for an hour; "
+                f"if none is running, delete {home / f'.{name}.lock'}"
+            ) from None
     try:
         yield
     finally:
@@ -163,8 +175,16 @@ def prepare_dataset(
         todo = pending_versions(recipe, root, versions=versions, subjects=subjects, stimuli=stimuli, data_home=home)
         if todo:
             root = acquire(recipe, source=source, subjects=subjects, versions=todo, data_home=home)
-        return prepare(recipe, root, versions=versions, subjects=subjects, stimuli=stimuli, data_home=home,
-                       n_jobs=n_jobs, backend=backend)
+        return prepare(
+            recipe,
+            root,
+            versions=versions,
+            subjects=subjects,
+            stimuli=stimuli,
+            data_home=home,
+            n_jobs=n_jobs,
+            backend=backend,
+        )
 
 
 @contextlib.contextmanager

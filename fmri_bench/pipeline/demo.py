@@ -76,8 +76,16 @@ def run_demo(
         versions = DEMO_VERSIONS if BASELINES.get(name).kind == "classification" else DEMO_VERSIONS[:1]
         t0 = time.perf_counter()
         for version in versions:
-            run_baseline(name, dataset="synthetic", version=version, subject="all", seed=seed, device=device,
-                         leaderboard=board, data_home=home)
+            run_baseline(
+                name,
+                dataset="synthetic",
+                version=version,
+                subject="all",
+                seed=seed,
+                device=device,
+                leaderboard=board,
+                data_home=home,
+            )
         timings[name] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     return {

@@ -59,8 +59,9 @@ class RunResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def make_estimator(name: str, params: dict[str, Any] | None, *, seed: int, device: str,
-                   memory: Path | None) -> Baseline:
+def make_estimator(
+    name: str, params: dict[str, Any] | None, *, seed: int, device: str, memory: Path | None
+) -> Baseline:
     """Instantiate a registered baseline with checked parameters (before any data is read).
 
     ``random_state``, ``device`` and ``memory`` are set from the run when the baseline
@@ -103,29 +104,14 @@ def _targets(available: list[str], subject: str, where: str) -> list[str]:
     raise DataError(f"{subject} is not prepared for {where}; prepared subjects: {', '.join(available)} (or all)")
 
 
-def _provenance(name: str, estimator: Baseline, seed: int, device: str, data: PreparedData, manifest_sha: str) -> dict:
-    return {
-        "baseline": name,
-        "kind": estimator.kind,
-        "origin": BASELINES.origin(name),
-        "parameters": estimator.get_params(),
-        "seed": seed,
-        "device": device,
-        "dataset": data.dataset,
-        "version": data.version,
-        "subject": data.subject,
-        "manifest_sha256": manifest_sha,
-        "package_versions": package_versions(),
-        "created": utc_now(),
-    }
-
-
 def _fit_predict(estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str]) -> tuple[dict, float, float]:
     """Fit on the train splits and reconstruct the test splits; return images per subject and seconds."""
     start = time.perf_counter()
     if estimator.multi_subject:
         subjects = list(loaded)
-        estimator.fit([loaded[s].X_train for s in subjects], [loaded[s].images_train[loaded[s].y_train] for s in subjects])
+        estimator.fit(
+            [loaded[s].X_train for s in subjects], [loaded[s].images_train[loaded[s].y_train] for s in subjects]
+        )
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         predictions = dict(zip(subjects, estimator.predict([loaded[s].X_test for s in subjects])))
@@ -191,65 +177,105 @@ def run_baseline(
     home = resolve_data_home(data_home)
     device = resolve_device(device)
     estimator = make_estimator(name, params, seed=seed, device=device, memory=home / "cache")
-    folder = prepared_dir(dataset, version, data_home=home)
+    targets, loaded = _load_subjects(estimator, dataset, version, subject, home)
+    run = _Run(
+        name=name, estimator=estimator, seed=seed, device=device, home=home,
+        manifest_sha=sha256_file(prepared_dir(dataset, version, data_home=home) / "manifest.json"),
+        out_dir=Path(out) if out is not None else home / "submissions" / dataset / version / name,
+        leaderboard=Path(leaderboard) if score else None,
+    )  # fmt: skip
+    log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
+    if estimator.kind == "classification":
+        return [_classify(run, loaded[s]) for s in targets]
+    images, fit_s, predict_s = _fit_predict(estimator, loaded, targets)
+    return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
+
+
+def _load_subjects(
+    estimator: Baseline, dataset: str, version: str, subject: str, home: Path
+) -> tuple[list[str], dict[str, PreparedData]]:
+    """The subjects to reconstruct and the data the estimator needs (every subject for a multi-subject one)."""
     available = prepared_subjects(dataset, version, data_home=home)
     if not available:
-        raise DataError(f"no subject is prepared for {dataset} {version} in {folder}; "
-                        f"run `fmri-bench prepare {dataset} --version {version}`")
+        raise DataError(
+            f"no subject is prepared for {dataset} {version} in {home / dataset / version}; "
+            f"run `fmri-bench prepare {dataset} --version {version}`"
+        )
     targets = _targets(available, subject, f"{dataset} {version}")
     needed = available if estimator.multi_subject else targets
     loaded = {s: load(dataset, version, s, data_home=home, average_test=estimator.average_test) for s in needed}
     if loaded[needed[0]].images_train is None:
-        raise DataError(f"{dataset} {version} was prepared without stimulus images; baselines need them "
-                        "(prepare again with --stimuli IMAGE_DIR)")
-    out_dir = Path(out) if out is not None else home / "submissions" / dataset / version / name
-    manifest_sha = sha256_file(folder / "manifest.json")
-    log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
-    if estimator.kind == "classification":
-        return [_classify(estimator, name, loaded[s], seed, device, manifest_sha, out_dir,
-                          Leaderboard(leaderboard) if score else None) for s in targets]
-    images, fit_s, predict_s = _fit_predict(estimator, loaded, targets)
-    results = []
-    for s in targets:
-        results.append(_write_and_score(estimator, name, loaded[s], images[s], seed, device, manifest_sha, out_dir,
-                                        {"fit": fit_s, "predict": predict_s}, leaderboard if score else None, home))
-    return results
+        raise DataError(
+            f"{dataset} {version} was prepared without stimulus images; baselines need them "
+            "(prepare again with --stimuli IMAGE_DIR)"
+        )
+    return targets, loaded
 
 
-def _classify(estimator: Baseline, name: str, data: PreparedData, seed: int, device: str, manifest_sha: str,
-              out_dir: Path, board: Leaderboard | None) -> RunResult:
+@dataclass
+class _Run:
+    """What every subject of one run_baseline call shares."""
+
+    name: str
+    estimator: Baseline
+    seed: int
+    device: str
+    home: Path
+    manifest_sha: str
+    out_dir: Path
+    leaderboard: Path | None
+
+    def provenance(self, data: PreparedData) -> dict[str, Any]:
+        return {
+            "baseline": self.name,
+            "kind": self.estimator.kind,
+            "origin": BASELINES.origin(self.name),
+            "parameters": self.estimator.get_params(),
+            "seed": self.seed,
+            "device": self.device,
+            "dataset": data.dataset,
+            "version": data.version,
+            "subject": data.subject,
+            "manifest_sha256": self.manifest_sha,
+            "package_versions": package_versions(),
+            "created": utc_now(),
+        }
+
+
+def _classify(run: _Run, data: PreparedData) -> RunResult:
+    estimator = run.estimator
     start = time.perf_counter()
     estimator.fit(data.X_train, data.y_train)
     fit_s = time.perf_counter() - start
     result = estimator.evaluate({"train": (data.X_train, data.y_train), "test": (data.X_test, data.y_test)})
     timings = {"fit": fit_s, "evaluate": time.perf_counter() - start - fit_s}
-    provenance = _provenance(name, estimator, seed, device, data, manifest_sha)
-    sidecar = out_dir / f"{data.subject}.json"
+    provenance = run.provenance(data)
+    sidecar = run.out_dir / f"{data.subject}.json"
     write_json_atomic(sidecar, {**provenance, "result": result.as_dict(), "timings": timings})
-    if board is not None:
-        board.upsert(classification_row(result.as_dict(), provenance))
-    return RunResult(name, estimator.kind, data.dataset, data.version, data.subject, None, sidecar,
-                     result.as_dict(), timings, provenance["parameters"])
+    if run.leaderboard is not None:
+        Leaderboard(run.leaderboard).upsert(classification_row(result.as_dict(), provenance))
+    return RunResult(run.name, estimator.kind, data.dataset, data.version, data.subject, None, sidecar,
+                     result.as_dict(), timings, provenance["parameters"])  # fmt: skip
 
 
-def _write_and_score(estimator: Baseline, name: str, data: PreparedData, images: np.ndarray, seed: int, device: str,
-                     manifest_sha: str, out_dir: Path, timings: dict[str, float],
-                     leaderboard: str | os.PathLike[str] | None, home: Path) -> RunResult:
+def _write_and_score(run: _Run, data: PreparedData, images: np.ndarray, timings: dict[str, float]) -> RunResult:
     images = to_uint8(images)
     expected = tuple(data.images_test.shape)
     if images.shape != expected:
-        raise FmriBenchError(f"baseline {name} returned reconstructions of shape {images.shape}; expected {expected}")
-    path = out_dir / f"{data.subject}.npy"
-    provenance = _provenance(name, estimator, seed, device, data, manifest_sha)
+        raise FmriBenchError(
+            f"baseline {run.name} returned reconstructions of shape {images.shape}; expected {expected}"
+        )
+    path = run.out_dir / f"{data.subject}.npy"
+    provenance = run.provenance(data)
     write_submission(path, images, {**provenance, "timings": timings})
     metrics: dict[str, Any] = {}
-    if leaderboard is not None:
+    if run.leaderboard is not None:
         from fmri_bench.pipeline.score import score_submission
 
         start = time.perf_counter()
-        report = score_submission(path, dataset=data.dataset, version=data.version, subject=data.subject, name=name,
-                                  leaderboard=leaderboard, record=True, data_home=home)
+        report = score_submission(path, dataset=data.dataset, version=data.version, subject=data.subject,
+                                  name=run.name, leaderboard=run.leaderboard, record=True, data_home=run.home)  # fmt: skip
         metrics = dict(report.metrics)
         timings = {**timings, "score": time.perf_counter() - start}
-    return RunResult(name, estimator.kind, data.dataset, data.version, data.subject, path, path.with_suffix(".json"),
-                     metrics, timings, provenance["parameters"])
+    return RunResult(run.name, run.estimator.kind, data.dataset, data.version, data.subject, path,
+                     path.with_suffix(".json"), metrics, timings, provenance["parameters"])  # fmt: skip

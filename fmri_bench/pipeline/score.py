@@ -88,8 +88,9 @@ def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None) -> bool:
     return False
 
 
-def reference_evaluations(targets: np.ndarray, train_images: np.ndarray,
-                          metrics: Sequence[str] | None = None) -> dict[str, tuple[Evaluation, np.ndarray]]:
+def reference_evaluations(
+    targets: np.ndarray, train_images: np.ndarray, metrics: Sequence[str] | None = None
+) -> dict[str, tuple[Evaluation, np.ndarray]]:
     """Evaluate the reference reconstructions (chance, resolution reference) of a test set.
 
     Parameters
@@ -108,8 +109,10 @@ def reference_evaluations(targets: np.ndarray, train_images: np.ndarray,
     """
     size = targets.shape[1]
     out = {}
-    for label, recon in ((CHANCE_NAME, chance_submission(train_images, len(targets), size)),
-                         (RESOLUTION_NAME, resolution_reference(targets))):
+    for label, recon in (
+        (CHANCE_NAME, chance_submission(train_images, len(targets), size)),
+        (RESOLUTION_NAME, resolution_reference(targets)),
+    ):
         out[label] = (evaluate_detailed(targets, recon, metrics), recon)
     return out
 
@@ -152,8 +155,11 @@ def record_reference_rows(
         The rows written.
     """
     subjects = list(subjects) if subjects is not None else prepared_subjects(dataset, version, data_home=data_home)
-    existing = {(r["name"], r["subject"]): r for r in board.rows()
-                if r.get("reference") and r["dataset"] == dataset and r["version"] == version}
+    existing = {
+        (r["name"], r["subject"]): r
+        for r in board.rows()
+        if r.get("reference") and r["dataset"] == dataset and r["version"] == version
+    }
     refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
     targets = None
     written = []
@@ -167,9 +173,17 @@ def record_reference_rows(
                 train = np.asarray(load_images(dataset, version, "train", data_home=data_home))
                 refs = reference_evaluations(targets, train, metrics)
             evaluation, recon = refs[ref_name]
-            new = reconstruction_row(name=ref_name, dataset=dataset, version=version, subject=subject,
-                                     evaluation=evaluation, n_images=len(targets), sha256=None, submission=None,
-                                     reference=True)
+            new = reconstruction_row(
+                name=ref_name,
+                dataset=dataset,
+                version=version,
+                subject=subject,
+                evaluation=evaluation,
+                n_images=len(targets),
+                sha256=None,
+                submission=None,
+                reference=True,
+            )
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
             written.append(new)
     return written
@@ -262,8 +276,10 @@ def score_submission(
     targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     if subject not in subjects:
-        raise DataError(f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
-                        f"{', '.join(subjects) or 'none'} (or use --subject all)")
+        raise DataError(
+            f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
+            f"{', '.join(subjects) or 'none'} (or use --subject all)"
+        )
     sub = load_submission(path, n_expected=len(targets))
     entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar))
     ev = evaluate_detailed(targets, sub.images, metrics)
@@ -272,9 +288,17 @@ def score_submission(
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
         weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
     )  # fmt: skip
-    report.row = reconstruction_row(name=entry, dataset=dataset, version=version, subject=subject, evaluation=ev,
-                                    n_images=len(targets), sha256=sub.sha256, submission=path.name,
-                                    sidecar=sub.sidecar)
+    report.row = reconstruction_row(
+        name=entry,
+        dataset=dataset,
+        version=version,
+        subject=subject,
+        evaluation=ev,
+        n_images=len(targets),
+        sha256=sub.sha256,
+        submission=path.name,
+        sidecar=sub.sidecar,
+    )
     if record:
         board = Leaderboard(leaderboard)
         record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics)
@@ -315,8 +339,10 @@ def subject_files(path: str | os.PathLike[str], subjects: Sequence[str]) -> dict
         files = {s: Path(text) for s in subjects}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        raise SubmissionError(f"{missing[0]}: no such file; with --subject all, expected one .npy per prepared "
-                              f"subject ({', '.join(subjects)}), as a folder of <subject>.npy or a {{subject}} template")
+        raise SubmissionError(
+            f"{missing[0]}: no such file; with --subject all, expected one .npy per prepared "
+            f"subject ({', '.join(subjects)}), as a folder of <subject>.npy or a {{subject}} template"
+        )
     return files
 
 
@@ -361,7 +387,16 @@ def score_subjects(
             name = first.parent.name or first.stem
     check_entry_name(name)
     return [
-        score_submission(files[s], dataset=dataset, version=version, subject=s, name=name,
-                         leaderboard=leaderboard, record=record, data_home=data_home, metrics=metrics)
+        score_submission(
+            files[s],
+            dataset=dataset,
+            version=version,
+            subject=s,
+            name=name,
+            leaderboard=leaderboard,
+            record=record,
+            data_home=data_home,
+            metrics=metrics,
+        )
         for s in subjects
     ]

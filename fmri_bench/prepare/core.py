@@ -7,14 +7,15 @@ preparation. A version name is bound to the hash of its recipe parameters.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from fmri_bench import __version__
-from fmri_bench.raw.bids import Run, discover_runs, list_subjects, mask_paths, read_events, repetition_time, sidecar_chain
 from fmri_bench.errors import DataError, FmriBenchError
 from fmri_bench.io import atomic_dir, save_npy_atomic, sha256_file, write_json_atomic, write_text_atomic
 from fmri_bench.paths import data_home as resolve_data_home
@@ -31,6 +31,15 @@ from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunSamples, RunT
 from fmri_bench.prepare.stimuli import build_images, catalogue
 from fmri_bench.progress import get_logger, track
 from fmri_bench.provenance import package_versions, utc_now
+from fmri_bench.raw.bids import (
+    Run,
+    discover_runs,
+    list_subjects,
+    mask_paths,
+    read_events,
+    repetition_time,
+    sidecar_chain,
+)
 from fmri_bench.recipe import SPLITS, Recipe, load_recipe
 
 log = get_logger(__name__)
@@ -84,10 +93,8 @@ def _release_info(recipe: Recipe, root: Path) -> dict[str, Any]:
             pass
     description = root / "dataset_description.json"
     if description.is_file():
-        try:
+        with contextlib.suppress(ValueError):
             info["dataset_description"] = json.loads(description.read_text(encoding="utf-8"))
-        except ValueError:
-            pass
     return info
 
 
@@ -99,7 +106,9 @@ def _load_union_mask(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         if not os.path.lexists(path):
             raise DataError(f"{path}: ROI mask missing (expected {path.name} in {path.parent})")
         if not path.exists():
-            raise DataError(f"{path}: ROI mask not downloaded (a broken annex link; run `datalad get` or pass --source)")
+            raise DataError(
+                f"{path}: ROI mask not downloaded (a broken annex link; run `datalad get` or pass --source)"
+            )
         try:
             img = nib.load(path)
             data = np.asanyarray(img.dataobj) > 0
@@ -122,7 +131,7 @@ def _load_union_mask(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- outputs
 
 
-def _guard_write(path: Path, write) -> None:  # noqa: ANN001
+def _guard_write(path: Path, write) -> None:
     """Run ``write``; turn OSError (a full disk...) into a one-line DataError naming ``path``."""
     try:
         write()
@@ -145,7 +154,23 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The manifest of a prepared version folder, or None when there is none."""
+    """The manifest of a prepared version folder, or None when there is none.
+
+    Parameters
+    ----------
+    folder : Path
+        A prepared version folder (``<data-home>/prepared/<dataset>/<version>``).
+
+    Returns
+    -------
+    dict or None
+        The parsed manifest JSON.
+
+    Raises
+    ------
+    DataError
+        The manifest is not valid JSON.
+    """
     path = folder / MANIFEST
     if not path.is_file():
         return None
@@ -182,7 +207,9 @@ def _subject_tasks(
         if not os.path.lexists(run.bold):
             raise DataError(f"{run.bold}: BOLD file missing for {run.events.name}")
         if not run.bold.exists():
-            raise DataError(f"{run.bold}: BOLD file not downloaded (a broken annex link; run `datalad get` or pass --source)")
+            raise DataError(
+                f"{run.bold}: BOLD file not downloaded (a broken annex link; run `datalad get` or pass --source)"
+            )
         try:
             header = nib.load(run.bold)
             shape = header.shape
@@ -190,7 +217,7 @@ def _subject_tasks(
             raise DataError(f"{run.bold}: cannot read NIfTI ({type(exc).__name__}: {exc})") from exc
         if len(shape) != 4:
             raise DataError(f"{run.bold}: expected a 4-D BOLD image, got shape {shape}")
-        for version, info in masks.items():
+        for info in masks.values():
             if shape[:3] != info["mask"].shape or not np.allclose(header.affine, info["affine"], atol=1e-3):
                 raise DataError(
                     f"{info['files'][0]}: mask grid {info['mask'].shape} does not match the BOLD grid "
@@ -203,8 +230,14 @@ def _subject_tasks(
                 raise DataError(f"{run.bold}: no RepetitionTime in its sidecars nor in the NIfTI header")
         events = read_events(run.events, recipe.events)
         tasks.append(
-            RunTask(bold=run.bold, events=events, tr=tr, n_volumes=int(shape[3]),
-                    voxels={v: m["flat"] for v, m in masks.items()}, params=todo)
+            RunTask(
+                bold=run.bold,
+                events=events,
+                tr=tr,
+                n_volumes=int(shape[3]),
+                voxels={v: m["flat"] for v, m in masks.items()},
+                params=todo,
+            )
         )
         inputs.append(_input_record(run.bold, root))
         inputs.append(_input_record(run.events, root))
@@ -236,10 +269,13 @@ def check_backend(backend: str | None) -> None:
             ) from None
 
 
-def _run_parallel(tasks: list[RunTask], n_jobs: int, backend: str | None, description: str) -> list[dict[str, RunSamples]]:
+def _run_parallel(
+    tasks: list[RunTask], n_jobs: int, backend: str | None, description: str
+) -> list[dict[str, RunSamples]]:
     if n_jobs == 1 and backend is None:
         return [process_run(t) for t in track(tasks, description)]
     from joblib import Parallel, delayed
+
     parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
     return list(track(parallel(delayed(process_run)(t) for t in tasks), description, total=len(tasks)))
 
@@ -441,11 +477,7 @@ def prepare(
         log.info("%s %s: already prepared in %s (nothing to do)", recipe.name, ", ".join(names), home / recipe.name)
         return [home / recipe.name / v for v in names]
     started = time.perf_counter()
-    available = list_subjects(root)
-    subject_list = _as_list(subjects) or recipe.subjects or available
-    missing = [s for s in subject_list if s not in available]
-    if missing:
-        raise DataError(f"{root}: no folder for {', '.join(missing)}; subjects there: {', '.join(available) or 'none'}")
+    subject_list = _subject_list(root, subjects, recipe)
     if stimuli is None and (root / "stimuli").is_dir() and recipe.source["kind"] == "simulate":
         stimuli = root / "stimuli"
     params = {v: recipe.version(v) for v in todo}
@@ -453,13 +485,27 @@ def prepare(
     shared = _shared_outputs(recipe, root, events_by_split, stimuli)
     for version in todo:
         _write_version(recipe, version, home / recipe.name / version, built[version], shared)
-    log.info("%s %s: prepared in %.1f s -> %s", recipe.name, ", ".join(todo), time.perf_counter() - started,
-             home / recipe.name)
+    seconds = time.perf_counter() - started
+    log.info("%s %s: prepared in %.1f s -> %s", recipe.name, ", ".join(todo), seconds, home / recipe.name)
     return [home / recipe.name / v for v in names]
 
 
+def _subject_list(root: Path, subjects: str | Sequence[str] | None, recipe: Recipe) -> list[str]:
+    """The subjects to prepare: asked for, else the recipe's, else every one of the source; all present."""
+    available = list_subjects(root)
+    subject_list = _as_list(subjects) or recipe.subjects or available
+    missing = [s for s in subject_list if s not in available]
+    if missing:
+        raise DataError(f"{root}: no folder for {', '.join(missing)}; subjects there: {', '.join(available) or 'none'}")
+    return subject_list
+
+
 def _extract(
-    recipe: Recipe, root: Path, subject_list: list[str], params: dict[str, dict[str, Any]], n_jobs: int,
+    recipe: Recipe,
+    root: Path,
+    subject_list: list[str],
+    params: dict[str, dict[str, Any]],
+    n_jobs: int,
     backend: str | None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[Path, pd.DataFrame]]]]:
     """Read every run of every subject once and compute all versions; keep the small results."""
@@ -475,7 +521,9 @@ def _extract(
             built[version]["subjects"][subject] = {"arrays": arrays, "counts": counts, "mask": masks[version]}
             built[version]["inputs"] += inputs
         log.info(
-            "%s %s: %s", recipe.name, subject,
+            "%s %s: %s",
+            recipe.name,
+            subject,
             "; ".join(
                 f"{split} {c['kept']} samples ({c['dropped'][DROP_REPEAT]} one-back repeats excluded, "
                 f"{c['dropped'][DROP_SHORT]} blocks cut by short runs)"
@@ -505,7 +553,9 @@ def _shared_outputs(recipe: Recipe, root: Path, events_by_split: dict, stimuli: 
     return _Shared(table, images, image_inputs, _release_info(recipe, root), stimuli)
 
 
-def _keep_earlier(target: Path, tmp: Path, built: dict[str, Any], old: dict[str, Any], shared: _Shared) -> tuple[dict, pd.DataFrame]:
+def _keep_earlier(
+    target: Path, tmp: Path, built: dict[str, Any], old: dict[str, Any], shared: _Shared
+) -> tuple[dict, pd.DataFrame]:
     """Hard-link the subjects (and images) prepared earlier under the same parameters into ``tmp``."""
     kept: dict[str, Any] = {}
     table = shared.table
@@ -522,8 +572,12 @@ def _keep_earlier(target: Path, tmp: Path, built: dict[str, Any], old: dict[str,
         old_table = target / "stimuli.tsv"
         if old_table.is_file() and old.get("images"):
             previous = pd.read_csv(old_table, sep="\t", dtype=str, keep_default_na=False)
-            table = table.merge(previous[["split", "image_index", "sha256"]].astype({"image_index": int}),
-                                on=["split", "image_index"], how="left", suffixes=("_x", ""))
+            table = table.merge(
+                previous[["split", "image_index", "sha256"]].astype({"image_index": int}),
+                on=["split", "image_index"],
+                how="left",
+                suffixes=("_x", ""),
+            )
             table["sha256"] = table["sha256"].fillna("n/a")
             table = table.drop(columns=["sha256_x"])
     return kept, table
@@ -536,8 +590,10 @@ def _subject_meta(recipe: Recipe, version: str, subject: str, item: dict[str, An
         "mask": f"{subject}/mask.nii.gz",
         "voxel_order": f"{subject}/voxel_ijk.npy (rows of np.argwhere(mask): C order of i, j, k)",
         "mask_files": [str(p) for p in item["mask"]["files"]],
-        **{split: {**item["counts"][split], "expected": recipe.splits[split].get("expected_samples")}
-           for split in SPLITS},
+        **{
+            split: {**item["counts"][split], "expected": recipe.splits[split].get("expected_samples")}
+            for split in SPLITS
+        },
     }
 
 
@@ -549,12 +605,15 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
         for subject, item in built["subjects"].items():
             _write_subject(tmp / subject, item["arrays"], item["mask"])
             subjects_meta[subject] = _subject_meta(recipe, version, subject, item)
-        _guard_write(tmp / "stimuli.tsv", lambda: write_text_atomic(tmp / "stimuli.tsv", table.to_csv(sep="\t", index=False)))
+        _guard_write(
+            tmp / "stimuli.tsv", lambda: write_text_atomic(tmp / "stimuli.tsv", table.to_csv(sep="\t", index=False))
+        )
         if shared.images is not None:
             for split, stack in shared.images.items():
                 _save_npy(tmp / f"images_{split}.npy", stack)
         has_images = shared.images is not None or (
-            old is not None and bool(old.get("images")) and (tmp / "images_train.npy").is_file())
+            old is not None and bool(old.get("images")) and (tmp / "images_train.npy").is_file()
+        )
         manifest = {
             "dataset": recipe.name,
             "title": recipe.title,
@@ -569,7 +628,9 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
             "release": shared.release,
             "inputs": _dedupe(built["inputs"] + ([] if old is None else old.get("inputs", []))),
             "stimuli_folder": str(shared.stimuli) if shared.stimuli is not None else (old or {}).get("stimuli_folder"),
-            "stimulus_images": shared.image_inputs if shared.images is not None else (old or {}).get("stimulus_images", []),
+            "stimulus_images": shared.image_inputs
+            if shared.images is not None
+            else (old or {}).get("stimulus_images", []),
             "images": has_images,
             "subjects": dict(sorted(subjects_meta.items())),
             "package_versions": package_versions(),

@@ -22,8 +22,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from fmri_bench.raw.bids import block_volumes
 from fmri_bench.errors import DataError
+from fmri_bench.raw.bids import block_volumes
 
 DROP_REPEAT = "one_back_repeat"
 DROP_SHORT = "short_run"
@@ -54,6 +54,23 @@ def read_masked(bold: Path, flat_index: np.ndarray) -> np.ndarray:
     """Read a BOLD run and return the voxels at ``flat_index`` as float32 (n_volumes, n_voxels).
 
     ``flat_index`` indexes the 3-D grid in Fortran order, the order NIfTI stores voxels in.
+
+    Parameters
+    ----------
+    bold : Path
+        A 4-D NIfTI file (``.nii`` or ``.nii.gz``).
+    flat_index : ndarray, int, shape (n_voxels,)
+        Fortran-order flat indices into the 3-D grid.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_volumes, n_voxels)
+        The voxels' time series, with the file's ``scl_slope`` / ``scl_inter`` applied.
+
+    Raises
+    ------
+    DataError
+        The file is missing, corrupt or truncated, or is not 4-D.
     """
     try:
         img = nib.load(bold)
@@ -115,12 +132,35 @@ def _read_gzipped(bold: Path, proxy: nib.arrayproxy.ArrayProxy, chunk: int = 16 
                     out[filled : filled + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
                     filled += len(piece)
     if filled < need:
-        raise DataError(f"{bold}: cannot read NIfTI, the file is truncated ({filled} bytes inflated, the header implies {need})")
+        raise DataError(
+            f"{bold}: cannot read NIfTI, the file is truncated ({filled} bytes inflated, the header implies {need})"
+        )
     return out[offset:].view(dtype).reshape(shape, order="F")
 
 
 def kept_blocks(events: pd.DataFrame, n_volumes: int, tr: float, delay_s: float) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Return the sample blocks that fit in the run, and counts of the blocks dropped and why."""
+    """Return the sample blocks that fit in the run, and counts of the blocks dropped and why.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The run's events, as :func:`~fmri_bench.raw.bids.read_events` returns them.
+    n_volumes : int
+        The run's number of volumes.
+    tr : float
+        The repetition time, in seconds.
+    delay_s : float
+        The haemodynamic delay, in seconds.
+
+    Returns
+    -------
+    blocks : DataFrame
+        The ``sample`` rows whose delayed block holds at least one volume and ends inside
+        the run.
+    dropped : dict of str to int
+        ``one_back_repeat``: the run's ``repeat`` rows; ``short_run``: the sample rows
+        left out.
+    """
     blocks = events[events["role"] == "sample"]
     fits = np.array(
         [
@@ -134,7 +174,25 @@ def kept_blocks(events: pd.DataFrame, n_volumes: int, tr: float, delay_s: float)
 
 
 def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dict[str, Any]) -> RunSamples:
-    """v1: detrend + z-score per voxel, then average the delayed volumes of each block."""
+    """v1: detrend + z-score per voxel, then average the delayed volumes of each block.
+
+    Parameters
+    ----------
+    data : ndarray, float32, shape (n_volumes, n_voxels)
+        The masked run.
+    events : DataFrame
+        The run's events (see :func:`kept_blocks`).
+    tr : float
+        The repetition time, in seconds.
+    params : dict
+        The version's recipe table: ``delay_s``, ``detrend`` and ``standardize`` (a
+        ``nilearn.signal.clean`` strategy, or false for none).
+
+    Returns
+    -------
+    RunSamples
+        float32 (n_blocks, n_voxels) samples, their int64 image indices, and the drop counts.
+    """
     from nilearn.signal import clean
 
     n_volumes = data.shape[0]
@@ -152,7 +210,30 @@ def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dic
 
 
 def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: dict[str, Any]) -> RunSamples:
-    """v2: least-squares-all GLM, one regressor per kept block; betas z-scored per run."""
+    """v2: least-squares-all GLM, one regressor per kept block; betas z-scored per run.
+
+    The data are scaled to percent signal change per voxel before the fit.
+
+    Parameters
+    ----------
+    data : ndarray, float32, shape (n_volumes, n_voxels)
+        The masked run.
+    events : DataFrame
+        The run's events (see :func:`kept_blocks`).
+    tr : float
+        The repetition time, in seconds.
+    params : dict
+        The version's recipe table: ``delay_s``, ``hrf_model``, ``drift_model``,
+        ``drift_order``, ``high_pass_hz``, ``noise_model`` and ``zscore_betas`` (the
+        z-scoring per voxel over the run's blocks happens only when true, and with 2 or
+        more kept blocks).
+
+    Returns
+    -------
+    RunSamples
+        float32 (n_blocks, n_voxels) betas of the kept blocks, their int64 image indices,
+        and the drop counts.
+    """
     from nilearn.glm.first_level import make_first_level_design_matrix, run_glm
 
     n_volumes = data.shape[0]
@@ -205,7 +286,24 @@ METHODS = {"block_average": block_average, "single_trial_glm": single_trial_glm}
 
 
 def process_run(task: RunTask) -> dict[str, RunSamples]:
-    """Read ``task.bold`` once and return the samples of every requested version."""
+    """Read ``task.bold`` once and return the samples of every requested version.
+
+    Parameters
+    ----------
+    task : RunTask
+        The run: BOLD path, events, TR, expected volume count, voxels and parameters per
+        version.
+
+    Returns
+    -------
+    dict of str to RunSamples
+        Version -> its samples from this run.
+
+    Raises
+    ------
+    DataError
+        The BOLD cannot be read, or holds another number of volumes than its header says.
+    """
     from threadpoolctl import threadpool_limits
 
     # The matrices are small (volumes x regressors): BLAS threads only spin and contend,

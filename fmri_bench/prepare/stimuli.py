@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from fmri_bench.errors import DataError
+from fmri_bench.images import IMAGE_EXTENSIONS, load_image
 from fmri_bench.io import sha256_file
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 COLUMNS = ["split", "image_index", "stimulus_id", "stimulus_name", "sha256"]
 
 
@@ -19,6 +19,19 @@ def catalogue(events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]]) -> pd
     """Return one row per image (split, image_index, stimulus_id, stimulus_name), ascending.
 
     Raises DataError when one image_index names two different stimuli within a split.
+
+    Parameters
+    ----------
+    events_by_split : dict
+        Split -> ``(events path, events)`` of every run, the events as
+        :func:`~fmri_bench.raw.bids.read_events` returns them.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``split``, ``image_index``, ``stimulus_id``, ``stimulus_name`` and ``sha256``
+        (``"n/a"`` until :func:`build_images` fills it); train rows first, then test, each by
+        image_index. The first row seen for an image gives its stimulus_id.
     """
     rows: dict[tuple[str, int], tuple[str, str, Path]] = {}
     for split, items in events_by_split.items():
@@ -28,48 +41,38 @@ def catalogue(events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]]) -> pd
                 key = (split, int(index))
                 if key in rows and rows[key][0] != name:
                     raise DataError(
-                        f"{path}: image_index {index} ({split}) is {name!r} here but {rows[key][0]!r} "
-                        f"in {rows[key][2]}"
+                        f"{path}: image_index {index} ({split}) is {name!r} here but {rows[key][0]!r} in {rows[key][2]}"
                     )
                 rows.setdefault(key, (name, sid, path))
     order = {"train": 0, "test": 1}
     keys = sorted(rows, key=lambda k: (order.get(k[0], 9), k[1]))
-    return pd.DataFrame(
-        [(s, i, rows[(s, i)][1], rows[(s, i)][0], "n/a") for s, i in keys], columns=COLUMNS
-    )
+    return pd.DataFrame([(s, i, rows[(s, i)][1], rows[(s, i)][0], "n/a") for s, i in keys], columns=COLUMNS)
 
 
 def _index_folder(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for entry in os.scandir(folder):
+    # Sorted, so that x.jpg wins over x.png whatever order the file system lists them in.
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         stem, ext = os.path.splitext(entry.name)
         if ext.lower() in IMAGE_EXTENSIONS and entry.is_file():
             found.setdefault(stem, Path(entry.path))
     return found
 
 
-def load_image(path: Path, resolution: int) -> np.ndarray:
-    """Read an image as RGB, centre-crop it to a square and resize it (Lanczos) to ``resolution``."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            w, h = img.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            img = img.crop((left, top, left + side, top + side))
-            if side != resolution:
-                img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from exc
-
-
 def build_images(
     table: pd.DataFrame, folder: str | os.PathLike[str], resolution: int
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict]]:
     """Read the images of ``table`` from ``folder``; fill its sha256 column.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The catalogue (see :func:`catalogue`); only its train and test rows are read.
+    folder : path-like
+        A folder holding one image per stimulus, named ``<stimulus_name>.<ext>`` (not
+        searched recursively).
+    resolution : int
+        The output side in pixels (see :func:`load_image`).
 
     Returns
     -------
@@ -79,6 +82,11 @@ def build_images(
         split -> uint8 (n_images, resolution, resolution, 3) in table order.
     inputs : list of dict
         The source image files with their sizes, for the manifest.
+
+    Raises
+    ------
+    DataError
+        The folder is missing, a stimulus has no image, or an image is unreadable.
     """
     folder = Path(folder)
     if not folder.is_dir():

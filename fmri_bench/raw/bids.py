@@ -50,13 +50,36 @@ class Run:
 
 
 def entities(filename: str) -> dict[str, str]:
-    """Return the BIDS key-value entities of a file name (``sub``, ``ses``, ``task``, ``run``...)."""
+    """Return the BIDS key-value entities of a file name (``sub``, ``ses``, ``task``, ``run``...).
+
+    Parameters
+    ----------
+    filename : str
+        A file name without folders; the extension and the suffix after the last ``_``
+        (``bold``, ``events``) are ignored.
+
+    Returns
+    -------
+    dict of str to str
+        Key -> value, e.g. ``{"sub": "01", "run": "01"}``.
+    """
     stem = filename.split(".", 1)[0]
     return dict(_ENTITY.findall("_".join(stem.split("_")[:-1]) if "_" in stem else stem))
 
 
 def list_subjects(root: str | os.PathLike[str]) -> list[str]:
-    """Return the ``sub-*`` folders of a BIDS tree, sorted."""
+    """Return the ``sub-*`` folders of a BIDS tree, sorted.
+
+    Parameters
+    ----------
+    root : path-like
+        The BIDS root.
+
+    Returns
+    -------
+    list of str
+        Folder names (``sub-01``...); empty when there is none.
+    """
     return sorted(p.name for p in Path(root).glob("sub-*") if p.is_dir())
 
 
@@ -66,6 +89,23 @@ def _run_number(path: Path) -> int:
 
 def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) -> list[Run]:
     """Return the runs of ``subject`` that feed the recipe's splits, in session and run order.
+
+    Runs are found by their events files; the BOLD path is derived from each, and need not
+    exist yet.
+
+    Parameters
+    ----------
+    root : path-like
+        The BIDS root.
+    recipe : Recipe
+        The dataset recipe (its task and the session pattern of each split).
+    subject : str
+        The subject folder, e.g. ``sub-01``.
+
+    Returns
+    -------
+    list of Run
+        The train runs, then the test runs.
 
     Raises
     ------
@@ -90,14 +130,37 @@ def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) ->
         for events in found:
             bold = events.with_name(events.name[: -len("_events.tsv")] + "_bold.nii.gz")
             runs.append(
-                Run(subject=subject, session=events.parent.parent.name, split=split, run=_run_number(events),
-                    bold=bold, events=events)
+                Run(
+                    subject=subject,
+                    session=events.parent.parent.name,
+                    split=split,
+                    run=_run_number(events),
+                    bold=bold,
+                    events=events,
+                )
             )
     return runs
 
 
 def mask_paths(root: str | os.PathLike[str], recipe: Recipe, subject: str, rois: list[str]) -> list[Path]:
-    """Return the ROI mask files (every hemisphere of every ROI) of ``subject``."""
+    """Return the ROI mask files (every hemisphere of every ROI) of ``subject``.
+
+    Parameters
+    ----------
+    root : path-like
+        The BIDS root.
+    recipe : Recipe
+        The dataset recipe (its ``bids.mask`` path template and ``bids.hemispheres``).
+    subject : str
+        The subject folder, e.g. ``sub-01``.
+    rois : list of str
+        ROI names as the mask template spells them.
+
+    Returns
+    -------
+    list of Path
+        Per ROI, one path per hemisphere; whether the files exist is not checked.
+    """
     template = recipe.bids["mask"]
     return [
         Path(root) / template.format(subject=subject, hemi=hemi, roi=roi)
@@ -111,6 +174,18 @@ def sidecar_chain(bold: Path, root: Path) -> list[Path]:
 
     A sidecar applies when its suffix is ``bold`` and its entities are a subset of the
     BOLD file's; it sits in the BOLD's folder or any folder above, up to ``root``.
+
+    Parameters
+    ----------
+    bold : Path
+        The BOLD file.
+    root : Path
+        The BIDS root (when ``bold`` is not under it, only the BOLD's folder is searched).
+
+    Returns
+    -------
+    list of Path
+        The applicable ``*_bold.json`` files, outermost folder first.
     """
     own = entities(bold.name)
     chain: list[Path] = []
@@ -130,7 +205,25 @@ def sidecar_chain(bold: Path, root: Path) -> list[Path]:
 
 
 def read_sidecar(bold: Path, root: Path) -> dict[str, Any]:
-    """Return the merged sidecar metadata of ``bold`` (inner files override outer ones)."""
+    """Return the merged sidecar metadata of ``bold`` (inner files override outer ones).
+
+    Parameters
+    ----------
+    bold : Path
+        The BOLD file.
+    root : Path
+        The BIDS root.
+
+    Returns
+    -------
+    dict
+        The merged JSON objects; empty when no sidecar applies.
+
+    Raises
+    ------
+    DataError
+        A sidecar is not readable JSON.
+    """
     merged: dict[str, Any] = {}
     for path in sidecar_chain(bold, root):
         try:
@@ -141,7 +234,20 @@ def read_sidecar(bold: Path, root: Path) -> dict[str, Any]:
 
 
 def repetition_time(bold: Path, root: Path) -> float | None:
-    """Return RepetitionTime (s) from the sidecars of ``bold``, or None if none says."""
+    """Return RepetitionTime (s) from the sidecars of ``bold``, or None if none says.
+
+    Parameters
+    ----------
+    bold : Path
+        The BOLD file.
+    root : Path
+        The BIDS root.
+
+    Returns
+    -------
+    float or None
+        The repetition time in seconds.
+    """
     tr = read_sidecar(bold, root).get("RepetitionTime")
     return float(tr) if tr is not None else None
 
@@ -213,15 +319,7 @@ def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFr
     except ValueError as exc:
         raise DataError(f"{path}: image_index is not an integer ({exc})") from exc
     if spec.get("drop_consecutive_repeats", False):
-        # Unflagged one-back: a stimulus row showing the same image as the stimulus row before it.
-        last = None
-        for i in range(len(frame)):
-            if roles.iat[i] == "rest":
-                last = None
-                continue
-            if last is not None and image_index[i] == last:
-                roles.iat[i] = "repeat"
-            last = image_index[i]
+        _flag_consecutive_repeats(roles, image_index)
     stimulus_id = frame["stimulus_id"] if "stimulus_id" in frame.columns else pd.Series("", index=frame.index)
     return pd.DataFrame(
         {
@@ -235,10 +333,36 @@ def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFr
     )
 
 
+def _flag_consecutive_repeats(roles: pd.Series, image_index: np.ndarray) -> None:
+    """Unflagged one-back (ds001246): a stimulus row showing the image of the stimulus row before it."""
+    last = None
+    for i in range(len(roles)):
+        if roles.iat[i] == "rest":
+            last = None
+            continue
+        if last is not None and image_index[i] == last:
+            roles.iat[i] = "repeat"
+        last = image_index[i]
+
+
 def block_volumes(onset: float, duration: float, delay_s: float, tr: float) -> np.ndarray:
     """Return the volume indices whose acquisition time lies in the block shifted by ``delay_s``.
 
     Volume ``i`` is acquired at ``i * tr``; the block covers ``[onset + delay, onset + duration + delay)``.
+
+    Parameters
+    ----------
+    onset, duration : float
+        The block, in seconds from the start of the run.
+    delay_s : float
+        The haemodynamic delay, in seconds.
+    tr : float
+        The repetition time, in seconds.
+
+    Returns
+    -------
+    ndarray, int64, shape (K,)
+        Consecutive volume indices (K may be 0); they are not clipped to the run's length.
     """
     start, stop = onset + delay_s, onset + duration + delay_s
     first = int(np.ceil(start / tr - 1e-9))

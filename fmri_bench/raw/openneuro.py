@@ -20,13 +20,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from fmri_bench.raw.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
 from fmri_bench.errors import DataError, NetworkError
 from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.progress import get_logger, track
+from fmri_bench.raw.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
+from fmri_bench.recipe import Recipe, load_recipe
 
 log = get_logger(__name__)
-from fmri_bench.recipe import Recipe, load_recipe
 
 # git-annex needs an identity to record its bookkeeping commits; never ask the user for one.
 GIT_IDENTITY = {
@@ -40,7 +40,16 @@ REACH_TIMEOUT_S = 5.0
 
 @contextlib.contextmanager
 def git_environment() -> Iterator[None]:
-    """Set the git identity (unless the user has one in the environment) and git-annex on PATH."""
+    """Set the git identity (unless the user has one in the environment) and git-annex on PATH.
+
+    git-annex is looked for in the folder of the running Python (the virtual environment's
+    ``bin``), which is put first on PATH unless it is already there.
+
+    Yields
+    ------
+    None
+        While the environment is set; the previous values are restored on exit.
+    """
     saved = {k: os.environ.get(k) for k in (*GIT_IDENTITY, "PATH")}
     for key, value in GIT_IDENTITY.items():
         os.environ.setdefault(key, value)
@@ -66,7 +75,21 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
 
 
 def check_reachable(url: str, timeout: float = REACH_TIMEOUT_S) -> None:
-    """Fail fast (one line) when the host of a remote ``url`` cannot be reached; local paths pass."""
+    """Fail fast (one line) when the host of a remote ``url`` cannot be reached; local paths pass.
+
+    Parameters
+    ----------
+    url : str
+        The source URL; a path or ``file://`` URL is not checked.
+    timeout : float
+        Seconds to wait for a TCP connection (to the URL's port, else 443 for https, 80 for
+        http, 22 otherwise).
+
+    Raises
+    ------
+    NetworkError
+        The connection failed.
+    """
     parsed = urlparse(url)
     if parsed.scheme in ("", "file") or not parsed.hostname:
         return
@@ -83,8 +106,22 @@ def check_reachable(url: str, timeout: float = REACH_TIMEOUT_S) -> None:
 def clone(recipe: Recipe, target: Path) -> Path:
     """Clone the recipe's source into ``target`` (once) and check out the pinned commit.
 
+    Parameters
+    ----------
+    recipe : Recipe
+        The dataset recipe (an ``openneuro`` source: ``url``, ``commit``, ``release``).
+    target : Path
+        The clone's folder; an existing clone (a ``.git`` there) is reused.
+
+    Returns
+    -------
+    Path
+        ``target``.
+
     Raises
     ------
+    NetworkError
+        The host cannot be reached or ``datalad clone`` failed.
     DataError
         The clone does not hold the pinned commit, or the release tag points elsewhere.
     """
@@ -104,12 +141,18 @@ def clone(recipe: Recipe, target: Path) -> Path:
                 target.rmdir()  # an empty folder left by an earlier failure
             os.replace(partial / target.name, target)
         except Exception as exc:  # datalad raises IncompleteResultsError and others
-            raise NetworkError(f"datalad clone of {url} failed ({(str(exc).splitlines() or [''])[0]}); "
-                               "pass --source BIDS_DIR for a local copy") from exc
+            raise NetworkError(
+                f"datalad clone of {url} failed ({(str(exc).splitlines() or [''])[0]}); "
+                "pass --source BIDS_DIR for a local copy"
+            ) from exc
         finally:
             shutil.rmtree(partial, ignore_errors=True)
-    if subprocess.run(["git", "-C", str(target), "cat-file", "-e", f"{commit}^{{commit}}"],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["git", "-C", str(target), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True
+        ).returncode
+        != 0
+    ):
         raise DataError(
             f"{target}: the clone of {url} has no commit {commit} (release {release} pinned by the recipe); "
             "refusing to prepare from another version"
@@ -125,7 +168,30 @@ def clone(recipe: Recipe, target: Path) -> Path:
 
 
 def needed_files(root: Path, recipe: Recipe, subjects: Sequence[str], versions: Sequence[str]) -> list[Path]:
-    """The files that preparing ``subjects`` and ``versions`` reads: runs of both splits and masks."""
+    """The files that preparing ``subjects`` and ``versions`` reads: runs of both splits and masks.
+
+    Parameters
+    ----------
+    root : Path
+        The BIDS root (a clone whose annexed files may not be fetched yet).
+    recipe : Recipe
+        The dataset recipe.
+    subjects : sequence of str
+        Subjects (``sub-01``...).
+    versions : sequence of str
+        Versions whose ROIs decide which masks are needed.
+
+    Returns
+    -------
+    list of Path
+        Sorted, without duplicates: BOLD, events and sidecar files of every run, and the
+        ROI masks of every hemisphere.
+
+    Raises
+    ------
+    DataError
+        A subject has no run for a split (see :func:`~fmri_bench.raw.bids.discover_runs`).
+    """
     rois = sorted({roi for v in versions for roi in recipe.version(v)["rois"]})
     files: set[Path] = set()
     for subject in subjects:
@@ -136,7 +202,27 @@ def needed_files(root: Path, recipe: Recipe, subjects: Sequence[str], versions: 
 
 
 def missing_bytes(root: Path, files: Sequence[Path]) -> tuple[int, int, list[Path]]:
-    """Ask git-annex which of ``files`` are not here yet; return (bytes missing, bytes total, missing files)."""
+    """Ask git-annex which of ``files`` are not here yet; return (bytes missing, bytes total, missing files).
+
+    Only annexed files count; files kept in git itself are always here. The exit status of
+    ``git annex find`` is not checked.
+
+    Parameters
+    ----------
+    root : Path
+        The datalad clone.
+    files : sequence of Path
+        Files under ``root``.
+
+    Returns
+    -------
+    missing : int
+        Bytes of the annexed files not yet present.
+    total : int
+        Bytes of all the annexed files among ``files``.
+    absent : list of Path
+        The annexed files not yet present.
+    """
     total = missing = 0
     absent: list[Path] = []
     rel = [str(p.relative_to(root)) for p in files]
@@ -144,11 +230,16 @@ def missing_bytes(root: Path, files: Sequence[Path]) -> tuple[int, int, list[Pat
         chunk = rel[chunk_start : chunk_start + 200]
         out = subprocess.run(
             ["git", "-C", str(root), "annex", "find", "--include=*", "--format=${bytesize}\t${file}\n", *chunk],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         here = subprocess.run(
             ["git", "-C", str(root), "annex", "find", "--format=${file}\n", *chunk], capture_output=True, text=True
         )
+        for result in (out, here):
+            if result.returncode != 0:  # git-annex missing from PATH, or not an annex: say so, never count 0 bytes
+                last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+                raise DataError(f"{root}: git annex find failed ({last}); is git-annex installed and on PATH?")
         present = set(here.stdout.split("\n"))
         for line in out.stdout.splitlines():
             size, _, name = line.partition("\t")
@@ -180,6 +271,8 @@ def download(
         Versions to prepare (their ROIs decide which masks are fetched; default: all).
     data_home : path-like, optional
         The clone goes to ``<data-home>/raw/<dataset>`` unless ``target`` is given.
+    target : path-like, optional
+        The clone's folder, instead of ``<data-home>/raw/<dataset>``.
 
     Returns
     -------
@@ -199,14 +292,31 @@ def download(
         )
         if absent:
             get_files(root, absent)
-        still, _, left = missing_bytes(root, files)
+        _, _, left = missing_bytes(root, files)
         if left:
-            raise NetworkError(f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume")
+            raise NetworkError(
+                f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume"
+            )
     return root
 
 
 def get_files(root: Path, files: Sequence[Path], batch: int = 8) -> None:
-    """``datalad get`` the files in small batches, with a progress bar over all of them."""
+    """``datalad get`` the files in small batches, with a progress bar over all of them.
+
+    Parameters
+    ----------
+    root : Path
+        The datalad clone.
+    files : sequence of Path
+        Files under ``root`` to fetch.
+    batch : int
+        Files per ``datalad get`` call.
+
+    Raises
+    ------
+    NetworkError
+        A batch failed (a new run resumes: files already fetched stay).
+    """
     import datalad.api as dl
 
     batches = [list(files[i : i + batch]) for i in range(0, len(files), batch)]

@@ -15,8 +15,19 @@ FEATURES = ("luminance", "red_green", "blue_yellow", "edge_0", "edge_45", "edge_
 FEATURE_GRID = 32
 LEVELS = ("V1", "V2", "V3", "hV4", "higher")
 # ROI -> level of the latent channels its voxels mix.
-_ROI_LEVEL = {"V1d": 0, "V1v": 0, "V2d": 1, "V2v": 1, "V3d": 2, "V3v": 2, "hV4": 3,
-              "LOC": 4, "FFA": 4, "PPA": 4, "HVC": 4}
+_ROI_LEVEL = {
+    "V1d": 0,
+    "V1v": 0,
+    "V2d": 1,
+    "V2v": 1,
+    "V3d": 2,
+    "V3v": 2,
+    "hV4": 3,
+    "LOC": 4,
+    "FFA": 4,
+    "PPA": 4,
+    "HVC": 4,
+}
 _LEVEL_SIGMA = (0.05, 0.07, 0.10, 0.15, 0.25)
 _OVERSAMPLING = 16
 TASK = "perception"
@@ -72,23 +83,47 @@ class SizePreset:
     final_rest_s: float = 6.0
 
     def as_dict(self) -> dict:
-        """Return the preset as a JSON-ready dict."""
+        """Return the preset as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Field name -> value (``grid`` and ``channels_per_level`` as tuples).
+        """
         return dataclasses.asdict(self)
 
 
 #: The size presets, by name.
 SIZES: dict[str, SizePreset] = {
     "tiny": SizePreset(
-        name="tiny", n_subjects=2, n_train=60, train_reps=2, n_test=10, test_reps=6,
-        images_per_run=10, onebacks_per_run=1, runs_per_session=4, grid=(16, 16, 8),
+        name="tiny",
+        n_subjects=2,
+        n_train=60,
+        train_reps=2,
+        n_test=10,
+        test_reps=6,
+        images_per_run=10,
+        onebacks_per_run=1,
+        runs_per_session=4,
+        grid=(16, 16, 8),
         # More signal than default: tests on 60 training images need a clear effect.
-        images_per_category=4, snr=0.3,
+        images_per_category=4,
+        snr=0.3,
     ),
     "default": SizePreset(
-        name="default", n_subjects=3, n_train=600, train_reps=2, n_test=50, test_reps=8,
-        images_per_run=50, onebacks_per_run=5, runs_per_session=8, grid=(20, 20, 12),
+        name="default",
+        n_subjects=3,
+        n_train=600,
+        train_reps=2,
+        n_test=50,
+        test_reps=8,
+        images_per_run=50,
+        onebacks_per_run=5,
+        runs_per_session=8,
+        grid=(20, 20, 12),
         # Calibrated (bench/calibrate_simulate.py): pairwise SVM sanity check ~0.7 per subject.
-        images_per_category=4, snr=0.12,
+        images_per_category=4,
+        snr=0.12,
     ),
 }
 
@@ -101,11 +136,18 @@ _BOLD_SIDECAR = {
     "MultibandAccelerationFactor": 4,
     "TaskName": TASK,
 }
-EVENTS_COLUMNS = ("onset", "duration", "event_type", "stimulus_id", "stimulus_name",
-                  "category_index", "image_index", "response_time")
+EVENTS_COLUMNS = (
+    "onset",
+    "duration",
+    "event_type",
+    "stimulus_id",
+    "stimulus_name",
+    "category_index",
+    "image_index",
+    "response_time",
+)
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     # Independent named streams: adding a stream never shifts another one.
     return np.random.default_rng([int(seed), *stream])
-

@@ -7,7 +7,15 @@ import math
 import numpy as np
 
 from fmri_bench.raw.simulate.config import (
-    _LEVEL_SIGMA, _OVERSAMPLING, FEATURE_GRID, FEATURES, HEMISPHERES, ROIS, SizePreset, _rng, _ROI_LEVEL,
+    _LEVEL_SIGMA,
+    _OVERSAMPLING,
+    _ROI_LEVEL,
+    FEATURE_GRID,
+    FEATURES,
+    HEMISPHERES,
+    ROIS,
+    SizePreset,
+    _rng,
 )
 
 # ------------------------------------------------------------------- encoding model
@@ -16,7 +24,19 @@ from fmri_bench.raw.simulate.config import (
 def feature_maps(images: np.ndarray) -> np.ndarray:
     """Return the raw 7 feature maps of uint8 images (n, H, W, 3) on the 32x32 grid.
 
-    See the module docstring (step 2); ``H`` and ``W`` must be multiples of 32.
+    See the :mod:`fmri_bench.raw.simulate` docstring (step 2); ``H`` and ``W`` must be
+    multiples of 32.
+
+    Parameters
+    ----------
+    images : ndarray, uint8, shape (n, H, W, 3)
+        RGB images (0-255).
+
+    Returns
+    -------
+    ndarray, float64, shape (n, 7, 32, 32)
+        Per grid cell: luminance, red-green, blue-yellow (from RGB in [0, 1]), then the
+        squared luminance gradient along 0, 45, 90 and 135 degrees (:data:`FEATURES` order).
     """
     images = np.asarray(images)
     n, h, w, _ = images.shape
@@ -71,8 +91,9 @@ def _make_channels(preset: SizePreset, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _channel_drive(features: np.ndarray, channels: dict[str, np.ndarray],
-                   feature_mean: np.ndarray, feature_std: np.ndarray) -> np.ndarray:
+def _channel_drive(
+    features: np.ndarray, channels: dict[str, np.ndarray], feature_mean: np.ndarray, feature_std: np.ndarray
+) -> np.ndarray:
     """Drive d (n_images, K) of every channel (before standardization across images)."""
     f = (features - feature_mean[None, :, None, None]) / feature_std[None, :, None, None]
     rf = _rf_matrix(channels["channel_x"], channels["channel_y"], channels["channel_sigma"])
@@ -143,8 +164,7 @@ def _roi_masks(label: np.ndarray, hemi: np.ndarray) -> dict[tuple[str, str], np.
     return masks
 
 
-def _retinotopic_targets(roi_names: list[str], hemis: np.ndarray,
-                         rng: np.random.Generator) -> np.ndarray:
+def _retinotopic_targets(roi_names: list[str], hemis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, 2) target positions (x, y in [0, 1]) in each voxel's part of the visual field."""
     n = len(roi_names)
     out = np.empty((n, 2))
@@ -174,6 +194,20 @@ def spm_hrf(tr: float, oversampling: int = _OVERSAMPLING, time_length: float = 3
     both shifted by one fine sample), sampled every ``tr / oversampling`` seconds over
     ``time_length`` seconds and normalized to sum 1. Written out with numpy so that
     simulating does not import nilearn's GLM stack (seconds of import time).
+
+    Parameters
+    ----------
+    tr : float
+        The repetition time, in seconds.
+    oversampling : int
+        Fine samples per TR.
+    time_length : float
+        The HRF's length, in seconds.
+
+    Returns
+    -------
+    ndarray, float64, shape (round(time_length * oversampling / tr),)
+        The HRF at the fine time steps, summing to 1.
     """
     dt = tr / oversampling
     t = np.linspace(0, time_length, int(np.rint(float(time_length) / dt))) - dt
@@ -188,8 +222,7 @@ def spm_hrf(tr: float, oversampling: int = _OVERSAMPLING, time_length: float = 3
     return hrf / hrf.sum()
 
 
-def block_regressors(onsets: np.ndarray, durations: np.ndarray, n_volumes: int,
-                     tr: float) -> np.ndarray:
+def block_regressors(onsets: np.ndarray, durations: np.ndarray, n_volumes: int, tr: float) -> np.ndarray:
     """Unit-height HRF-convolved boxcars, one column per block, read at each volume start.
 
     The boxcar is sampled every ``tr / 16`` s and convolved with :func:`spm_hrf`; a
@@ -232,4 +265,3 @@ def _ar1(eps: np.ndarray, rho: float) -> np.ndarray:
         np.multiply(out[t - 1], r, out=out[t])
         out[t] += c * eps[t]
     return out
-

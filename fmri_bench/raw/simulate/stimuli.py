@@ -33,8 +33,9 @@ def _noise_texture(rng: np.random.Generator, n: int, scale: float) -> np.ndarray
     return tex / max(tex.max(), 1e-9)
 
 
-def _pattern(rng: np.random.Generator, kind: str, n: int, c1: np.ndarray, c2: np.ndarray,
-             yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+def _pattern(
+    rng: np.random.Generator, kind: str, n: int, c1: np.ndarray, c2: np.ndarray, yy: np.ndarray, xx: np.ndarray
+) -> np.ndarray:
     """An (n, n, 3) fill: flat c1, a grating between c1 and c2, or a noise texture."""
     if kind == "flat":
         return np.broadcast_to(c1, (n, n, 3)).copy()
@@ -52,8 +53,9 @@ def _pattern(rng: np.random.Generator, kind: str, n: int, c1: np.ndarray, c2: np
     return c1 * (1 - t[..., None]) + c2 * t[..., None]
 
 
-def _shape_mask(kind: str, n: int, cx: float, cy: float, r: float, theta: float,
-                yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+def _shape_mask(
+    kind: str, n: int, cx: float, cy: float, r: float, theta: float, yy: np.ndarray, xx: np.ndarray
+) -> np.ndarray:
     """A soft (1 px edge) mask in [0, 1] for one shape of radius ``r`` pixels."""
     u = (xx - cx) * np.cos(theta) + (yy - cy) * np.sin(theta)
     v = -(xx - cx) * np.sin(theta) + (yy - cy) * np.cos(theta)
@@ -68,9 +70,7 @@ def _shape_mask(kind: str, n: int, cx: float, cy: float, r: float, theta: float,
         inside = np.minimum(1.2 * r - np.abs(u), 0.28 * r - np.abs(v))
     else:  # triangle: three half-planes of an equilateral triangle
         angles = np.array([np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3])
-        inside = np.min(
-            [0.5 * r - (u * np.cos(a) + v * np.sin(a)) for a in angles], axis=0
-        )
+        inside = np.min([0.5 * r - (u * np.cos(a) + v * np.sin(a)) for a in angles], axis=0)
     return np.clip(inside + 0.5, 0.0, 1.0)
 
 
@@ -95,8 +95,7 @@ def _render_image(rng: np.random.Generator, style: dict, n: int) -> np.ndarray:
     sat = style["saturation"]
 
     def colour(i: int) -> np.ndarray:
-        return _hsv_to_rgb(hues[i % 3] + rng.normal(0, 0.04), sat + rng.normal(0, 0.1),
-                           rng.uniform(0.35, 1.0))
+        return _hsv_to_rgb(hues[i % 3] + rng.normal(0, 0.04), sat + rng.normal(0, 0.1), rng.uniform(0.35, 1.0))
 
     bg_v = style["bg_value"]
     c1 = _hsv_to_rgb(hues[2] + rng.normal(0, 0.05), 0.5 * sat, bg_v + rng.normal(0, 0.08))
@@ -140,16 +139,18 @@ def _make_stimuli(preset: SizePreset, seed: int, progress=None) -> tuple[list[di
                 cat_pos = n_train_cat + idx - 1
             image_no = int(rng.integers(1, 50_000))
             wnid = int(wnids[cat_pos])
-            rows.append({
-                "split": split,
-                "image_index": idx,
-                "category_index": cat,
-                "stimulus_name": f"n{wnid:08d}_{image_no}",
-                "stimulus_id": f"{wnid}.{image_no:06d}",
-                "background": styles[cat_pos]["background"],
-                "shapes": "+".join(styles[cat_pos]["shapes"]),
-                "fill": styles[cat_pos]["fill"],
-            })
+            rows.append(
+                {
+                    "split": split,
+                    "image_index": idx,
+                    "category_index": cat,
+                    "stimulus_name": f"n{wnid:08d}_{image_no}",
+                    "stimulus_id": f"{wnid}.{image_no:06d}",
+                    "background": styles[cat_pos]["background"],
+                    "shapes": "+".join(styles[cat_pos]["shapes"]),
+                    "fill": styles[cat_pos]["fill"],
+                }
+            )
             jobs.append((cat_pos, idx))
 
     def render(job: tuple[int, int]) -> np.ndarray:
@@ -167,4 +168,3 @@ def _make_stimuli(preset: SizePreset, seed: int, progress=None) -> tuple[list[di
     if len(set(names)) != len(names):  # pragma: no cover - astronomically unlikely
         raise RuntimeError("duplicate stimulus names; choose another seed")
     return rows, np.stack(images)
-

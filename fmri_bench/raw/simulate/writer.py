@@ -57,10 +57,9 @@ def _slice_timing(nz: int, tr: float, multiband: int) -> list[float]:
 def _run_schedule(preset: SizePreset, rng: np.random.Generator) -> list[dict]:
     """The runs of one subject: split, session, run number, the images shown in order."""
     runs = []
-    for split, n_img, reps in (("train", preset.n_train, preset.train_reps),
-                               ("test", preset.n_test, preset.test_reps)):
+    for split, n_img, reps in (("train", preset.n_train, preset.train_reps), ("test", preset.n_test, preset.test_reps)):
         sequence = np.concatenate([rng.permutation(n_img) + 1 for _ in range(reps)])
-        chunks = [sequence[i:i + preset.images_per_run] for i in range(0, len(sequence), preset.images_per_run)]
+        chunks = [sequence[i : i + preset.images_per_run] for i in range(0, len(sequence), preset.images_per_run)]
         for k, chunk in enumerate(chunks):
             session = k // preset.runs_per_session + 1
             label = "Training" if split == "train" else "Test"
@@ -72,17 +71,20 @@ def _run_schedule(preset: SizePreset, rng: np.random.Generator) -> list[dict]:
                 blocks.append((int(img), 1))
                 if pos in repeat_after:
                     blocks.append((int(img), 2))
-            runs.append({
-                "split": split,
-                "session": f"ses-perceptionNaturalImage{label}{session:02d}",
-                "run": k % preset.runs_per_session + 1,
-                "blocks": blocks,
-            })
+            runs.append(
+                {
+                    "split": split,
+                    "session": f"ses-perceptionNaturalImage{label}{session:02d}",
+                    "run": k % preset.runs_per_session + 1,
+                    "blocks": blocks,
+                }
+            )
     return runs
 
 
-def _events_table(blocks: list[tuple[int, int]], stim: dict[int, dict], preset: SizePreset,
-                  rng: np.random.Generator) -> tuple[str, np.ndarray, np.ndarray, float]:
+def _events_table(
+    blocks: list[tuple[int, int]], stim: dict[int, dict], preset: SizePreset, rng: np.random.Generator
+) -> tuple[str, np.ndarray, np.ndarray, float]:
     """Return (events.tsv text, block onsets, block durations, run length in seconds)."""
     lines = ["\t".join(EVENTS_COLUMNS)]
 
@@ -95,8 +97,20 @@ def _events_table(blocks: list[tuple[int, int]], stim: dict[int, dict], preset: 
     for img, code in blocks:
         s = stim[img]
         rt = f"{t + rng.uniform(0.6, 1.6):.6f}" if code == 2 else "n/a"
-        lines.append("\t".join([fmt(t), fmt(preset.block_s), str(code), s["stimulus_id"],
-                                s["stimulus_name"], str(s["category_index"]), str(img), rt]))
+        lines.append(
+            "\t".join(
+                [
+                    fmt(t),
+                    fmt(preset.block_s),
+                    str(code),
+                    s["stimulus_id"],
+                    s["stimulus_name"],
+                    str(s["category_index"]),
+                    str(img),
+                    rt,
+                ]
+            )
+        )
         onsets.append(t), durs.append(preset.block_s)
         t += preset.block_s
     lines.append(f"{fmt(t)}\t{fmt(preset.final_rest_s)}\t-2\tn/a\tn/a\tn/a\tn/a\tn/a")
@@ -159,7 +173,9 @@ def _check_existing(out_dir: Path, size: str, seed: int) -> bool:
     if not out_dir.exists():
         return False
     if not out_dir.is_dir():
-        raise FmriBenchError(f"{out_dir} exists and is not a folder; expected a new or empty folder for the simulated dataset")
+        raise FmriBenchError(
+            f"{out_dir} exists and is not a folder; expected a new or empty folder for the simulated dataset"
+        )
     if not any(out_dir.iterdir()):
         return False
     record = _record_path(out_dir)
@@ -247,8 +263,9 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
 def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
     nx, ny, nz = preset.grid
     vs = preset.voxel_mm
-    affine = np.array([[vs, 0, 0, -vs * (nx - 1) / 2], [0, vs, 0, -vs * (ny - 1) / 2],
-                       [0, 0, vs, -vs * (nz - 1) / 2], [0, 0, 0, 1.0]])
+    affine = np.array(
+        [[vs, 0, 0, -vs * (nx - 1) / 2], [0, vs, 0, -vs * (ny - 1) / 2], [0, 0, vs, -vs * (nz - 1) / 2], [0, 0, 0, 1.0]]
+    )
     deriv = root / "derivatives" / "simulation"
     deriv.mkdir(parents=True)
     progress = make_progress()
@@ -282,18 +299,41 @@ class _Context:
     brain: np.ndarray
 
 
-def _shared_model(root: Path, deriv: Path, preset: SizePreset, seed: int, affine: np.ndarray, progress: Any,
-                  writer: ThreadPoolExecutor) -> _Context:
-    """Write the stimuli; compute the shared channels' standardized drive ``z`` for every image."""
+def _write_stimuli(
+    root: Path, deriv: Path, preset: SizePreset, seed: int, progress: Any
+) -> tuple[list[dict], np.ndarray]:
+    """Render the stimuli, write them as PNG and their table; return (rows, images)."""
     from PIL import Image
 
     rows, images = _make_stimuli(preset, seed, progress)
     (root / "stimuli").mkdir()
     for r, img in zip(rows, images):
         Image.fromarray(img).save(root / "stimuli" / f"{r['stimulus_name']}.png", compress_level=1)
-    stim_cols = ["stimulus_name", "stimulus_id", "split", "image_index", "category_index",
-                 "background", "shapes", "fill"]
+    stim_cols = [
+        "stimulus_name",
+        "stimulus_id",
+        "split",
+        "image_index",
+        "category_index",
+        "background",
+        "shapes",
+        "fill",
+    ]
     _write_tsv(deriv / "stimuli.tsv", stim_cols, [[r[c] for c in stim_cols] for r in rows])
+    return rows, images
+
+
+def _shared_model(
+    root: Path,
+    deriv: Path,
+    preset: SizePreset,
+    seed: int,
+    affine: np.ndarray,
+    progress: Any,
+    writer: ThreadPoolExecutor,
+) -> _Context:
+    """Write the stimuli; compute the shared channels' standardized drive ``z`` for every image."""
+    rows, images = _write_stimuli(root, deriv, preset, seed, progress)
     feats = feature_maps(images)
     feature_mean = feats.mean(axis=(0, 2, 3))
     feature_std = feats.std(axis=(0, 2, 3))
@@ -301,18 +341,53 @@ def _shared_model(root: Path, deriv: Path, preset: SizePreset, seed: int, affine
     drive = _channel_drive(feats, channels, feature_mean, feature_std)
     channel_mean, channel_std = drive.mean(axis=0), drive.std(axis=0)
     z = (drive - channel_mean) / channel_std
-    _save_arrays(deriv / "shared", {**channels, "feature_mean": feature_mean, "feature_std": feature_std,
-                                    "channel_mean": channel_mean, "channel_std": channel_std,
-                                    "z_train": z[: preset.n_train], "z_test": z[preset.n_train:]})
+    _save_arrays(
+        deriv / "shared",
+        {
+            **channels,
+            "feature_mean": feature_mean,
+            "feature_std": feature_std,
+            "channel_mean": channel_mean,
+            "channel_std": channel_std,
+            "z_train": z[: preset.n_train],
+            "z_test": z[preset.n_train :],
+        },
+    )
     stim_by_split = {split: {r["image_index"]: r for r in rows if r["split"] == split} for split in ("train", "test")}
     nz = preset.grid[2]
-    sidecar = {**_BOLD_SIDECAR, "RepetitionTime": preset.tr,
-               "SliceTiming": _slice_timing(nz, preset.tr, _BOLD_SIDECAR["MultibandAccelerationFactor"])}
-    sidecar = {k: sidecar[k] for k in ("Manufacturer", "ManufacturersModelName", "MagneticFieldStrength",
-                                       "FlipAngle", "EchoTime", "RepetitionTime", "SliceTiming",
-                                       "MultibandAccelerationFactor", "TaskName")}
-    return _Context(root, deriv, preset, seed, affine, progress, writer, channels, z, stim_by_split, sidecar,
-                    _brain_mask(preset.grid))
+    sidecar = {
+        **_BOLD_SIDECAR,
+        "RepetitionTime": preset.tr,
+        "SliceTiming": _slice_timing(nz, preset.tr, _BOLD_SIDECAR["MultibandAccelerationFactor"]),
+    }
+    sidecar = {
+        k: sidecar[k]
+        for k in (
+            "Manufacturer",
+            "ManufacturersModelName",
+            "MagneticFieldStrength",
+            "FlipAngle",
+            "EchoTime",
+            "RepetitionTime",
+            "SliceTiming",
+            "MultibandAccelerationFactor",
+            "TaskName",
+        )
+    }
+    return _Context(
+        root,
+        deriv,
+        preset,
+        seed,
+        affine,
+        progress,
+        writer,
+        channels,
+        z,
+        stim_by_split,
+        sidecar,
+        _brain_mask(preset.grid),
+    )
 
 
 def _voxel_model(ctx: _Context, label: np.ndarray, hemi: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
@@ -339,12 +414,18 @@ def _voxel_model(ctx: _Context, label: np.ndarray, hemi: np.ndarray, rng: np.ran
     amp = np.exp(rng.normal(np.log(1.0), 0.25, n_roi))
     n_vox = int(np.prod(preset.grid))
     return {
-        "roi_voxel_index": roi_idx, "roi_label": flat_label[roi_idx], "roi_hemisphere": roi_hemi,
-        "retinotopic_target": targets, "channel_index": chan_idx, "channel_weight": weights,
+        "roi_voxel_index": roi_idx,
+        "roi_label": flat_label[roi_idx],
+        "roi_hemisphere": roi_hemi,
+        "retinotopic_target": targets,
+        "channel_index": chan_idx,
+        "channel_weight": weights,
         "rf_x": np.sum(weights * channels["channel_x"][chan_idx], axis=1),
         "rf_y": np.sum(weights * channels["channel_y"][chan_idx], axis=1),
         "rf_sigma": np.sum(weights * channels["channel_sigma"][chan_idx], axis=1),
-        "a_mean": a_mean, "a_std": a_std, "amp": amp,
+        "a_mean": a_mean,
+        "a_std": a_std,
+        "amp": amp,
         "baseline": np.where(ctx.brain.reshape(-1), 1000.0 * np.exp(rng.normal(0, 0.1, n_vox)), 30.0),
         "heights": amp * (0.5 + a),  # percent signal change per image
     }
@@ -384,8 +465,16 @@ def _noise_levels(ctx: _Context, model: dict[str, Any], run_data: list[tuple], r
     return noise_pct
 
 
-def _run_volume(ctx: _Context, model: dict[str, Any], noise_pct: np.ndarray, s: int, i: int, n_vol: int,
-                n_expected: int, signal: np.ndarray) -> np.ndarray:
+def _run_volume(
+    ctx: _Context,
+    model: dict[str, Any],
+    noise_pct: np.ndarray,
+    s: int,
+    i: int,
+    n_vol: int,
+    n_expected: int,
+    signal: np.ndarray,
+) -> np.ndarray:
     """One run's int16 BOLD (x, y, z, t): baseline x (1 + (signal + AR(1) noise) / 100) + drift."""
     preset = ctx.preset
     nx, ny, nz = preset.grid
@@ -437,16 +526,24 @@ def _write_subject(ctx: _Context, s: int) -> list[list]:
         ctx.progress.advance(task)
     ctx.progress.remove_task(task)
     heights = model.pop("heights")
-    _save_arrays(ctx.deriv / sub, {**model, "noise_pct": noise_pct, "heights_train": heights[: preset.n_train],
-                                   "heights_test": heights[preset.n_train:]})
+    _save_arrays(
+        ctx.deriv / sub,
+        {
+            **model,
+            "noise_pct": noise_pct,
+            "heights_train": heights[: preset.n_train],
+            "heights_test": heights[preset.n_train :],
+        },
+    )
     return short_rows
 
 
 def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, short_rows: list[list]) -> None:
     """simulation.json, short_runs.tsv and the BIDS top-level files."""
     nx, ny, nz = preset.grid
-    _write_tsv(deriv / "short_runs.tsv", ["run", "volumes", "expected_volumes", "events_len_s", "missing_s"],
-               short_rows)
+    _write_tsv(
+        deriv / "short_runs.tsv", ["run", "volumes", "expected_volumes", "events_len_s", "missing_s"], short_rows
+    )
     record = {
         "simulator_version": SIMULATOR_VERSION,
         "size": preset.name,
@@ -466,20 +563,23 @@ def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, shor
         "short_runs": [r[0] for r in short_rows],
     }
     _write_json(deriv / "simulation.json", record, indent=2)
-    _write_json(root / "dataset_description.json", {
-        "Name": "fmri-bench synthetic dataset (ds001506 layout)",
-        "License": "CC0",
-        "Authors": ["fmri-bench simulate"],
-        "Acknowledgements": "",
-        "HowToAcknowledge": "",
-        "Funding": "",
-        "ReferencesAndLinks": [
-            "Shen, Horikawa, Majima, and Kamitani (2019) Deep image reconstruction from human brain activity. "
-            "PLOS Computational Biology. http://dx.doi.org/10.1371/journal.pcbi.1006633 (layout imitated)"
-        ],
-        "DatasetDOI": "",
-        "BIDSVersion": "1.0.2",
-    })
+    _write_json(
+        root / "dataset_description.json",
+        {
+            "Name": "fmri-bench synthetic dataset (ds001506 layout)",
+            "License": "CC0",
+            "Authors": ["fmri-bench simulate"],
+            "Acknowledgements": "",
+            "HowToAcknowledge": "",
+            "Funding": "",
+            "ReferencesAndLinks": [
+                "Shen, Horikawa, Majima, and Kamitani (2019) Deep image reconstruction from human brain activity. "
+                "PLOS Computational Biology. http://dx.doi.org/10.1371/journal.pcbi.1006633 (layout imitated)"
+            ],
+            "DatasetDOI": "",
+            "BIDSVersion": "1.0.2",
+        },
+    )
     (root / "README").write_text(
         "# fmri-bench synthetic dataset\n\n"
         f"SYNTHETIC data written by `fmri-bench simulate` (simulator version {SIMULATOR_VERSION}, "
@@ -496,11 +596,14 @@ def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, shor
     (root / "sourcedata").mkdir(exist_ok=True)
     (root / "sourcedata" / "README").write_text(
         "# ROI mask images (synthetic)\n\n'sourcedata/sub-*/anat' holds binary ROI masks on the EPI grid, "
-        "named '<subject>_mask_<hemisphere>_<ROI>.nii.gz' as in ds001506.\n", encoding="utf-8")
+        "named '<subject>_mask_<hemisphere>_<ROI>.nii.gz' as in ds001506.\n",
+        encoding="utf-8",
+    )
 
 
-def noise_free_signal(root: str | os.PathLike[str], subject: str, events_path: str | os.PathLike[str],
-                      n_volumes: int) -> np.ndarray:
+def noise_free_signal(
+    root: str | os.PathLike[str], subject: str, events_path: str | os.PathLike[str], n_volumes: int
+) -> np.ndarray:
     """Rebuild one run's noise-free signal (percent change) in the ROI voxels.
 
     Parameters
@@ -527,5 +630,3 @@ def noise_free_signal(root: str | os.PathLike[str], subject: str, events_path: s
     onset, dur, _, image = _read_events(Path(events_path))
     X = block_regressors(onset, dur, n_volumes, tr)
     return X @ heights[image - 1]
-
-
