@@ -121,3 +121,27 @@ def test_atomic_outputs_get_umask_permissions(tmp_path: Path) -> None:
     os.umask(umask)
     write_json_atomic(tmp_path / "out.json", {})
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing_half_written(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "home"
+    env = dict(os.environ, FMRI_BENCH_NO_PROGRESS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fmri_bench.cli", "demo", "--data-home", str(home), "--leaderboard", str(tmp_path / "b")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(home.glob("raw/.synthetic.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the simulation is being written
+    assert any(home.glob("raw/.synthetic.partial-*")), "the demo never started simulating"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in err
+    assert not list(home.rglob("*partial*")) and not (home / "raw" / "synthetic").exists()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 import traceback
 
 import typer
@@ -35,15 +37,20 @@ def _error(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return (and, as a console script, exit with) the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = any(a in ("--verbose", "-v") for a in args)
-    args = [a for a in args if a not in ("--verbose", "-v")]
-    from fmri_bench.progress import configure_cli_output
+class Interrupted(BaseException):
+    """Ctrl-C, raised by our SIGINT handler.
 
-    configure_cli_output(verbose)
-    command = typer.main.get_command(app)
+    Not a KeyboardInterrupt: typer 0.29 swallows those and returns 130 without a word, and
+    not an Exception, so that no ``except Exception`` on the way turns it into another
+    error. Context managers still clean up (atomic writes remove their temporary files).
+    """
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+def _run(command: typer.core.TyperGroup, args: list[str], verbose: bool) -> int:
     try:
         result = command.main(args=args, prog_name="fmri-bench", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -53,22 +60,50 @@ def main(argv: list[str] | None = None) -> int:
         show = getattr(exc, "show", None)
         show() if show else _error(exc.format_message())
         code = exc.exit_code
-    except typer.Abort:
-        _error("interrupted")
+    except (typer.Abort, KeyboardInterrupt, Interrupted):
         code = 130
     except FmriBenchError as exc:
         if verbose:
             traceback.print_exc()
         _error(str(exc))
         code = exc.exit_code
-    except KeyboardInterrupt:
-        _error("interrupted")
-        code = 130
     except Exception as exc:  # an unexpected failure: still one line unless --verbose
         if verbose:
             traceback.print_exc()
         _error(f"{type(exc).__name__}: {exc} (run again with --verbose for the traceback)")
         code = 1
+    if code == 130:  # also what typer returns when a KeyboardInterrupt reached it
+        _error("interrupted")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and, as a console script, exit with) the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``); ``--verbose`` anywhere shows tracebacks.
+
+    Returns
+    -------
+    int
+        The exit code: 0, 1 (an error the user can fix), 2 (a bad submission or usage), 130 (Ctrl-C).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("--verbose", "-v") for a in args)
+    args = [a for a in args if a not in ("--verbose", "-v")]
+    from fmri_bench.progress import configure_cli_output
+
+    configure_cli_output(verbose)
+    command = typer.main.get_command(app)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _on_sigint) if main_thread else None
+    try:
+        code = _run(command, args, verbose)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     if argv is None:
         sys.exit(code)
     return code
