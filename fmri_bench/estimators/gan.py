@@ -36,6 +36,7 @@ from fmri_bench.errors import FmriBenchError
 from fmri_bench.images import resize_images, to_float_nchw
 from fmri_bench.io import atomic_path, sha256_json
 from fmri_bench.progress import make_progress
+from fmri_bench.stats import pearson_columns
 
 
 # --------------------------------------------------------------------------- networks
@@ -435,8 +436,7 @@ def fit_image_encoder(
         with torch.no_grad():
             pred = model(images[held].to(device)).cpu().numpy()
         truth = target[held].numpy()
-        pc, tc = pred - pred.mean(0), truth - truth.mean(0)
-        r = (pc * tc).sum(0) / (np.sqrt((pc**2).sum(0) * (tc**2).sum(0)) + 1e-12)
+        r = pearson_columns(pred, truth)
         weights = np.clip(r, 0.0, None).astype(np.float32) ** 2
         if weights.sum() <= 0:
             weights = np.ones_like(weights)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
 from fmri_bench.errors import DataError, NetworkError
+from fmri_bench.io import atomic_dir
 from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.progress import get_logger, track
 from fmri_bench.raw.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
@@ -131,22 +130,16 @@ def clone(recipe: Recipe, target: Path) -> Path:
     if not (target / ".git").exists():
         check_reachable(url)
         log.info("cloning %s into %s", url, target)
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Clone beside the target and rename: an interrupted clone leaves no half-made .git
         # that the next run would take for a finished one.
-        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.clone-", dir=target.parent))
         try:
-            dl.clone(source=url, path=str(partial / target.name), result_renderer="disabled")
-            if target.exists():
-                target.rmdir()  # an empty folder left by an earlier failure
-            os.replace(partial / target.name, target)
+            with atomic_dir(target) as partial:
+                dl.clone(source=url, path=str(partial), result_renderer="disabled")
         except Exception as exc:  # datalad raises IncompleteResultsError and others
             raise NetworkError(
                 f"datalad clone of {url} failed ({(str(exc).splitlines() or [''])[0]}); "
                 "pass --source BIDS_DIR for a local copy"
             ) from exc
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
     if (
         subprocess.run(
             ["git", "-C", str(target), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fmri_bench.errors import FmriBenchError
+from fmri_bench.io import atomic_dir
 from fmri_bench.progress import make_progress
 from fmri_bench.raw.simulate.config import (
     _BOLD_SIDECAR,
@@ -232,31 +231,13 @@ def simulate_dataset(out_dir: str | os.PathLike[str], *, size: str = "default", 
 
 
 def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
-    """Simulate ``preset`` into ``out_dir`` through a temporary folder beside it."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        from threadpoolctl import threadpool_limits
+    """Simulate ``preset`` into ``out_dir``, built in a temporary folder beside it and swapped in."""
+    from threadpoolctl import threadpool_limits
 
-        # Same bytes whatever BLAS threading the caller set up: a multi-threaded matrix
-        # product may sum in another order and change the last bits of the derivatives.
-        with threadpool_limits(limits=1, user_api="blas"):
-            _write_dataset(tmp, preset, seed)
-        if out_dir.exists():
-            if _check_existing(out_dir, preset.name, seed):  # written meanwhile by another process
-                shutil.rmtree(tmp, ignore_errors=True)
-                return out_dir
-            out_dir.rmdir()  # empty
-        try:
-            os.rename(tmp, out_dir)
-        except OSError:
-            # Another process renamed the same simulation into place first.
-            if not _check_existing(out_dir, preset.name, seed):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # Same bytes whatever BLAS threading the caller set up: a multi-threaded matrix
+    # product may sum in another order and change the last bits of the derivatives.
+    with atomic_dir(out_dir) as tmp, threadpool_limits(limits=1, user_api="blas"):
+        _write_dataset(tmp, preset, seed)
     return out_dir
 
 
