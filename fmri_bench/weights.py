@@ -158,7 +158,7 @@ _declare(
 _declare(
     Backbone(
         "efficientnet_b1",
-        "torchvision EfficientNet-B1 (IMAGENET1K_V2, the DEFAULT MindEye used; V1 accepted)",
+        "torchvision EfficientNet-B1, IMAGENET1K_V2 (torchvision's DEFAULT, what MindEye loaded)",
         lambda: _tv().efficientnet_b1(weights=None),
         (
             WeightFile(
@@ -167,10 +167,28 @@ _declare(
                 "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth",
                 input_size=240,
             ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "efficientnet_b1_v1",
+        "torchvision EfficientNet-B1, IMAGENET1K_V1 (what Brain-Diffuser's efficientnet_b1(weights=True) loaded)",
+        lambda: _tv().efficientnet_b1(weights=None),
+        (
+            # Published as ...-533bc792.pth up to torchvision 0.15 (a name whose hash prefix
+            # was wrong; torch.hub did not check it then), renamed in 0.16 (pytorch/vision#7744).
+            # Same bytes; the real sha256 starts with bac287d4.
             WeightFile(
                 "efficientnet_b1_rwightman-bac287d4.pth",
                 "bac287d4",
                 "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth",
+                input_size=240,
+            ),
+            WeightFile(
+                "efficientnet_b1_rwightman-533bc792.pth",
+                "bac287d4",
+                "https://download.pytorch.org/models/efficientnet_b1_rwightman-533bc792.pth",
                 input_size=240,
             ),
         ),
