@@ -144,7 +144,8 @@ def test_leaderboard_cli_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     capsys.readouterr()
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "csv", "--version", "v2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("kind,dataset,version,name,") and len(lines) == 2 and ",b," in lines[1]
+    assert lines[0].startswith("kind,dataset,version,protocol,protocol_version,name,") and len(lines) == 2
+    assert ",b," in lines[1]
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "html"]) == 0
     assert '<table class="board"' in capsys.readouterr().out
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "nope"]) != 0

@@ -12,6 +12,14 @@ import typer
 from fmri_bench.cli._app import DataHomeOption, LeaderboardOption, app
 from fmri_bench.errors import FmriBenchError
 
+ProtocolOption = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="Scoring protocol: mindeye (as published), brain-diffuser or kamitani (`fmri-bench list protocols`).",
+    ),
+]
+
 
 def _report_table(reports: list, console) -> None:
     from rich.markup import escape
@@ -19,17 +27,23 @@ def _report_table(reports: list, console) -> None:
 
     from fmri_bench.leaderboard import Cell, format_cell
     from fmri_bench.leaderboard.terminal import escape as term_escape
-    from fmri_bench.metrics import METRICS
+    from fmri_bench.metrics import get_protocol
 
     first = reports[0]
-    table = Table(title=term_escape(f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images"))
+    proto = get_protocol(first.protocol)
+    table = Table(
+        title=term_escape(
+            f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images · "
+            f"protocol {first.protocol} v{first.protocol_version}"
+        )
+    )
     table.add_column("metric")
     table.add_column("better")
     for r in reports:
         table.add_column(term_escape(r.subject), justify="right")
     table.add_column("seconds", justify="right")
     for key in first.metrics:
-        metric = METRICS.get(key)
+        metric = proto.metric(key)
         cells = []
         for r in reports:
             value = r.metrics[key]
@@ -41,12 +55,12 @@ def _report_table(reports: list, console) -> None:
     console.print(table)
     reasons = {k: v for r in reports for k, v in r.unavailable.items()}
     for key, reason in reasons.items():
-        console.print(f"n/a {key}: {escape(reason)}")
+        console.print(f"n/a {key}: {escape(term_escape(reason))}")
     for r in reports:
         if r.gallery:
-            console.print(f"gallery: {escape(r.gallery)}")
+            console.print(f"gallery: {term_escape(r.gallery)}")
     if first.recorded:
-        console.print(f"recorded in {first.leaderboard}")
+        console.print(f"recorded in {term_escape(first.leaderboard)}")
 
 
 @app.command("score")
@@ -64,13 +78,16 @@ def score_command(
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not record a leaderboard row.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     data_home: DataHomeOption = None,
+    protocol: ProtocolOption = "mindeye",
 ) -> None:
     """Validate a submission, compute every available metric, record a row with its gallery picture."""
     from rich.console import Console
 
+    from fmri_bench.metrics import get_protocol
     from fmri_bench.paths import leaderboard_dir
     from fmri_bench.pipeline import score_subjects, score_submission
 
+    get_protocol(protocol)  # an unknown protocol: one line, before any work
     board = leaderboard_dir(leaderboard, data_home)
     if not no_record and board.exists() and not board.is_dir():
         raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
@@ -81,6 +98,7 @@ def score_command(
         "leaderboard": None if no_record else board,
         "record": not no_record,
         "data_home": data_home,
+        "protocol": protocol,
     }
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
@@ -98,6 +116,8 @@ def score_command(
                 "dataset": dataset,
                 "version": version,
                 "subject": "all",
+                "protocol": reports[0].protocol,
+                "protocol_version": reports[0].protocol_version,
                 "metrics": means,
                 "unavailable": {k: v for r in reports for k, v in r.unavailable.items()},
                 "subjects": {r.subject: r.to_dict() for r in reports},

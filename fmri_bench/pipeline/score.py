@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_subjects
+from fmri_bench.data import load_images, prepared_dir, prepared_subjects
 from fmri_bench.errors import DataError, SubmissionError
+from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
-from fmri_bench.metrics import METRICS, METRICS_VERSION, Evaluation, evaluate_detailed, ordered_names
+from fmri_bench.metrics import DEFAULT_PROTOCOL, METRICS_VERSION, Evaluation, evaluate_detailed, get_protocol
 from fmri_bench.metrics.references import CHANCE_NAME, RESOLUTION_NAME, chance_submission, resolution_reference
 from fmri_bench.submission import load_sidecar, load_submission
 
@@ -30,6 +31,8 @@ class ScoreReport:
     version: str
     subject: str
     n_images: int
+    protocol: str
+    protocol_version: int
     metrics: dict[str, float | None]
     unavailable: dict[str, str]
     intervals: dict[str, tuple[float, float]]
@@ -55,6 +58,8 @@ class ScoreReport:
             "dataset": self.dataset,
             "version": self.version,
             "subject": self.subject,
+            "protocol": self.protocol,
+            "protocol_version": self.protocol_version,
             "n_images": self.n_images,
             "metrics": dict(self.metrics),
             "unavailable": dict(self.unavailable),
@@ -71,25 +76,73 @@ class ScoreReport:
         }
 
 
-def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None) -> bool:
-    """A reference row is stale when a metric it lacks could be computed now."""
+def verified_images(
+    dataset: str, version: str, split: str, *, data_home: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    """The images of a split, after checking the file against its manifest's sha256.
+
+    A tampered ``images_test.npy`` (re-saved as float 0-255, another image set) would give
+    meaningless scores with exit 0; it is refused before any work.
+
+    Parameters
+    ----------
+    dataset, version : str
+        The prepared version.
+    split : {"train", "test"}
+    data_home : path-like, optional
+
+    Returns
+    -------
+    ndarray, uint8 (N, H, W, 3)
+
+    Raises
+    ------
+    DataError
+        The file is not listed in the manifest, or its sha256 differs.
+    """
+    import json
+
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    rel = f"images_{split}.npy"
+    try:
+        recorded = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"][rel]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(
+            f"{folder / rel}: no sha256 for it in {folder / 'manifest.json'}; expected a version made by "
+            f"`fmri-bench prepare {dataset} --version {version}` (prepare it again)"
+        ) from None
+    if (folder / rel).is_file() and sha256_file(folder / rel) != recorded:
+        raise DataError(
+            f"{folder / rel}: sha256 differs from {folder / 'manifest.json'} (the file was modified); "
+            f"expected the prepared images: prepare {dataset} {version} again (`fmri-bench verify` lists every difference)"
+        )
+    return np.asarray(load_images(dataset, version, split, data_home=data_home))
+
+
+def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None, protocol: str) -> bool:
+    """A reference row is stale when its definitions changed or a metric it lacks could be computed now."""
     from fmri_bench.weights import resolve
 
-    if row.get("metrics_version") != METRICS_VERSION:
+    proto = get_protocol(protocol)
+    if row.get("metrics_version") != METRICS_VERSION or row.get("protocol_version") != proto.version:
         return True
     have = {k for k, v in row.get("metrics", {}).items() if v is not None}
     permanent = set(row.get("permanent", []))
-    for key in list(metrics) if metrics is not None else ordered_names():
-        if key in have or key in permanent or key not in METRICS:
+    for key in list(metrics) if metrics is not None else proto.names():
+        if key in have or key in permanent or key not in proto.metrics:
             continue
-        metric = METRICS.get(key)
+        metric = proto.metric(key)
         if metric.backbone is None or resolve(metric.backbone).available:
             return True
     return False
 
 
 def reference_evaluations(
-    targets: np.ndarray, train_images: np.ndarray, metrics: Sequence[str] | None = None
+    targets: np.ndarray,
+    train_images: np.ndarray,
+    metrics: Sequence[str] | None = None,
+    *,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> dict[str, tuple[Evaluation, np.ndarray]]:
     """Evaluate the reference reconstructions (chance, resolution reference) of a test set.
 
@@ -101,6 +154,8 @@ def reference_evaluations(
         The training images (for the chance reference).
     metrics : sequence of str, optional
         Metric keys (default: all).
+    protocol : str
+        The scoring protocol.
 
     Returns
     -------
@@ -113,7 +168,7 @@ def reference_evaluations(
         (CHANCE_NAME, chance_submission(train_images, len(targets), size)),
         (RESOLUTION_NAME, resolution_reference(targets)),
     ):
-        out[label] = (evaluate_detailed(targets, recon, metrics), recon)
+        out[label] = (evaluate_detailed(targets, recon, metrics, protocol=protocol), recon)
     return out
 
 
@@ -126,13 +181,14 @@ def record_reference_rows(
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     force: bool = False,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> list[dict[str, Any]]:
     """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
 
-    A subject's reference rows are (re)computed only when missing, from an older
-    METRICS_VERSION, or lacking a metric that is available now (weights imported since);
-    ``force`` recomputes them. The references are evaluated once and shared by every
-    subject (the test images are the same for all subjects).
+    Reference rows are per protocol. A subject's reference rows are (re)computed only when
+    missing, from an older METRICS_VERSION or protocol version, or lacking a metric that is
+    available now (weights imported since); ``force`` recomputes them. The references are
+    evaluated once and shared by every subject (the test images are the same for all subjects).
 
     Parameters
     ----------
@@ -148,6 +204,8 @@ def record_reference_rows(
         Metric keys (default: all).
     force : bool
         Recompute even up-to-date rows.
+    protocol : str
+        The scoring protocol.
 
     Returns
     -------
@@ -158,7 +216,7 @@ def record_reference_rows(
     existing = {
         (r["name"], r["subject"]): r
         for r in board.rows()
-        if r.get("reference") and r["dataset"] == dataset and r["version"] == version
+        if r.get("reference") and r["dataset"] == dataset and r["version"] == version and r.get("protocol") == protocol
     }
     refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
     targets = None
@@ -166,12 +224,12 @@ def record_reference_rows(
     for subject in subjects:
         for ref_name in REFERENCE_NAMES:
             row = existing.get((ref_name, subject))
-            if row is not None and not force and not _needs_refresh(row, metrics):
+            if row is not None and not force and not _needs_refresh(row, metrics, protocol):
                 continue
             if not refs:
-                targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
-                train = np.asarray(load_images(dataset, version, "train", data_home=data_home))
-                refs = reference_evaluations(targets, train, metrics)
+                targets = verified_images(dataset, version, "test", data_home=data_home)
+                train = verified_images(dataset, version, "train", data_home=data_home)
+                refs = reference_evaluations(targets, train, metrics, protocol=protocol)
             evaluation, recon = refs[ref_name]
             new = reconstruction_row(
                 name=ref_name,
@@ -184,7 +242,7 @@ def record_reference_rows(
                 submission=None,
                 reference=True,
             )
-            board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+            board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
     return written
 
@@ -241,6 +299,7 @@ def score_submission(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> ScoreReport:
     """Validate and score a submission file for one subject; record it with its gallery picture.
 
@@ -259,7 +318,9 @@ def score_submission(
     data_home : path-like, optional
         The data home.
     metrics : sequence of str, optional
-        Metric keys (default: all).
+        Metric keys of the protocol (default: all).
+    protocol : str
+        The scoring protocol (default ``mindeye``); the row records it and its version.
 
     Returns
     -------
@@ -271,9 +332,12 @@ def score_submission(
         Bad submission or sidecar (exit code 2); nothing is written then.
     """
     path = Path(path)
+    proto = get_protocol(protocol)  # an unknown protocol or metric: one line, before any work
+    for key in metrics or []:
+        proto.metric(key)
     if record and leaderboard is None:
         raise DataError("score_submission(record=True) needs a leaderboard folder")
-    targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+    targets = verified_images(dataset, version, "test", data_home=data_home)
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     if subject not in subjects:
         raise DataError(
@@ -282,9 +346,10 @@ def score_submission(
         )
     sub = load_submission(path, n_expected=len(targets))
     entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar))
-    ev = evaluate_detailed(targets, sub.images, metrics)
+    ev = evaluate_detailed(targets, sub.images, metrics, protocol=proto)
     report = ScoreReport(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
+        protocol=ev.protocol, protocol_version=ev.protocol_version,
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
         weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
     )  # fmt: skip
@@ -301,8 +366,10 @@ def score_submission(
     )
     if record:
         board = Leaderboard(leaderboard)
-        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics)
-        stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images))
+        record_reference_rows(
+            dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, protocol=proto.name
+        )
+        stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images), per_image=ev.per_image)
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
     return report
@@ -356,6 +423,7 @@ def score_subjects(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> list[ScoreReport]:
     """Score every prepared subject (``--subject all``); see :func:`subject_files` for ``path``.
 
@@ -366,13 +434,14 @@ def score_subjects(
     ----------
     path : path-like
         Template, folder or file.
-    dataset, version, name, leaderboard, record, data_home, metrics
+    dataset, version, name, leaderboard, record, data_home, metrics, protocol
         As for :func:`score_submission`.
 
     Returns
     -------
     list of ScoreReport
     """
+    get_protocol(protocol)
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     files = subject_files(path, subjects)
     n = len(load_images(dataset, version, "test", data_home=data_home))
@@ -397,6 +466,7 @@ def score_subjects(
             record=record,
             data_home=data_home,
             metrics=metrics,
+            protocol=protocol,
         )
         for s in subjects
     ]
