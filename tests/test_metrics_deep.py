@@ -133,11 +133,15 @@ def test_each_network_is_loaded_once(with_weights: Path, monkeypatch: pytest.Mon
 def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(
     torch_home: Path, shared_weights: Path, tmp_path: Path
 ) -> None:
-    # SwAV publishes no checksum: its file is accepted only if it loads into ResNet-50.
+    # SwAV publishes no checksum: a file is accepted only with the sha256 you vouch for, and
+    # only if it loads into ResNet-50.
+    import hashlib
+
     fake = tmp_path / "swav_800ep_pretrain.pth.tar"
     shutil.copyfile(shared_weights / SQUEEZE, fake)
+    digest = hashlib.sha256(fake.read_bytes()).hexdigest()
     with pytest.raises(WeightsError, match="does not fit the resnet50_swav architecture") as info:
-        import_weights("resnet50_swav", fake)
+        import_weights("resnet50_swav", fake, sha256=digest)
     assert "\n" not in str(info.value)
 
 
@@ -162,5 +166,5 @@ def test_weights_cli_lists_and_imports(
     assert str(checkpoints_dir() / SQUEEZE) in capsys.readouterr().out
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    assert "squeezenet1_0" in out and "present" in out and "clip_vit_l14" in out
+    assert "squeezenet1_0" in out and "verified" in out and "clip_vit_l14" in out
     assert "absent" in out
