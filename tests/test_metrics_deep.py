@@ -90,7 +90,7 @@ def test_absent_weights_are_na_with_a_reason_and_never_substituted(torch_home: P
     import importlib.util
 
     if importlib.util.find_spec("open_clip") is None:
-        assert ev.unavailable["clip"] == "open_clip not installed"
+        assert ev.unavailable["clip"].startswith("open_clip not installed")
 
 
 def test_deep_metrics_run_end_to_end_with_the_shared_weights(with_weights: Path) -> None:
@@ -140,7 +140,7 @@ def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(
     fake = tmp_path / "swav_800ep_pretrain.pth.tar"
     shutil.copyfile(shared_weights / SQUEEZE, fake)
     digest = hashlib.sha256(fake.read_bytes()).hexdigest()
-    with pytest.raises(WeightsError, match="does not fit the resnet50_swav architecture") as info:
+    with pytest.raises(WeightsError, match="not a resnet50_swav checkpoint") as info:
         import_weights("resnet50_swav", fake, sha256=digest)
     assert "\n" not in str(info.value)
 
