@@ -49,7 +49,10 @@ def make_home(root: Path, n: int, size: int) -> Path:
     (folder / "sub-01").mkdir(parents=True)
     np.save(folder / "images_test.npy", images[:n])
     np.save(folder / "images_train.npy", images[n:])
-    (folder / "manifest.json").write_text(json.dumps({"dataset": "synthetic", "version": "v1"}))
+    from fmri_bench.io import sha256_file
+
+    outputs = {f"images_{s}.npy": {"sha256": sha256_file(folder / f"images_{s}.npy")} for s in ("train", "test")}
+    (folder / "manifest.json").write_text(json.dumps({"dataset": "synthetic", "version": "v1", "outputs": outputs}))
     for split in ("train", "test"):
         np.save(folder / "sub-01" / f"{split}_fmri.npy", np.zeros((n, 4), np.float32))
         np.save(folder / "sub-01" / f"{split}_labels.npy", np.arange(n))

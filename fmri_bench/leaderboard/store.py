@@ -170,6 +170,15 @@ class Leaderboard:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             rows = self.rows()
+            key = row_key(row)
+            clash = next(
+                (r for r in rows if row_key(r) == key and bool(r.get("reference")) != bool(row.get("reference"))), None
+            )
+            if clash is not None:
+                raise FmriBenchError(
+                    f"the name {row['name']!r} belongs to a {'reference' if clash.get('reference') else 'submission'} row "
+                    "of this dataset, version, subject and protocol; expected another name"
+                )
             if gallery_png is not None:
                 rel = self.gallery_path(row)
                 with atomic_path(self.folder / rel, suffix=".png") as tmp:
@@ -177,7 +186,6 @@ class Leaderboard:
                 row["gallery"] = rel
             if per_image:
                 row["per_image"], row["per_image_sha256"] = self._write_per_image(row, per_image)
-            key = row_key(row)
             rows = [r for r in rows if row_key(r) != key] + [row]
             self._write_rows(rows)
             self._render_locked(rows)

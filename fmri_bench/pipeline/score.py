@@ -18,8 +18,11 @@ from fmri_bench.metrics import DEFAULT_PROTOCOL, METRICS_VERSION, Evaluation, ev
 from fmri_bench.metrics.references import CHANCE_NAME, RESOLUTION_NAME, chance_submission, resolution_reference
 from fmri_bench.submission import load_sidecar, load_submission
 
-#: The names reference rows use; a submission may not take them.
+#: The reference rows recorded for every dataset/version/subject/protocol.
 REFERENCE_NAMES = (CHANCE_NAME, RESOLUTION_NAME)
+#: Names a submission may not take (nor any name of a reference row already on the leaderboard).
+RESERVED_NAMES = (*REFERENCE_NAMES, "oracle (true encoding model)")
+MAX_NAME_LENGTH = 200
 
 
 @dataclass
@@ -268,12 +271,14 @@ def default_name(path: Path, sidecar: dict[str, Any]) -> str:
     return path.stem
 
 
-def check_entry_name(name: str) -> str:
-    """Refuse a blank name or one that belongs to a reference row.
+def check_entry_name(name: str, board: Leaderboard | None = None) -> str:
+    """Refuse a blank name, control characters, or a name that belongs to a reference row.
 
     Parameters
     ----------
     name : str
+    board : Leaderboard, optional
+        Also refuse the names of the reference rows already recorded there.
 
     Returns
     -------
@@ -283,7 +288,15 @@ def check_entry_name(name: str) -> str:
     name = str(name).strip()
     if not name:
         raise SubmissionError("the entry name is blank; expected a name for the leaderboard (--name)")
-    if name.casefold() in {n.casefold() for n in REFERENCE_NAMES}:
+    if any(not ch.isprintable() for ch in name) or len(name) > MAX_NAME_LENGTH:
+        raise SubmissionError(
+            f"the name {name[:40]!r}... holds control characters or is longer than {MAX_NAME_LENGTH} characters; "
+            "expected one printable line (--name)"
+        )
+    reserved = {n.casefold() for n in RESERVED_NAMES}
+    if board is not None:
+        reserved |= {str(r["name"]).casefold() for r in board.rows() if r.get("reference")}
+    if " ".join(name.split()).casefold() in reserved:
         raise SubmissionError(f"the name {name!r} belongs to a reference row; choose another name (--name)")
     return name
 
@@ -345,7 +358,8 @@ def score_submission(
             f"{', '.join(subjects) or 'none'} (or use --subject all)"
         )
     sub = load_submission(path, n_expected=len(targets))
-    entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar))
+    board = Leaderboard(leaderboard) if record else None
+    entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar), board)
     ev = evaluate_detailed(targets, sub.images, metrics, protocol=proto)
     report = ScoreReport(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
@@ -364,8 +378,7 @@ def score_submission(
         submission=path.name,
         sidecar=sub.sidecar,
     )
-    if record:
-        board = Leaderboard(leaderboard)
+    if board is not None:
         record_reference_rows(
             dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, protocol=proto.name
         )
@@ -395,10 +408,12 @@ def subject_files(path: str | os.PathLike[str], subjects: Sequence[str]) -> dict
         Subject -> file.
     """
     text = str(path)
-    if "{subject}" in text:
+    if "{" in text or "}" in text:
         rest = text.replace("{subject}", "")
-        if "{" in rest or "}" in rest:
-            raise SubmissionError(f"{text}: a --subject all template may hold only the placeholder {{subject}}")
+        if "{" in rest or "}" in rest or "{subject}" not in text:
+            raise SubmissionError(
+                f"{text}: an unknown or unbalanced placeholder; expected a --subject all template holding only {{subject}}"
+            )
         files = {s: Path(text.replace("{subject}", s)) for s in subjects}
     elif Path(text).is_dir():
         files = {s: Path(text) / f"{s}.npy" for s in subjects}
