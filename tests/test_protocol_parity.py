@@ -349,3 +349,69 @@ def test_kamitani_protocol_matches_bdpy_and_the_cookbook() -> None:
     assert set(ours) == set(expected)
     # The cookbook's uint8 RMSE wraps around: fmri-bench's number is not that one.
     assert abs(np.nanmean(m["pixel rmse"]) - ours["pixel_rmse"]) > 1.0
+
+
+# --------------------------------------------------------------------------- CLIP through open_clip
+
+
+def test_the_clip_column_works_through_open_clip(nsd_like, tmp_path: Path) -> None:
+    """The real loader (open_clip.load_openai_model from a local file, fp32) on a tiny CLIP in
+    OpenAI's checkpoint layout; its encode_image agrees with MindEye's CLIP code."""
+    pytest.importorskip("open_clip", reason="open_clip not installed (pip install 'fmri-bench[clip]')")
+    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+    from fmri_bench.weights import get_backbone
+
+    torch.manual_seed(0)
+    tiny = CLIP(
+        embed_dim=32,
+        vision_cfg=CLIPVisionCfg(layers=1, width=64, patch_size=32, image_size=224, head_width=64),
+        text_cfg=CLIPTextCfg(context_length=77, vocab_size=100, width=64, heads=1, layers=1),
+    )
+    torch.save(tiny.state_dict(), tmp_path / "tiny-clip.pt")
+    model = get_backbone("clip").load(tmp_path / "tiny-clip.pt").eval()
+    targets, recons = nsd_like
+    images = torch.from_numpy(targets).permute(0, 3, 1, 2).float() / 255
+    i256, r256 = ref.mindeye_prepare(images, torch.from_numpy(recons).permute(0, 3, 1, 2))
+    expected = {"clip": ref.mindeye_clip(i256, r256, model.encode_image)}
+    _check(evaluate(targets, recons, ["clip"], models={"clip_vit_l14": model}), expected)
+
+
+# --------------------------------------------------------------------------- the score command
+
+
+def test_score_protocol_mindeye_reproduces_mindeyes_values_on_nsd_like_inputs(
+    nsd_like, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``fmri-bench score --protocol mindeye`` on 425 px targets and 512 px reconstructions gives
+    MindEye's published-code values (PixCorr and SSIM: the deep metrics need the certified
+    weights, which these tests cannot download; their parity is tested above with ``models=``)."""
+    import json
+
+    from _score_home import write_manifest
+
+    targets, recons = nsd_like
+    folder = tmp_path / "home" / "synthetic" / "v1"
+    (folder / "sub-01").mkdir(parents=True)
+    for split in ("train", "test"):
+        np.save(folder / "sub-01" / f"{split}_fmri.npy", np.zeros((N, 3), np.float32))
+        np.save(folder / "sub-01" / f"{split}_labels.npy", np.arange(N))
+    np.save(folder / "images_test.npy", targets)
+    np.save(folder / "images_train.npy", photos(8, 425, offset=0.1))
+    write_manifest(folder)
+    np.save(tmp_path / "recons.npy", recons)
+    images = torch.from_numpy(targets).permute(0, 3, 1, 2).float() / 255
+    i256, r256 = ref.mindeye_prepare(images, torch.from_numpy(recons).permute(0, 3, 1, 2))
+    expected = {"pixcorr": ref.mindeye_pixcorr(i256, r256), "ssim": ref.mindeye_ssim(i256, r256)}
+    args = ["score", str(tmp_path / "recons.npy"), "--data-home", str(tmp_path / "home"), "--no-record", "--json"]
+    capsys.readouterr()
+    assert main([*args, "--protocol", "mindeye"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["protocol"] == "mindeye" and payload["protocol_version"] == get_protocol("mindeye").version
+    _check(payload["metrics"], expected)
+    # Not the antialiased chain: that one is measurably different on these inputs.
+    smooth = torchvision.transforms.Resize((256, 256), antialias=True)(torch.from_numpy(recons).permute(0, 3, 1, 2))
+    assert abs(ref.mindeye_ssim(i256, smooth) - expected["ssim"]) > 1e-3
+
+
+from fmri_bench.cli import main  # noqa: E402
