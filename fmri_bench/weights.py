@@ -128,9 +128,9 @@ def _inception():
 
 
 def _clip_vit_l14_load(path: Path):
-    from fmri_bench._torchvision import torchvision  # noqa: F401  (the shim first: open_clip imports torchvision)
-
     import open_clip  # only reached when open_clip is importable
+
+    from fmri_bench._torchvision import torchvision  # noqa: F401  (the shim first: open_clip imports torchvision)
 
     # OpenAI's file is a TorchScript archive; open_clip.load_openai_model reads it from a
     # local path (no download) and rebuilds the model in fp32 on the CPU.

@@ -212,11 +212,19 @@ def two_way_identification_mindeye(target_feats: np.ndarray, recon_feats: np.nda
         raise ValueError("two-way identification needs two equally long sets of at least 2 items")
     reals = np.asarray(target_feats).reshape(n, -1)
     preds = np.asarray(recon_feats).reshape(n, -1)
-    # np.corrcoef itself, on the stacked features as the original calls it: a tie (equal r)
-    # then rounds exactly as it did there, and a constant row gives NaN.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.corrcoef(reals, preds)[:n, n:]
-        success = r < np.diag(r)
+    r = correlation_matrix(reals, preds)
+    gaps = np.abs(r - np.diag(r)[None, :])
+    np.fill_diagonal(gaps, np.inf)
+    constant = ~standardize_rows(reals).any(axis=1) | ~standardize_rows(preds).any(axis=1)
+    if gaps.min() < 1e-9 or constant.any():
+        # A tie (or a constant row): decide it with np.corrcoef on the stacked features, as
+        # the original does, so that it rounds the same way and a constant row gives NaN.
+        # Otherwise the fast product decides the same (both are exact to about 1e-15);
+        # np.corrcoef costs 6x more (1.8 s vs 0.3 s for 50 images of SqueezeNet features).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.corrcoef(reals, preds)[:n, n:]
+    with np.errstate(invalid="ignore"):
+        success = r < np.diag(r)[None, :]
     return success.sum(axis=0) / (n - 1)
 
 
