@@ -66,5 +66,8 @@ def compare_command(
                       f"{c.p_holm:.3g}", escape(c.verdict))  # fmt: skip
     console = Console()
     console.print(table)
+    by_reason: dict[str, list[str]] = {}
     for key, reason in report.skipped.items():
-        console.print(f"not compared {escape(key)}: {escape(reason)}")
+        by_reason.setdefault(reason, []).append(key)
+    for reason, keys in by_reason.items():
+        console.print(f"not compared ({escape(reason)}): {escape(', '.join(keys))}")
