@@ -236,7 +236,7 @@ def weights_import(
 @weights_app.command("fetch")
 def weights_fetch(
     names: Annotated[Optional[list[str]], typer.Argument(help="Backbones (or clip, swav); see `weights list`.")] = None,
-    fetch_all: Annotated[bool, typer.Option("--all", help="Every backbone with a public URL (about 2 GB).")] = False,
+    fetch_all: Annotated[bool, typer.Option("--all", help="Every backbone with a public URL (over 1 GB).")] = False,
     mirror: Annotated[
         Optional[str], typer.Option("--from", help="A mirror: base URL holding the files under their names.")
     ] = None,

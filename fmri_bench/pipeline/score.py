@@ -301,6 +301,22 @@ def check_entry_name(name: str, board: Leaderboard | None = None) -> str:
     return name
 
 
+def _check_request(dataset, version, subject, protocol, metrics, record, leaderboard, data_home):
+    """Everything about a score request that can be checked before any work; returns the protocol."""
+    proto = get_protocol(protocol)  # an unknown protocol or metric: one line
+    for key in metrics or []:
+        proto.metric(key)
+    if record and leaderboard is None:
+        raise DataError("score_submission(record=True) needs a leaderboard folder")
+    subjects = prepared_subjects(dataset, version, data_home=data_home)
+    if subject not in subjects:
+        raise DataError(
+            f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
+            f"{', '.join(subjects) or 'none'} (or use --subject all)"
+        )
+    return proto
+
+
 def score_submission(
     path: str | os.PathLike[str],
     *,
@@ -345,18 +361,8 @@ def score_submission(
         Bad submission or sidecar (exit code 2); nothing is written then.
     """
     path = Path(path)
-    proto = get_protocol(protocol)  # an unknown protocol or metric: one line, before any work
-    for key in metrics or []:
-        proto.metric(key)
-    if record and leaderboard is None:
-        raise DataError("score_submission(record=True) needs a leaderboard folder")
+    proto = _check_request(dataset, version, subject, protocol, metrics, record, leaderboard, data_home)
     targets = verified_images(dataset, version, "test", data_home=data_home)
-    subjects = prepared_subjects(dataset, version, data_home=data_home)
-    if subject not in subjects:
-        raise DataError(
-            f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
-            f"{', '.join(subjects) or 'none'} (or use --subject all)"
-        )
     sub = load_submission(path, n_expected=len(targets))
     board = Leaderboard(leaderboard) if record else None
     entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar), board)
