@@ -10,7 +10,7 @@ What it measures, side by side in one run:
    against a naive loop that runs the network on one image at a time; and the cost of the
    first features from a freshly loaded network with forward hooks (ours) against
    torchvision's ``create_feature_extractor`` (torch.fx tracing), which the metrics used before.
-3. SSIM at 425 px: the batched 2-D SSIM against scikit-image's ``structural_similarity`` per image.
+3. SSIM at 425 px: fmri-bench's written-out 2-D SSIM against scikit-image's ``structural_similarity``.
 4. Two-way identification: the vectorized matrix form against a naive double loop.
 
 The offline SqueezeNet / MobileNetV2 weights of ../shared/weights are imported into a
@@ -234,9 +234,7 @@ def main() -> int:
                 f"| {label} | {t_batched:.2f} | {t_naive:.2f} | {t_naive / t_batched:.2f}x | {t_hooks:.2f} | {t_fx:.2f} |"
             )
         t_ours, t_ref = bench_ssim(args.n)
-        print(
-            f"\n| SSIM, {args.n} grey images of 425 px | batched s | skimage per image s | ratio |\n|---|---|---|---|"
-        )
+        print(f"\n| SSIM, {args.n} grey images of 425 px | fmri-bench s | scikit-image s | ratio |\n|---|---|---|---|")
         print(
             f"| 2-D gaussian SSIM (scikit-image 0.20 semantics) | {t_ours:.2f} | {t_ref:.2f} | {t_ref / t_ours:.1f}x |"
         )

@@ -376,10 +376,12 @@ class _Captured(Exception):
 def _forward_nodes(model: Any, nodes: tuple[str, ...], batch: Any) -> dict[str, Any]:
     """Run ``model`` until every module in ``nodes`` has produced its output; return them.
 
-    Forward hooks on the named submodules (what the reference codes do) instead of
-    ``torchvision``'s ``create_feature_extractor``: tracing a network with torch.fx took
-    2-4.5 s per network (MobileNetV2, ResNet-50, InceptionV3 on 2 CPU cores), the hooks
-    nothing; the outputs are the same tensors. A node must be a submodule called once.
+    Forward hooks on the named submodules, as the reference codes capture features, instead
+    of torchvision's ``create_feature_extractor``: hooks work on any caller's module without
+    tracing it with torch.fx and return the same tensors; the forward pass stops once the
+    last node has its output. (Tracing was not the expensive part: about 0.4-0.5 s per
+    network in ``bench/bench_score.py``, against several seconds of forward passes.) A node
+    must be a submodule called once per forward pass.
     """
     captured: dict[str, Any] = {}
 
