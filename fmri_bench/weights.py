@@ -9,16 +9,23 @@ torch cache (``torch.hub.get_dir()/checkpoints/<filename>``) and by its checksum
   what we check too;
 - other files are declared with their full sha256 (the offline SqueezeNet / MobileNetV2
   files of ``../shared/weights``, CLIP ViT-L/14 whose sha256 is in OpenAI's URL);
-- the SwAV release publishes no checksum: that file is accepted by structure (a strict load
-  into ResNet-50 where only ``fc`` may be missing) and its sha256 is recorded in every row.
+- the SwAV release publishes no checksum, and none could be found in public sources (its
+  README, ``hubconf.py`` and the code that downloads it were searched), so none is invented
+  here: the file is accepted only with a *pin*, ``<filename>.sha256`` beside it, written when
+  ``fmri-bench weights fetch resnet50_swav`` downloads it from the official URL (trust on
+  first use) or when ``fmri-bench weights import resnet50_swav FILE --sha256 HEX`` is given
+  the sha256 you vouch for. A ResNet-50 file without a pin (a randomly initialised one, say)
+  is never used; every row records the sha256 of the file it used.
 
 A weight file also declares the input normalization and size it was trained with, because
 those belong to the weights, not to the metric (MobileNetV2 from the Coral release wants
 ``Normalize(0.5, 0.5)`` at 225 px; torchvision's wants ImageNet mean/std at 224 px).
 
-Nothing here downloads: weights come from the cache, or from ``fmri-bench weights import``.
-A backbone whose file is absent (or fails its checksum) is *unavailable* with a reason;
-metrics that need it report n/a, and no other network is substituted.
+Weights come from ``fmri-bench weights fetch`` (:func:`fetch_weights`: the official URL or a
+mirror, resumable, checksum checked) or ``fmri-bench weights import`` (a file you have);
+nothing is downloaded implicitly. A backbone whose file is absent (or fails its checksum)
+is *unavailable* with a reason; metrics that need it report n/a, and no other network is
+substituted.
 """
 
 from __future__ import annotations
@@ -70,6 +77,11 @@ class WeightFile:
     std: tuple[float, float, float] = IMAGENET_STD
     input_size: int = 224
 
+    @property
+    def url(self) -> str | None:
+        """The official download URL (None for files with no public URL)."""
+        return self.source if self.source.startswith(("https://", "http://")) else None
+
     def matches(self, digest: str) -> bool:
         """Return True when a file's full sha256 ``digest`` matches this declaration.
 
@@ -99,6 +111,8 @@ class Backbone:
     allowed_missing: tuple[str, ...] = ()
     requires: str | None = None  # an optional import the backbone needs (open_clip)
     load: Callable[[Path], Any] | None = None  # a custom loader for non-state_dict files
+    required_keys: tuple[str, ...] = ()  # keys a checkpoint must hold (after strip_prefix)
+    aliases: tuple[str, ...] = ()  # other names `weights fetch` accepts (``clip``)
 
 
 def _tv():
@@ -115,6 +129,8 @@ def _inception():
 
 def _clip_vit_l14_load(path: Path):
     import open_clip  # only reached when open_clip is importable
+
+    from fmri_bench._torchvision import torchvision  # noqa: F401  (the shim first: open_clip imports torchvision)
 
     # OpenAI's file is a TorchScript archive; open_clip.load_openai_model reads it from a
     # local path (no download) and rebuilds the model in fp32 on the CPU.
@@ -158,7 +174,7 @@ _declare(
 _declare(
     Backbone(
         "efficientnet_b1",
-        "torchvision EfficientNet-B1 (IMAGENET1K_V2, the DEFAULT MindEye used; V1 accepted)",
+        "torchvision EfficientNet-B1, IMAGENET1K_V2 (torchvision's DEFAULT, what MindEye loaded)",
         lambda: _tv().efficientnet_b1(weights=None),
         (
             WeightFile(
@@ -167,10 +183,28 @@ _declare(
                 "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth",
                 input_size=240,
             ),
+        ),
+    )
+)
+_declare(
+    Backbone(
+        "efficientnet_b1_v1",
+        "torchvision EfficientNet-B1, IMAGENET1K_V1 (what Brain-Diffuser's efficientnet_b1(weights=True) loaded)",
+        lambda: _tv().efficientnet_b1(weights=None),
+        (
+            # Published as ...-533bc792.pth up to torchvision 0.15 (a name whose hash prefix
+            # was wrong; torch.hub did not check it then), renamed in 0.16 (pytorch/vision#7744).
+            # Same bytes; the real sha256 starts with bac287d4.
             WeightFile(
                 "efficientnet_b1_rwightman-bac287d4.pth",
                 "bac287d4",
                 "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth",
+                input_size=240,
+            ),
+            WeightFile(
+                "efficientnet_b1_rwightman-533bc792.pth",
+                "bac287d4",
+                "https://download.pytorch.org/models/efficientnet_b1_rwightman-533bc792.pth",
                 input_size=240,
             ),
         ),
@@ -182,15 +216,17 @@ _declare(
         "ResNet-50 trunk with the SwAV 800-epoch self-supervised checkpoint",
         lambda: _tv().resnet50(weights=None),
         (
+            # No published sha256 and none found in public sources: pinned on first download.
             WeightFile(
                 "swav_800ep_pretrain.pth.tar",
                 None,
-                "https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar "
-                "(facebookresearch/swav release; no published checksum)",
+                "https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar",
             ),
         ),
         strip_prefix="module.",
         allowed_missing=("fc.weight", "fc.bias"),
+        required_keys=("prototypes.weight",),
+        aliases=("swav",),
     )
 )
 _declare(
@@ -210,6 +246,7 @@ _declare(
         ),
         requires="open_clip",
         load=_clip_vit_l14_load,
+        aliases=("clip",),
     )
 )
 _declare(
@@ -288,10 +325,46 @@ def get_backbone(name: str) -> Backbone:
     WeightsError
         No backbone is called ``name``.
     """
+    if name not in BACKBONES:
+        for backbone in BACKBONES.values():
+            if name in backbone.aliases:
+                return backbone
     try:
         return BACKBONES[name]
     except KeyError:
         raise WeightsError(f"unknown backbone {name!r}; expected one of: {', '.join(sorted(BACKBONES))}") from None
+
+
+def pin_path(path: Path) -> Path:
+    """The pin of a file declared without a checksum: ``<file>.sha256`` beside it.
+
+    Parameters
+    ----------
+    path : Path
+        The weight file in the torch cache.
+
+    Returns
+    -------
+    Path
+    """
+    return path.with_name(path.name + ".sha256")
+
+
+def _pinned(path: Path) -> str | None:
+    import json
+
+    try:
+        value = json.loads(pin_path(path).read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _write_pin(path: Path, digest: str, source: str) -> None:
+    from fmri_bench.io import write_json_atomic
+    from fmri_bench.provenance import utc_now
+
+    write_json_atomic(pin_path(path), {"sha256": digest, "source": source, "pinned": utc_now()})
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,7 +411,7 @@ def _import_ok(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def resolve(name: str) -> Resolved:
+def resolve(name: str, *, need_library: bool = True) -> Resolved:
     """Find a verified weight file for backbone ``name`` in the torch cache.
 
     Files are tried in the declared order of preference. A file present under an accepted
@@ -348,11 +421,14 @@ def resolve(name: str) -> Resolved:
     ----------
     name : str
         A declared backbone.
+    need_library : bool
+        Report a missing optional library (open_clip) as the reason; False to look at the
+        files only.
 
     Returns
     -------
     Resolved
-        The first present file that passes its checksum (or is declared without one), or
+        The first present file that passes its checksum (or matches its pin), or
         ``path=None`` with the reason: a missing optional library, failed checksums, or no file.
 
     Raises
@@ -361,8 +437,9 @@ def resolve(name: str) -> Resolved:
         ``name`` is not a declared backbone.
     """
     backbone = get_backbone(name)
-    if backbone.requires and not _import_ok(backbone.requires):
-        return Resolved(name, None, None, None, f"{backbone.requires} not installed")
+    name = backbone.name
+    if need_library and backbone.requires and not _import_ok(backbone.requires):
+        return Resolved(name, None, None, None, f"{backbone.requires} not installed (pip install 'fmri-bench[clip]')")
     folder = checkpoints_dir()
     problems = []
     for wf in backbone.files:
@@ -370,8 +447,14 @@ def resolve(name: str) -> Resolved:
         if not path.is_file():
             continue
         digest = file_sha256(path)
-        if wf.sha256 is None or wf.matches(digest):
+        if wf.matches(digest) or (wf.sha256 is None and _pinned(path) == digest):
             return Resolved(name, path, wf, digest, None)
+        if wf.sha256 is None:
+            problems.append(
+                f"{wf.filename} has no published checksum and no pin matching it; expected it fetched with "
+                f"`fmri-bench weights fetch {name}` or imported with `fmri-bench weights import {name} FILE --sha256 HEX`"
+            )
+            continue
         problems.append(
             f"{wf.filename} in the torch cache fails its checksum "
             f"(sha256 {digest[:12]}..., expected {wf.sha256[:12]}...)"
@@ -416,6 +499,9 @@ def _load_into(backbone: Backbone, path: Path):
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise WeightsError(f"{path}: does not fit the {backbone.name} architecture ({first})") from exc
+    absent = [k for k in backbone.required_keys if k not in state]
+    if absent:
+        raise WeightsError(f"{path}: not a {backbone.name} checkpoint (it lacks {absent[0]!r})")
     if not strict:
         missing = set(result.missing_keys) - set(backbone.allowed_missing)
         unexpected = [k for k in result.unexpected_keys if not k.startswith(("projection_head", "prototypes"))]
@@ -460,11 +546,14 @@ def load_backbone(name: str) -> tuple[Any, Resolved]:
     return _load_cached(name, str(resolved.path), resolved.sha256), resolved
 
 
-def identify_file(path: str | os.PathLike[str], backbone: str | None = None) -> tuple[Backbone, WeightFile, str]:
+def identify_file(
+    path: str | os.PathLike[str], backbone: str | None = None, *, sha256: str | None = None
+) -> tuple[Backbone, WeightFile, str]:
     """Return ``(backbone, accepted file, sha256)`` that a local file is, by checksum.
 
-    With ``backbone`` given, only that backbone's files are considered; files declared
-    without a checksum are then accepted if they load into the architecture.
+    With ``backbone`` given, only that backbone's files are considered. A file declared
+    without a checksum (SwAV) is accepted only when ``sha256`` is given, equals the file's,
+    and the file loads into the architecture with the checkpoint's own keys.
 
     Parameters
     ----------
@@ -472,6 +561,8 @@ def identify_file(path: str | os.PathLike[str], backbone: str | None = None) -> 
         The local weight file.
     backbone : str, optional
         The backbone it should be; None to match the checksum against every declared file.
+    sha256 : str, optional
+        The sha256 you vouch for, for a file that has no published checksum.
 
     Returns
     -------
@@ -499,6 +590,13 @@ def identify_file(path: str | os.PathLike[str], backbone: str | None = None) -> 
     if backbone:
         bb = candidates[0]
         unchecked = [wf for wf in bb.files if wf.sha256 is None]
+        if unchecked and sha256 is None:
+            raise WeightsError(
+                f"{path}: {bb.name}'s file has no published checksum; expected `--sha256 HEX` (the sha256 you "
+                f"vouch for; this file's is {digest}) or `fmri-bench weights fetch {bb.name}` from the official URL"
+            )
+        if unchecked and sha256.lower() != digest:
+            raise WeightsError(f"{path}: sha256 {digest[:16]}... is not the --sha256 given ({sha256[:16]}...)")
         if unchecked:
             _load_into(bb, path)  # raises a one-line WeightsError if it does not fit
             return bb, unchecked[0], digest
@@ -509,11 +607,12 @@ def identify_file(path: str | os.PathLike[str], backbone: str | None = None) -> 
     raise WeightsError(f"{path} (sha256 {digest[:12]}...) matches no declared weight file; pass the backbone name")
 
 
-def import_weights(name: str, file: str | os.PathLike[str]) -> Path:
+def import_weights(name: str, file: str | os.PathLike[str], *, sha256: str | None = None) -> Path:
     """Check ``file`` against backbone ``name``'s accepted files and copy it into the torch cache.
 
     Returns the destination ``<torch hub dir>/checkpoints/<accepted filename>``. The copy
-    is atomic, so an interrupted import never leaves a partial checkpoint behind.
+    is atomic, so an interrupted import never leaves a partial checkpoint behind. A file
+    without a published checksum is pinned to ``sha256``.
 
     Parameters
     ----------
@@ -521,6 +620,8 @@ def import_weights(name: str, file: str | os.PathLike[str]) -> Path:
         The backbone the file should be.
     file : path-like
         The downloaded weight file.
+    sha256 : str, optional
+        For a file without a published checksum: the sha256 you vouch for.
 
     Returns
     -------
@@ -532,11 +633,117 @@ def import_weights(name: str, file: str | os.PathLike[str]) -> Path:
     WeightsError
         ``file`` is not one of the files ``name`` accepts (see :func:`identify_file`).
     """
-    backbone, wf, _ = identify_file(file, name)
+    backbone, wf, digest = identify_file(file, name, sha256=sha256)
     destination = checkpoints_dir() / wf.filename
     with atomic_path(destination) as tmp:
         shutil.copyfile(file, tmp)
+    if wf.sha256 is None:
+        _write_pin(destination, digest, f"imported from {file} with --sha256")
     return destination
+
+
+def fetch_weights(name: str, *, mirror: str | None = None) -> Path:
+    """Download backbone ``name``'s weight file into the torch cache (resumable, checksum checked).
+
+    The accepted files are tried in order of preference: from their official URL, or from
+    ``<mirror>/<filename>`` with a mirror (files without a public URL are found only on a
+    mirror). A file already present and verified is not downloaded again. A file without a
+    published checksum (SwAV) is pinned to the sha256 of what was downloaded.
+
+    Parameters
+    ----------
+    name : str
+        A backbone (``fmri-bench weights list``) or an alias (``clip``, ``swav``).
+    mirror : str, optional
+        A base URL holding the files under their names.
+
+    Returns
+    -------
+    Path
+        The verified file.
+
+    Raises
+    ------
+    WeightsError, NetworkError
+        No accepted file could be fetched (the last reason), a checksum mismatch (the
+        download is deleted), or no network (one line, within seconds).
+    """
+    from fmri_bench.download import download
+    from fmri_bench.errors import NetworkError
+
+    backbone = get_backbone(name)
+    current = resolve(backbone.name, need_library=False)
+    if current.available:
+        return current.path
+    candidates = [(wf, f"{mirror.rstrip('/')}/{wf.filename}" if mirror else wf.url) for wf in backbone.files]
+    candidates = [(wf, url) for wf, url in candidates if url]
+    if not candidates:
+        raise WeightsError(
+            f"{backbone.name} has no public URL; expected --from MIRROR_URL or `fmri-bench weights import`"
+        )
+    last: Exception | None = None
+    for wf, url in candidates:
+        destination = checkpoints_dir() / wf.filename
+        try:
+            download(url, destination, wf.sha256)
+        except NetworkError as exc:
+            if "HTTP 404" not in str(exc) or (wf, url) == candidates[-1]:
+                raise
+            last = exc
+            continue
+        if wf.sha256 is None:
+            _write_pin(destination, file_sha256(destination), url)
+        return destination
+    raise last or WeightsError(f"no file of {backbone.name} could be fetched")
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The state of one accepted weight file in the torch cache (``fmri-bench weights list``)."""
+
+    backbone: str
+    filename: str
+    state: str  # verified, pinned, wrong checksum, not pinned, partial, absent
+    detail: str
+
+
+def file_states() -> list[FileState]:
+    """The state of every accepted weight file of every backbone, in declaration order.
+
+    Returns
+    -------
+    list of FileState
+        ``verified`` (its checksum matches), ``pinned`` (no published checksum; matches its
+        pin), ``wrong checksum``, ``not pinned``, ``partial`` (an interrupted download, with
+        its size; ``weights fetch`` resumes it) or ``absent``.
+    """
+    from fmri_bench.download import part_path
+
+    out = []
+    folder = checkpoints_dir()
+    for bb in BACKBONES.values():
+        for wf in bb.files:
+            path = folder / wf.filename
+            part = part_path(path)
+            if path.is_file():
+                digest = file_sha256(path)
+                if wf.matches(digest):
+                    state, detail = "verified", f"sha256 {digest[:12]}..."
+                elif wf.sha256 is None:
+                    ok = _pinned(path) == digest
+                    state, detail = (
+                        ("pinned", f"sha256 {digest[:12]}... (pin)")
+                        if ok
+                        else ("not pinned", "see weights import --sha256")
+                    )
+                else:
+                    state, detail = "wrong checksum", f"sha256 {digest[:12]}..., expected {wf.sha256[:12]}..."
+            elif part.is_file():
+                state, detail = "partial", f"{part.stat().st_size / 1e6:,.1f} MB downloaded; `weights fetch` resumes"
+            else:
+                state, detail = "absent", "weights fetch" if wf.url else "no public URL: weights import"
+            out.append(FileState(bb.name, wf.filename, state, detail))
+    return out
 
 
 def status() -> list[Resolved]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from fmri_bench.io import save_npy_atomic, write_json_atomic
+from fmri_bench.io import save_npy_atomic, sha256_file, write_json_atomic
 
 
 def shapes(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -65,7 +65,8 @@ def make_home(
         (folder / "stimuli.tsv").write_text(
             "split\timage_index\n" + "".join(f"{s}\t{i}\n" for s in ("train", "test") for i in index[s])
         )
-        write_json_atomic(folder / "manifest.json", {"dataset": "synthetic", "version": version})
+        outputs = {f"images_{sp}.npy": {"sha256": sha256_file(folder / f"images_{sp}.npy")} for sp in ("train", "test")}
+        write_json_atomic(folder / "manifest.json", {"dataset": "synthetic", "version": version, "outputs": outputs})
         for s in range(1, subjects + 1):
             W = signal * rng.normal(size=(16 * 16 * 3, n_voxels)) / 30
             for split, reps in (("train", train_reps), ("test", test_reps)):

@@ -22,6 +22,7 @@ SHARED = {
     "images",
     "stats",
     "weights",
+    "download",
     "_torchvision",
     "__init__",
 }

@@ -80,3 +80,31 @@ def test_html_leaderboard_renders_sorts_and_loads_gallery_images(tmp_path: Path)
     for image in result["images"]:
         assert image["src"].startswith("gallery/") and image["naturalWidth"] > 0
     assert "n/a" in dom and "a reason" in dom
+
+
+def test_html_leaderboard_shows_protocols_references_and_runs_no_crafted_script(tmp_path: Path) -> None:
+    base = {"kind": "reconstruction", "dataset": "synthetic", "version": "v1", "subject": "sub-01"}
+    rows = []
+    for protocol, metric in (("mindeye", "pixcorr"), ("kamitani", "pattern_corr")):
+        proto = {"protocol": protocol, "protocol_version": 1}
+        rows.append(base | proto | {"name": "chance (mean train image)", "reference": True, "metrics": {metric: 0.1}})
+        rows.append(
+            base | proto | {"name": "resolution reference (32 px blur)", "reference": True, "metrics": {metric: 0.9}}
+        )
+        rows.append(base | proto | {"name": "method", "metrics": {metric: 0.5}})
+    crafted = {"split": '"><img src=x onerror="window.pwned=1">', "n_pairs": 5}
+    rows.append(base | {"kind": "classification", "name": '<img src=x onerror="window.pwned=1">',
+                        "metrics": {"accuracy": 0.7, "chance": 0.5, "p_value": 0.01}, "details": crafted})  # fmt: skip
+    board = Leaderboard(tmp_path / "board")
+    for row in rows:
+        board.upsert(row)
+    dom = _dump_dom(tmp_path / "board" / "index.html", tmp_path / "profile")
+    match = re.search(r'<pre id="selftest">(.*?)</pre>', dom, re.S)
+    assert match, "the page's self-test did not run"
+    result = json.loads(html.unescape(match.group(1)))
+    assert result["tables"] == 3 and result["pwned"] is False
+    titles = " ".join(result["titles"])
+    assert "protocol mindeye v1" in titles and "protocol kamitani v1" in titles
+    assert sorted(result["references"]) == sorted(
+        ["chance (mean train image)", "resolution reference (32 px blur)"] * 2
+    )

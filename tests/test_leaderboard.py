@@ -144,7 +144,8 @@ def test_leaderboard_cli_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     capsys.readouterr()
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "csv", "--version", "v2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("kind,dataset,version,name,") and len(lines) == 2 and ",b," in lines[1]
+    assert lines[0].startswith("kind,dataset,version,protocol,protocol_version,name,") and len(lines) == 2
+    assert ",b," in lines[1]
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "html"]) == 0
     assert '<table class="board"' in capsys.readouterr().out
     assert main(["leaderboard", "--leaderboard", str(tmp_path), "--format", "nope"]) != 0
@@ -302,3 +303,27 @@ def test_a_rounding_noise_spread_reads_as_zero() -> None:
 
     assert format_cell(Cell(value=0.984, sd=1.36e-16)) == "0.984 ± 0"
     assert format_cell(Cell(value=0.028, sd=0.00013)) == "0.028 ± 0.00013"
+
+
+def test_tables_never_mix_protocols_and_show_protocol_version_and_references() -> None:
+    rows = []
+    for protocol, version in (("mindeye", 1), ("brain-diffuser", 1), ("mindeye", 2)):
+        extra = {"protocol": protocol, "protocol_version": version}
+        rows += [row("chance", reference=True) | extra, row("a", pixcorr=0.6) | extra]
+    rows.append(row("old"))  # recorded before protocols: its own table
+    tables = build_tables(rows)
+    assert [t.protocol_label for t in tables] == [
+        "none (metrics v1, before protocols)", "brain-diffuser v1", "mindeye v1", "mindeye v2",
+    ]  # fmt: skip
+    assert all({ln.name for ln in t.lines} <= {"chance", "a", "old"} for t in tables)
+    md = render_markdown(rows)
+    assert "### synthetic v1 (reconstruction) · protocol mindeye v1" in md
+    assert "### synthetic v1 (reconstruction) · protocol brain-diffuser v1" in md
+    assert md.count("| chance *(reference)* |") == 3
+    assert "### Protocol `kamitani` (version 1)" in md and "bdpy" in md  # definitions and sources
+    buffer = io.StringIO()
+    render_terminal(rows, console=Console(file=buffer, width=200))
+    out = buffer.getvalue()
+    assert "protocol mindeye v2" in out and "protocol brain-diffuser v1" in out and "chance (ref)" in out
+    records = list(csv.DictReader(io.StringIO(render_csv(rows))))
+    assert {(r["protocol"], r["protocol_version"]) for r in records} >= {("mindeye", "2"), ("brain-diffuser", "1")}

@@ -10,6 +10,7 @@ import pytest
 
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.metrics import MetricInputs, evaluate_detailed
+from fmri_bench.metrics.protocols import mindeye
 from fmri_bench.weights import WeightsError, checkpoints_dir, import_weights, resolve
 
 SQUEEZE = "squeezenet1_0-imagenet-deepcompression.pth"
@@ -89,7 +90,7 @@ def test_absent_weights_are_na_with_a_reason_and_never_substituted(torch_home: P
     import importlib.util
 
     if importlib.util.find_spec("open_clip") is None:
-        assert ev.unavailable["clip"] == "open_clip not installed"
+        assert ev.unavailable["clip"].startswith("open_clip not installed")
 
 
 def test_deep_metrics_run_end_to_end_with_the_shared_weights(with_weights: Path) -> None:
@@ -109,11 +110,11 @@ def test_deep_metrics_run_end_to_end_with_the_shared_weights(with_weights: Path)
 def test_features_have_the_declared_shapes_and_are_finite(with_weights: Path) -> None:
     imgs = _images(2, seed=3)
     inputs = MetricInputs.from_arrays(imgs, imgs)
-    t, r = inputs.features("squeezenet1_0", "features.12", 224)
+    t, r = inputs.features(mindeye.SQUEEZENET)
     assert t.shape == (2, 512 * 13 * 13) and np.isfinite(t).all() and np.array_equal(t, r)
-    t, _ = inputs.features("mobilenet_v2", "flatten", None)  # the file's 225 px
+    t, _ = inputs.features(mindeye.FEATURE_MSE)  # the file's 225 px
     assert t.shape == (2, 1280) and np.isfinite(t).all() and t.std() > 0
-    assert inputs.resized("targets", 225).shape[-1] == 225
+    assert mindeye.at_size(inputs, "targets", 225).shape[-1] == 225
 
 
 def test_each_network_is_loaded_once(with_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,11 +133,15 @@ def test_each_network_is_loaded_once(with_weights: Path, monkeypatch: pytest.Mon
 def test_a_structurally_wrong_file_under_an_unchecked_name_is_refused(
     torch_home: Path, shared_weights: Path, tmp_path: Path
 ) -> None:
-    # SwAV publishes no checksum: its file is accepted only if it loads into ResNet-50.
+    # SwAV publishes no checksum: a file is accepted only with the sha256 you vouch for, and
+    # only if it loads into ResNet-50.
+    import hashlib
+
     fake = tmp_path / "swav_800ep_pretrain.pth.tar"
     shutil.copyfile(shared_weights / SQUEEZE, fake)
-    with pytest.raises(WeightsError, match="does not fit the resnet50_swav architecture") as info:
-        import_weights("resnet50_swav", fake)
+    digest = hashlib.sha256(fake.read_bytes()).hexdigest()
+    with pytest.raises(WeightsError, match="not a resnet50_swav checkpoint") as info:
+        import_weights("resnet50_swav", fake, sha256=digest)
     assert "\n" not in str(info.value)
 
 
@@ -144,7 +149,7 @@ def test_repeated_reconstructions_run_once_and_match_their_features(with_weights
     imgs = _images(3, seed=5)
     repeated = np.repeat(imgs[:1], 3, axis=0)  # like the chance reference: one image for every target
     inputs = MetricInputs.from_arrays(imgs, repeated)
-    t, r = inputs.features("squeezenet1_0", "features.12", 224)
+    t, r = inputs.features(mindeye.SQUEEZENET)
     np.testing.assert_allclose(r, np.repeat(t[:1], 3, axis=0), rtol=1e-4, atol=1e-4)
 
 
@@ -161,5 +166,5 @@ def test_weights_cli_lists_and_imports(
     assert str(checkpoints_dir() / SQUEEZE) in capsys.readouterr().out
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    assert "squeezenet1_0" in out and "present" in out and "clip_vit_l14" in out
+    assert "squeezenet1_0" in out and "verified" in out and "clip_vit_l14" in out
     assert "absent" in out

@@ -35,13 +35,21 @@ def make_home(root: Path, subjects: tuple[str, ...] = ("sub-01", "sub-02")) -> P
     folder.mkdir(parents=True)
     np.save(folder / "images_test.npy", images[:N])
     np.save(folder / "images_train.npy", images[N:])
-    (folder / "manifest.json").write_text(json.dumps({"dataset": "synthetic", "version": "v1"}))
+    write_manifest(folder)
     for s in subjects:
         (folder / s).mkdir()
         for split in ("train", "test"):
             np.save(folder / s / f"{split}_fmri.npy", np.zeros((N, 3), np.float32))
             np.save(folder / s / f"{split}_labels.npy", np.arange(N))
     return root
+
+
+def write_manifest(folder: Path) -> None:
+    """The manifest fields scoring reads: the images' sha256 (checked before scoring)."""
+    from fmri_bench.io import sha256_file
+
+    outputs = {f: {"sha256": sha256_file(folder / f)} for f in ("images_test.npy", "images_train.npy")}
+    (folder / "manifest.json").write_text(json.dumps({"dataset": "synthetic", "version": "v1", "outputs": outputs}))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from fmri_bench.errors import SubmissionError
 from fmri_bench.submission import load_submission, validate_array
 
 N, SIZE = 4, 32
+sys.path.insert(0, str(Path(__file__).parent))
+from _score_home import write_manifest  # noqa: E402
 
 
 def make_home(root: Path, n: int = N, size: int = SIZE, subjects: tuple[str, ...] = ("sub-01",)) -> Path:
@@ -25,7 +28,7 @@ def make_home(root: Path, n: int = N, size: int = SIZE, subjects: tuple[str, ...
     folder.mkdir(parents=True)
     np.save(folder / "images_test.npy", rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8))
     np.save(folder / "images_train.npy", rng.integers(0, 256, (6, size, size, 3), dtype=np.uint8))
-    (folder / "manifest.json").write_text(json.dumps({"dataset": "synthetic", "version": "v1"}))
+    write_manifest(folder)
     for s in subjects:
         (folder / s).mkdir()
         for split in ("train", "test"):
@@ -119,7 +122,7 @@ def _write_text(path: Path) -> None:
     ("writer", "expected"),
     [
         (_write_object_array, "Python objects"),
-        (_write_truncated, "not a readable .npy array"),
+        (_write_truncated, "expected a complete file written by numpy.save"),
         (_write_text, "not a .npy file"),
     ],
 )

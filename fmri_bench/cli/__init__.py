@@ -20,7 +20,7 @@ import typer
 from fmri_bench.cli._app import app
 from fmri_bench.errors import FmriBenchError
 
-_COMMAND_MODULES = ("simulate", "data", "score", "baselines", "demo", "info")
+_COMMAND_MODULES = ("simulate", "data", "score", "compare", "baselines", "demo", "info")
 
 
 def _load_commands() -> None:

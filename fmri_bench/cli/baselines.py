@@ -158,9 +158,22 @@ def list_datasets() -> None:
 
 
 @list_app.command("metrics")
-def list_metrics() -> None:
-    """The reconstruction metrics that scoring computes."""
-    from fmri_bench.metrics import METRICS, ordered_names
+def list_metrics(
+    protocol: Annotated[str, typer.Option("--protocol", help="Scoring protocol (see `list protocols`).")] = "mindeye",
+) -> None:
+    """The reconstruction metrics that scoring computes under a protocol."""
+    from fmri_bench.metrics import get_protocol
 
-    for name in ordered_names():
-        typer.echo(f"{name:<22} {METRICS.get(name).description}".rstrip())
+    proto = get_protocol(protocol)
+    for name in proto.names():
+        typer.echo(f"{name:<22} {proto.metric(name).description}".rstrip())
+
+
+@list_app.command("protocols")
+def list_protocols() -> None:
+    """The scoring protocols (named, versioned sets of metric definitions)."""
+    from fmri_bench.metrics import get_protocol, protocol_names
+
+    for name in protocol_names():
+        proto = get_protocol(name)
+        typer.echo(f"{name:<16} v{proto.version}  {proto.title}")

@@ -12,6 +12,14 @@ import typer
 from fmri_bench.cli._app import DataHomeOption, LeaderboardOption, app
 from fmri_bench.errors import FmriBenchError
 
+ProtocolOption = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="Scoring protocol: mindeye (as published), brain-diffuser or kamitani (`fmri-bench list protocols`).",
+    ),
+]
+
 
 def _report_table(reports: list, console) -> None:
     from rich.markup import escape
@@ -19,17 +27,23 @@ def _report_table(reports: list, console) -> None:
 
     from fmri_bench.leaderboard import Cell, format_cell
     from fmri_bench.leaderboard.terminal import escape as term_escape
-    from fmri_bench.metrics import METRICS
+    from fmri_bench.metrics import get_protocol
 
     first = reports[0]
-    table = Table(title=term_escape(f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images"))
+    proto = get_protocol(first.protocol)
+    table = Table(
+        title=term_escape(
+            f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images · "
+            f"protocol {first.protocol} v{first.protocol_version}"
+        )
+    )
     table.add_column("metric")
     table.add_column("better")
     for r in reports:
         table.add_column(term_escape(r.subject), justify="right")
     table.add_column("seconds", justify="right")
     for key in first.metrics:
-        metric = METRICS.get(key)
+        metric = proto.metric(key)
         cells = []
         for r in reports:
             value = r.metrics[key]
@@ -41,12 +55,12 @@ def _report_table(reports: list, console) -> None:
     console.print(table)
     reasons = {k: v for r in reports for k, v in r.unavailable.items()}
     for key, reason in reasons.items():
-        console.print(f"n/a {key}: {escape(reason)}")
+        console.print(f"n/a {key}: {escape(term_escape(reason))}")
     for r in reports:
         if r.gallery:
-            console.print(f"gallery: {escape(r.gallery)}")
+            console.print(f"gallery: {term_escape(r.gallery)}")
     if first.recorded:
-        console.print(f"recorded in {first.leaderboard}")
+        console.print(f"recorded in {term_escape(first.leaderboard)}")
 
 
 @app.command("score")
@@ -64,13 +78,16 @@ def score_command(
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not record a leaderboard row.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     data_home: DataHomeOption = None,
+    protocol: ProtocolOption = "mindeye",
 ) -> None:
     """Validate a submission, compute every available metric, record a row with its gallery picture."""
     from rich.console import Console
 
+    from fmri_bench.metrics import get_protocol
     from fmri_bench.paths import leaderboard_dir
     from fmri_bench.pipeline import score_subjects, score_submission
 
+    get_protocol(protocol)  # an unknown protocol: one line, before any work
     board = leaderboard_dir(leaderboard, data_home)
     if not no_record and board.exists() and not board.is_dir():
         raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
@@ -81,6 +98,7 @@ def score_command(
         "leaderboard": None if no_record else board,
         "record": not no_record,
         "data_home": data_home,
+        "protocol": protocol,
     }
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
@@ -98,6 +116,8 @@ def score_command(
                 "dataset": dataset,
                 "version": version,
                 "subject": "all",
+                "protocol": reports[0].protocol,
+                "protocol_version": reports[0].protocol_version,
                 "metrics": means,
                 "unavailable": {k: v for r in reports for k, v in r.unavailable.items()},
                 "subjects": {r.subject: r.to_dict() for r in reports},
@@ -143,7 +163,7 @@ def leaderboard_command(
 
 
 weights_app = typer.Typer(
-    help="Which networks' weights are present; import a downloaded weight file.",
+    help="Network weights: which are present, fetch them (official URL or a mirror), or import a file.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -155,39 +175,46 @@ def _weights_list() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from fmri_bench.metrics import METRICS, ordered_names
-    from fmri_bench.weights import BACKBONES, checkpoints_dir, status
+    from fmri_bench.metrics import get_protocol, protocol_names
+    from fmri_bench.weights import checkpoints_dir, file_states, resolve
 
-    users: dict[str, list[str]] = {}
-    for key in ordered_names():
-        metric = METRICS.get(key)
-        if metric.backbone:
-            users.setdefault(metric.backbone, []).append(key)
+    users: dict[str, dict[str, list[str]]] = {}
+    for name in protocol_names():
+        proto = get_protocol(name)
+        for key in proto.names():
+            backbone = proto.metric(key).backbone
+            if backbone:
+                users.setdefault(backbone, {}).setdefault(name, []).append(key)
+    colours = {"verified": "green", "pinned": "green", "partial": "yellow", "absent": "dim"}
     table = Table(title=f"weights in {checkpoints_dir()}")
-    for col in ("backbone", "metrics", "status", "file / reason"):
-        table.add_column(col)
-    for resolved in status():
-        bb = BACKBONES[resolved.backbone]
-        if resolved.available:
-            detail = f"{resolved.path.name} (sha256 {resolved.sha256[:12]}...)"
-            state = "[green]present[/]"
-        else:
-            detail = resolved.reason or ""
-            state = "[red]absent[/]"
-        table.add_row(bb.name, ", ".join(users.get(bb.name, [])) or "-", state, escape(detail))
-    Console().print(table)
+    for col in ("backbone", "used by", "file", "state", "detail"):
+        table.add_column(col, overflow="fold")
+    for state in file_states():
+        colour = colours.get(state.state, "red")
+        table.add_row(
+            state.backbone,
+            "; ".join(f"{p}: {' '.join(keys)}" for p, keys in users.get(state.backbone, {}).items()) or "-",
+            escape(state.filename),
+            f"[{colour}]{state.state}[/]", escape(state.detail),
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    for backbone in users:
+        resolved = resolve(backbone)
+        if not resolved.available and resolved.reason and "not installed" in resolved.reason:
+            console.print(f"{backbone}: {escape(resolved.reason)}")
 
 
 @weights_app.callback()
 def weights_root(ctx: typer.Context) -> None:
-    """Which networks' weights are present; import a downloaded weight file."""
+    """Network weights: which are present, fetch them (official URL or a mirror), or import a file."""
     if ctx.invoked_subcommand is None:
         _weights_list()
 
 
 @weights_app.command("list")
 def weights_list() -> None:
-    """List every declared backbone, the metrics that use it, and whether its weights are present."""
+    """Every accepted weight file of every backbone: the metrics that use it and its state."""
     _weights_list()
 
 
@@ -195,9 +222,38 @@ def weights_list() -> None:
 def weights_import(
     name: Annotated[str, typer.Argument(help="Backbone name (see `fmri-bench weights list`).")],
     file: Annotated[Path, typer.Argument(help="The weight file you downloaded.")],
+    sha256: Annotated[
+        Optional[str], typer.Option("--sha256", help="For a file with no published checksum (SwAV): its sha256.")
+    ] = None,
 ) -> None:
     """Check a downloaded weight file's checksum and copy it into the torch cache."""
     from fmri_bench.weights import import_weights
 
-    destination = import_weights(name, file)
+    destination = import_weights(name, file, sha256=sha256)
     typer.echo(f"imported {file} as {destination}")
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Backbones (or clip, swav); see `weights list`.")] = None,
+    fetch_all: Annotated[bool, typer.Option("--all", help="Every backbone with a public URL (over 1 GB).")] = False,
+    mirror: Annotated[
+        Optional[str], typer.Option("--from", help="A mirror: base URL holding the files under their names.")
+    ] = None,
+) -> None:
+    """Download weight files (official URL or --from a mirror): size and progress shown, resumable, checksum checked."""
+    from fmri_bench.progress import enable_progress
+    from fmri_bench.weights import BACKBONES, fetch_weights, get_backbone
+
+    if fetch_all == bool(names):
+        raise FmriBenchError("name the backbones to fetch (see `fmri-bench weights list`), or pass --all")
+    if mirror is not None and not mirror.startswith(("http://", "https://")):
+        raise FmriBenchError(f"--from {mirror}: expected an http:// or https:// base URL")
+    if fetch_all:
+        chosen = [b.name for b in BACKBONES.values() if mirror or any(wf.url for wf in b.files)]
+    else:
+        chosen = list(dict.fromkeys(get_backbone(n).name for n in names))  # unknown names: one line, first
+    enable_progress()
+    for name in chosen:
+        path = fetch_weights(name, mirror=mirror)
+        typer.echo(f"{name}: {path}")

@@ -12,7 +12,8 @@ from fmri_bench.leaderboard.table import DETAILS, build_tables
 def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None) -> str:
     """CSV with a header: one line per table line (subjects and mean-over-subject lines).
 
-    Columns: kind, dataset, version, name, subject, reference, aggregate, n_subjects, then
+    Columns: kind, dataset, version, protocol, protocol_version, name, subject, reference,
+    aggregate, n_subjects, then
     per metric ``<key>``, ``<key>_sd`` (mean lines), ``<key>_ci_low`` and ``<key>_ci_high``
     (identification), then ``unavailable`` ("key: reason; ..."), ``submission_sha256``,
     ``metrics_version``, ``date``, ``details`` (classification). n/a values are empty.
@@ -33,7 +34,8 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
     for t in tables:
         for k, _, _ in t.columns:
             keys[k] = None
-    header = ["kind", "dataset", "version", "name", "subject", "reference", "aggregate", "n_subjects"]
+    header = ["kind", "dataset", "version", "protocol", "protocol_version", "name", "subject"]
+    header += ["reference", "aggregate", "n_subjects"]
     for k in keys:
         header += [k, f"{k}_sd", f"{k}_ci_low", f"{k}_ci_high"]
     header += ["unavailable", "submission_sha256", "metrics_version", "date", "details"]
@@ -46,6 +48,8 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
                 t.kind,
                 t.dataset,
                 t.version,
+                t.protocol,
+                "" if t.protocol_version is None else t.protocol_version,
                 line.name,
                 line.subject,
                 int(line.reference),

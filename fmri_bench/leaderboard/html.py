@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from fmri_bench.leaderboard.markdown import template
@@ -41,16 +42,21 @@ def _html_table(table: Table, index: int) -> str:
     )
 
 
+#: What a gallery reference may look like: a file in gallery/ (a crafted record cannot point
+#: an <img> anywhere else).
+_GALLERY = re.compile(r"gallery/[A-Za-z0-9._-]+\.png")
+
+
 def _html_gallery(tables: list[Table]) -> str:
     e = html.escape
     items = []
     for table in tables:
         for line in table.lines:
-            if line.gallery:
+            if line.gallery and _GALLERY.fullmatch(str(line.gallery)):
                 items.append(
                     f'<figure><img src="{e(line.gallery)}" alt="{e(line.name)}">'
-                    f"<figcaption>{e(table.dataset)} {e(table.version)} · {e(line.subject)} · "
-                    f"{e(line.name)}</figcaption></figure>"
+                    f"<figcaption>{e(table.dataset)} {e(table.version)} · {e(table.protocol_label)} · "
+                    f"{e(line.subject)} · {e(line.name)}</figcaption></figure>"
                 )
     if not items:
         return "<p>No gallery images yet.</p>"

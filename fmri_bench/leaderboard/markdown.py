@@ -32,26 +32,52 @@ def escape(text: str) -> str:
     return text
 
 
-def metric_definitions_markdown() -> str:
-    """The metric definitions table (from the registry, so it never drifts from the code).
+def metric_definitions_markdown(protocol: str | None = None) -> str:
+    """The metric definitions table of a protocol (from its registry, so it never drifts from the code).
+
+    Parameters
+    ----------
+    protocol : str, optional
+        The protocol (default: ``mindeye``).
 
     Returns
     -------
     str
     """
-    from fmri_bench.metrics import METRICS, ordered_names
+    from fmri_bench.metrics import get_protocol
 
+    proto = get_protocol(protocol)
     out = [
-        "| key | column | better | resolution | network / weights | definition | source |",
+        "| key | column | better | resolution chain | network / weights (node) | definition | source |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key in ordered_names():
-        m = METRICS.get(key)
-        res = f"{m.resolution} px" if m.resolution else ("target's own" if m.backbone is None else "weight file's")
+    for key in proto.names():
+        m = proto.metric(key)
         net = f"`{m.backbone}` `{m.node}`" if m.backbone else "none"
         better = "higher" if m.higher_is_better else "lower"
-        out.append(f"| `{key}` | {m.label} | {better} | {res} | {net} | {m.description} | {m.source} |")
+        cells = [f"`{key}`", m.label, better, m.preprocessing, net, m.description, m.source]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(out)
+
+
+def protocols_markdown() -> str:
+    """One section per protocol: version, what it reproduces, sources, departures, definitions.
+
+    Returns
+    -------
+    str
+    """
+    from fmri_bench.metrics import get_protocol, protocol_names
+
+    parts = []
+    for name in protocol_names():
+        proto = get_protocol(name)
+        lines = [f"### Protocol `{proto.name}` (version {proto.version})", "", proto.title + ".", ""]
+        lines += [f"- source: {src}" for src in proto.sources]
+        lines += [f"- note: {note}" for note in proto.notes]
+        lines += ["", metric_definitions_markdown(name), ""]
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
 
 
 def weights_markdown() -> str:
@@ -69,7 +95,7 @@ def weights_markdown() -> str:
     ]
     for bb in BACKBONES.values():
         for wf in bb.files:
-            sha = f"`{wf.sha256}`" if wf.sha256 else "none published (checked by structure)"
+            sha = f"`{wf.sha256}`" if wf.sha256 else "none published or found: pinned on first download"
             norm = f"{list(wf.mean)} / {list(wf.std)}"
             extra = f" (needs `{bb.requires}`)" if bb.requires else ""
             out.append(f"| `{bb.name}`{extra} | `{wf.filename}` | {sha} | {wf.input_size} px | {norm} | {wf.source} |")
@@ -151,6 +177,6 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
 
     text = template("leaderboard_README.md")
     text = text.replace("<!-- METRICS_VERSION -->", str(METRICS_VERSION))
-    text = text.replace("<!-- METRIC_DEFINITIONS -->", metric_definitions_markdown())
+    text = text.replace("<!-- METRIC_DEFINITIONS -->", protocols_markdown())
     text = text.replace("<!-- WEIGHTS -->", weights_markdown())
     return text.replace("<!-- RESULTS -->", render_results_markdown(rows).rstrip() + "\n")

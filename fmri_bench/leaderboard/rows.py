@@ -1,7 +1,9 @@
 """The leaderboard row schema: what a row holds, how it is checked, built and ordered.
 
 Row fields: ``kind`` ("reconstruction" or "classification"), ``name``, ``dataset``,
-``version``, ``subject``, ``metrics`` (key -> number or null), plus optional
+``version``, ``subject``, ``metrics`` (key -> number or null); a reconstruction row also has
+``protocol`` and ``protocol_version`` (the scoring protocol; part of the row's identity) and
+``certified_weights`` (rows scored with a caller's modules are refused); plus optional
 ``reference``, ``unavailable`` (key -> reason), ``intervals`` (key -> [low, high]),
 ``details`` (classification: anything else the check reports), ``gallery`` (a PNG under
 ``gallery/``) and provenance (``submission_sha256``, ``metrics_version``,
@@ -23,7 +25,9 @@ import numpy as np
 from fmri_bench.errors import FmriBenchError
 
 KINDS = ("reconstruction", "classification")
-KEY_FIELDS = ("name", "dataset", "version", "subject", "kind")
+KEY_FIELDS = ("name", "dataset", "version", "subject", "kind", "protocol")
+#: What a reconstruction row recorded before scoring protocols existed (no ``protocol`` field).
+LEGACY_PROTOCOL = "none (metrics v1, before protocols)"
 CLASSIFICATION_METRICS = ("accuracy", "chance", "p_value")
 
 
@@ -51,6 +55,13 @@ def validate_row(row: dict[str, Any]) -> None:
         )
         if not ok:
             raise FmriBenchError(f"leaderboard row metric {key!r} is {value!r}; expected a finite number or null")
+    if row.get("certified_weights") is False:
+        raise FmriBenchError(
+            f"row {row['name']!r} was scored with modules that are not the certified weights (models=...); "
+            "such rows are never recorded on a leaderboard"
+        )
+    if row["kind"] == "reconstruction" and "protocol" in row and not isinstance(row["protocol"], str):
+        raise FmriBenchError(f"leaderboard row field 'protocol' is {row['protocol']!r}; expected a protocol name")
 
 
 def plain(value: Any) -> Any:
@@ -78,7 +89,7 @@ def plain(value: Any) -> Any:
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
-    """The identity of a row: (name, dataset, version, subject, kind).
+    """The identity of a row: (name, dataset, version, subject, kind, protocol).
 
     Parameters
     ----------
@@ -88,11 +99,27 @@ def row_key(row: dict[str, Any]) -> tuple[str, ...]:
     -------
     tuple of str
     """
-    return tuple(str(row[k]) for k in KEY_FIELDS)
+    return tuple(str(row.get(k) or "") for k in KEY_FIELDS)
+
+
+def row_protocol(row: dict[str, Any]) -> tuple[str, int | None]:
+    """A reconstruction row's (protocol, protocol version); legacy rows have neither.
+
+    Parameters
+    ----------
+    row : dict
+
+    Returns
+    -------
+    (str, int or None)
+    """
+    if row.get("kind") != "reconstruction":
+        return "", None
+    return str(row.get("protocol") or LEGACY_PROTOCOL), row.get("protocol_version")
 
 
 def sort_key(row: dict[str, Any]) -> tuple:
-    """The record's row order: dataset, version, kind, references first, name, subject.
+    """The record's row order: dataset, version, kind, protocol, references first, name, subject.
 
     Parameters
     ----------
@@ -106,6 +133,7 @@ def sort_key(row: dict[str, Any]) -> tuple:
         row["dataset"],
         row["version"],
         KINDS.index(row["kind"]),
+        str(row.get("protocol") or ""),
         not row.get("reference", False),
         row["name"],
         row["subject"],
@@ -163,6 +191,7 @@ def reconstruction_row(
     Returns
     -------
     dict
+        The row; its per-image scores are not in it (the store writes them beside it).
     """
     from fmri_bench.metrics import METRICS_VERSION
 
@@ -172,6 +201,9 @@ def reconstruction_row(
         "dataset": dataset,
         "version": version,
         "subject": subject,
+        "protocol": evaluation.protocol,
+        "protocol_version": evaluation.protocol_version,
+        "certified_weights": evaluation.certified_weights,
         "reference": reference,
         "metrics": {k: (None if v is None else round(float(v), 6)) for k, v in evaluation.metrics.items()},
         "unavailable": dict(evaluation.unavailable),

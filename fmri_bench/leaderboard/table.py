@@ -1,4 +1,8 @@
-"""The table model every rendering shares: rows grouped per (dataset, version, kind).
+"""The table model every rendering shares: rows grouped per (dataset, version, kind, protocol).
+
+A table never mixes scoring protocols (nor two versions of one protocol): reconstruction
+rows are grouped by ``protocol`` and ``protocol_version`` too, and the columns are the
+protocol's metrics.
 
 A table has a line per recorded row and, for an entry with several subjects, a mean ± sd
 line. The columns of a reconstruction table are the metric registry's; a classification
@@ -15,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.leaderboard.rows import KINDS, sort_key
+from fmri_bench.leaderboard.rows import KINDS, row_protocol, sort_key
 from fmri_bench.stats import mean_over_subjects
 
 Column = tuple[str, str, "bool | None"]  # key, label, higher_is_better (None: not ranked)
@@ -75,13 +79,15 @@ class Line:
 
 @dataclass
 class Table:
-    """The lines of one (dataset, version, kind)."""
+    """The lines of one (dataset, version, kind, protocol, protocol version)."""
 
     dataset: str
     version: str
     kind: str
     columns: list[Column]
     lines: list[Line]
+    protocol: str = ""
+    protocol_version: int | None = None
 
     @property
     def shown_columns(self) -> list[Column]:
@@ -91,9 +97,17 @@ class Table:
         return self.columns
 
     @property
+    def protocol_label(self) -> str:
+        """``mindeye v1`` (empty for classification tables)."""
+        if not self.protocol:
+            return ""
+        return self.protocol + (f" v{self.protocol_version}" if self.protocol_version is not None else "")
+
+    @property
     def title(self) -> str:
-        """``dataset version (kind)``."""
-        return f"{self.dataset} {self.version} ({self.kind})"
+        """``dataset version (kind)``, with ``· protocol NAME vN`` for reconstruction tables."""
+        base = f"{self.dataset} {self.version} ({self.kind})"
+        return f"{base} · protocol {self.protocol_label}" if self.protocol else base
 
     def notes(self) -> list[tuple[str, str]]:
         """The distinct (column label, reason) of every n/a cell shown.
@@ -111,23 +125,26 @@ class Table:
         return list(seen)
 
 
-def metric_columns(rows: list[dict[str, Any]]) -> list[Column]:
-    """Columns of a reconstruction table: registered metrics in their order, then unknown keys.
+def metric_columns(rows: list[dict[str, Any]], protocol: str | None = None) -> list[Column]:
+    """Columns of a reconstruction table: the protocol's metrics in their order, then unknown keys.
 
     Parameters
     ----------
     rows : list of dict
         The rows of the table.
+    protocol : str, optional
+        Their protocol (default and rows recorded before protocols: ``mindeye``'s names).
 
     Returns
     -------
     list of (key, label, higher_is_better)
     """
-    from fmri_bench.metrics import METRICS, ordered_names
+    from fmri_bench.metrics import PROTOCOLS, get_protocol
 
+    proto = get_protocol(protocol if protocol in PROTOCOLS else None)
     keys = {k: None for r in rows for k in r.get("metrics", {})}
-    known = [k for k in ordered_names() if k in keys]
-    columns: list[Column] = [(k, METRICS.get(k).label, METRICS.get(k).higher_is_better) for k in known]
+    known = [k for k in proto.names() if k in keys]
+    columns: list[Column] = [(k, proto.metric(k).label, proto.metric(k).higher_is_better) for k in known]
     return columns + [(k, k, None) for k in sorted(keys) if k not in known]
 
 
@@ -213,7 +230,7 @@ def _mark_best(lines: list[Line], columns: list[Column]) -> None:
 
 
 def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, version: str | None = None) -> list[Table]:
-    """Group rows into tables per (dataset, version, kind), with mean ± sd lines and best marks.
+    """Group rows into tables per (dataset, version, kind, protocol), with mean ± sd lines and best marks.
 
     An entry (same name) with several subjects gets a mean ± sd line after its subjects.
     The best value of each ranked column among non-reference lines is marked.
@@ -236,12 +253,12 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
         and (version is None or r["version"] == version)
         and r.get("kind") in KINDS
     ]
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in sorted(selected, key=sort_key):
-        groups.setdefault((r["dataset"], r["version"], r["kind"]), []).append(r)
+        groups.setdefault((r["dataset"], r["version"], r["kind"], *row_protocol(r)), []).append(r)
     tables = []
-    for (ds, ver, kind), group in groups.items():
-        columns = CLASSIFICATION_COLUMNS if kind == "classification" else metric_columns(group)
+    for (ds, ver, kind, proto, proto_version), group in groups.items():
+        columns = CLASSIFICATION_COLUMNS if kind == "classification" else metric_columns(group, proto)
         lines: list[Line] = []
         by_name: dict[str, list[dict[str, Any]]] = {}
         for r in group:
@@ -272,7 +289,7 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
                     )
                 )
         _mark_best(lines, columns)
-        tables.append(Table(ds, ver, kind, columns, lines))
+        tables.append(Table(ds, ver, kind, columns, lines, proto, proto_version))
     return tables
 
 

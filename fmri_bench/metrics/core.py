@@ -1,49 +1,39 @@
-"""The metric registry: one documented function per metric, with its exact definition.
+"""The metric machinery every protocol shares: metric and feature declarations, the inputs
+of one evaluation with their caches, and network feature extraction.
 
-Every metric takes a :class:`MetricInputs` (targets and reconstructions, float in [0, 1],
-with caches for resized copies and network features, so that each image set is resized
-once per resolution and each network runs once per image set) and returns a
-:class:`MetricResult`. Resolution, interpolation and network preprocessing are declared
-on each :class:`Metric` and in its docstring.
+A metric takes a :class:`MetricInputs` (targets and reconstructions, float in [0, 1], with
+caches so that each image set is converted or resized once per protocol step and each
+network runs once per image set) and returns a :class:`MetricResult`. What a metric
+computes (resolutions, interpolation, SSIM variant, identification variant, network, layer,
+weight file) is declared by its protocol (:mod:`fmri_bench.metrics.protocols`); the
+formulas are in :mod:`fmri_bench.metrics.definitions`.
 
-Conventions shared by the metrics (MindEye's evaluation, Scotti et al. 2023,
-``MedARC-AI/fMRI-reconstruction-NSD`` ``src/Reconstruction_Metrics.py``):
-
-- "MindEye base": targets and reconstructions are first resized to 256 x 256; the
-  per-metric resize is applied to that copy.
-- Every resize is bilinear with antialiasing (``torch.nn.functional.interpolate(...,
-  mode="bilinear", align_corners=False, antialias=True)``, which is what
-  ``torchvision.transforms.Resize`` does on tensors since torchvision 0.17).
-- A Pearson correlation where one side has zero variance is defined as 0 (instead of
-  NaN), so that a constant reconstruction scores as uninformative rather than breaking
-  the table.
-
-Bump :data:`METRICS_VERSION` whenever a definition changes; every leaderboard row
-records it.
+Bump :data:`METRICS_VERSION` when this machinery changes what rows hold; a protocol's own
+version changes with its definitions. Every leaderboard row records both.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fmri_bench.images import resize_images as _resize
-from fmri_bench.images import to_float_nchw
-from fmri_bench.registry import Registry
-from fmri_bench.stats import correlation_matrix
+from fmri_bench.images import to_float_nchw, to_uint8
+from fmri_bench.metrics.definitions import two_way_identification
 
-METRICS_VERSION = 1
-"""Version of the metric definitions; recorded in every row, bumped on any change."""
+METRICS_VERSION = 2
+"""Version of the metric machinery (2: scoring protocols); recorded in every row."""
 
-MINDEYE_BASE = 256
-PIXCORR_SIZE = 425
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 BATCH_SIZE = 32
+
+__all__ = ["two_way_identification"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +45,41 @@ class MetricResult:
 
 
 @dataclass(frozen=True)
+class FeatureSpec:
+    """Which network features a deep metric reads, and how the network's input is made.
+
+    Attributes
+    ----------
+    backbone : str
+        A declared backbone (:mod:`fmri_bench.weights`), or the key of a caller's module.
+    node : str
+        A torchvision feature-extraction node (``features.4``), or ``"embedding"`` for a
+        model's ``encode_image`` (CLIP).
+    chain : str
+        Names the input preparation (``"mindeye"``, ``"pil-bilinear"``): features made by
+        the same chain, size and backbone come from one forward pass.
+    size : int or None
+        The network input side in pixels; None for the weight file's declared size.
+    prepare : callable
+        ``prepare(inputs, which, size) -> float32 (N, 3, size, size)`` in [0, 1]; the
+        weight file's normalization is applied after it.
+    """
+
+    backbone: str
+    node: str
+    chain: str
+    size: int | None
+    prepare: Callable[[MetricInputs, str, int], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Metric:
-    """A registered metric.
+    """A metric of a protocol.
 
     Attributes
     ----------
     key : str
-        Registry name and column key (``pixcorr``).
+        Column key (``pixcorr``); unique within its protocol.
     label : str
         Column title (``PixCorr``).
     description : str
@@ -70,16 +88,14 @@ class Metric:
         Direction used to mark the best entry.
     compute : callable
         ``compute(inputs) -> MetricResult``.
-    backbone : str or None
-        The backbone (``fmri_bench.weights``) whose features it uses; None for pixel metrics.
-    node : str or None
-        The torchvision feature-extraction node (``features.4``), or ``"embedding"``.
-    resolution : int or None
-        Input size in pixels; for deep metrics None means the weight file's declared size.
+    feature : FeatureSpec or None
+        The network features it uses; None for pixel metrics.
+    preprocessing : str
+        The resolution chain, interpolation and colour handling, in words.
     identification : bool
         A two-way / pairwise identification score (reported with a 95% interval).
     source : str
-        Where the definition comes from.
+        Where the definition comes from (repository, commit, file, lines).
     """
 
     key: str
@@ -87,75 +103,28 @@ class Metric:
     description: str
     higher_is_better: bool
     compute: Callable[[MetricInputs], MetricResult]
-    backbone: str | None = None
-    node: str | None = None
-    resolution: int | None = None
-    interpolation: str = "bilinear, antialias"
+    feature: FeatureSpec | None = None
+    preprocessing: str = ""
     identification: bool = False
     source: str = ""
 
     @property
+    def backbone(self) -> str | None:
+        """The backbone whose features it uses; None for pixel metrics."""
+        return self.feature.backbone if self.feature else None
+
+    @property
+    def node(self) -> str | None:
+        """The feature node it reads; None for pixel metrics."""
+        return self.feature.node if self.feature else None
+
+    @property
     def family(self) -> str:
         """ "pixel" or "deep"."""
-        return "pixel" if self.backbone is None else "deep"
-
-
-METRICS: Registry[Metric] = Registry("metric", entry_point_group="fmri_bench.metrics")
-
-# Canonical column order (the NSD "standard 8", then the seed's metrics and extras).
-METRIC_ORDER: list[str] = []
-
-
-def _register(metric: Metric) -> Metric:
-    METRICS.add(metric.key, metric, origin=__name__)
-    METRIC_ORDER.append(metric.key)
-    return metric
-
-
-def ordered_names() -> list[str]:
-    """Every registered metric key: the built-in order, then plugins alphabetically.
-
-    Returns
-    -------
-    list of str
-    """
-    names = METRICS.names()
-    return [k for k in METRIC_ORDER if k in names] + [k for k in names if k not in METRIC_ORDER]
+        return "pixel" if self.feature is None else "deep"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def two_way_identification(target_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
-    """Exhaustive two-way identification, vectorized; one score per reconstruction.
-
-    For reconstruction j, the fraction of the N-1 other targets i whose correlation with
-    it is strictly lower than that of its own target:
-    ``mean_{i != j} [ r(target_i, recon_j) < r(target_j, recon_j) ]``. Chance is 0.5.
-
-    This is MindEye's ``two_way_identification`` (``np.corrcoef`` of real vs predicted
-    features, ``success = r < congruents``, summed over real images, divided by N-1) and
-    the pairwise identification of Kamitani's lab (Horikawa & Kamitani 2017; Shen et al.
-    2019, "Deep image reconstruction from human brain activity"). One matrix product; no
-    Python loop over pairs.
-
-    Parameters
-    ----------
-    target_feats, recon_feats : ndarray, shape (N, ...)
-        Features (or pixels) of the targets and of the reconstructions, in the same order.
-
-    Returns
-    -------
-    ndarray, shape (N,)
-        Per-reconstruction identification accuracy in [0, 1].
-    """
-    n = len(target_feats)
-    if n < 2 or len(recon_feats) != n:
-        raise ValueError("two-way identification needs two equally long sets of at least 2 items")
-    r = correlation_matrix(target_feats, recon_feats)
-    congruent = np.diag(r)
-    success = r < congruent[None, :]  # the diagonal is never < itself
-    return success.sum(axis=0) / (n - 1)
 
 
 def bootstrap_interval(per_image: np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
@@ -202,6 +171,9 @@ class MetricUnavailable(Exception):
         self.permanent = permanent
 
 
+CUSTOM_MODEL = "caller's module (not the certified weights)"
+
+
 @dataclass
 class MetricInputs:
     """Targets and reconstructions of one evaluation, with shared caches.
@@ -210,18 +182,23 @@ class MetricInputs:
     ----------
     targets, recons : ndarray, float32 (N, 3, H, W) in [0, 1]
         The reconstructions are at their own resolution; every metric resizes them itself.
+    models : dict
+        Backbone name -> a caller's torch module used instead of the certified weight file.
+    weights_used : dict
+        Backbone -> the weight file used (``filename sha256:...``), or :data:`CUSTOM_MODEL`.
     """
 
     targets: np.ndarray
     recons: np.ndarray
-    _resized: dict[tuple[str, int, int | None], np.ndarray] = field(default_factory=dict)
-    _features: dict[tuple[str, str, int, str], np.ndarray] = field(default_factory=dict)
-    _plan: dict[tuple[str, int | None], set[str]] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
     weights_used: dict[str, str] = field(default_factory=dict)
+    _cache: dict[Any, Any] = field(default_factory=dict)
+    _features: dict[tuple, np.ndarray] = field(default_factory=dict)
+    _plan: dict[tuple, set[str]] = field(default_factory=dict)
     _fingerprint: str | None = None
 
     @classmethod
-    def from_arrays(cls, targets: np.ndarray, recons: np.ndarray) -> MetricInputs:
+    def from_arrays(cls, targets: np.ndarray, recons: np.ndarray, models: dict[str, Any] | None = None) -> MetricInputs:
         """Build from uint8/float arrays in (N, H, W, 3) or (N, 3, H, W).
 
         Parameters
@@ -229,13 +206,15 @@ class MetricInputs:
         targets, recons : ndarray, shape (N, H, W, 3) or (N, 3, H, W)
             uint8 (0-255) or float (in [0, 1]) images, in the same order; the two sets may
             differ in resolution.
+        models : dict, optional
+            Backbone name -> torch module to use instead of the certified weights.
 
         Returns
         -------
         MetricInputs
             With both sets as float32 (N, 3, H, W) and empty caches.
         """
-        return cls(to_float_nchw(targets), to_float_nchw(recons))
+        return cls(to_float_nchw(targets), to_float_nchw(recons), dict(models or {}))
 
     @property
     def n(self) -> int:
@@ -247,62 +226,83 @@ class MetricInputs:
         """The targets' own resolution (H == W)."""
         return int(self.targets.shape[-1])
 
-    def _images(self, which: str) -> np.ndarray:
-        return self.targets if which == "targets" else self.recons
-
-    def resized(self, which: str, size: int, *, base: int | None = MINDEYE_BASE) -> np.ndarray:
-        """``which`` ("targets"/"recons") resized to ``base`` first (if given), then to ``size``.
+    def images(self, which: str) -> np.ndarray:
+        """The float32 (N, 3, H, W) images of ``which`` ("targets"; anything else: the reconstructions).
 
         Parameters
         ----------
-        which : {"targets", "recons"}
-            The image set (any other value means the reconstructions).
-        size : int
-            The output side in pixels.
-        base : int or None
-            The intermediate side (the MindEye base, 256); None to resize the original images.
+        which : str
 
         Returns
         -------
-        ndarray, float32, shape (N, 3, size, size)
-            Bilinear with antialiasing; cached, so do not modify it.
+        ndarray
         """
-        key = (which, size, base)
-        if key not in self._resized:
-            images = self._images(which)
-            if base is not None:
-                images = self.resized(which, base, base=None)
-            self._resized[key] = _resize(images, size)
-        return self._resized[key]
+        return self.targets if which == "targets" else self.recons
 
-    def plan(self, backbone: str, node: str, resolution: int | None) -> None:
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return ``compute()``, computed once per evaluation for ``key``.
+
+        Parameters
+        ----------
+        key : hashable
+            Names the result (include the image set and every parameter).
+        compute : callable
+            Makes it.
+
+        Returns
+        -------
+        object
+            Cached: do not modify it.
+        """
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def uint8(self, which: str) -> np.ndarray:
+        """``which`` as uint8 (N, H, W, 3): what saving the images as 8-bit PNG files gives.
+
+        Parameters
+        ----------
+        which : str
+
+        Returns
+        -------
+        ndarray, uint8
+            Rounded to the nearest level (uint8 input comes back exactly).
+        """
+        return self.cached(("uint8", which), lambda: to_uint8(self.images(which).transpose(0, 2, 3, 1)))
+
+    def plan(self, spec: FeatureSpec) -> None:
         """Declare a feature node needed later, so one forward pass serves every metric.
 
         Parameters
         ----------
-        backbone : str
-            A declared backbone (``fmri_bench.weights``).
-        node : str
-            A feature-extraction node of it, or ``"embedding"``.
-        resolution : int or None
-            The input size in pixels, as the metric will pass it to :meth:`features`.
+        spec : FeatureSpec
         """
-        self._plan.setdefault((backbone, resolution), set()).add(node)
+        self._plan.setdefault((spec.backbone, spec.chain, spec.size), set()).add(spec.node)
 
-    def features(self, backbone: str, node: str, resolution: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(target_features, recon_features)`` of ``node``, flattened, float64.
+    def _model(self, backbone: str) -> tuple[Any, Any, str | None]:
+        """(model, weight file declaring its input, sha256 or None for a caller's module)."""
+        from fmri_bench.weights import WeightsError, get_backbone, load_backbone
 
-        Every node planned for ``(backbone, resolution)`` is extracted in the same pass.
+        if backbone in self.models:
+            self.weights_used[backbone] = CUSTOM_MODEL
+            return self.models[backbone], get_backbone(backbone).files[0], None
+        try:
+            model, resolved = load_backbone(backbone)
+        except WeightsError as exc:
+            raise MetricUnavailable(str(exc)) from None
+        self.weights_used[backbone] = f"{resolved.file.filename} sha256:{resolved.sha256}"
+        return model, resolved.file, resolved.sha256
+
+    def features(self, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(target_features, recon_features)`` of ``spec``, flattened, float64.
+
+        Every node planned for the same backbone, chain and size is extracted in the same pass.
 
         Parameters
         ----------
-        backbone : str
-            A declared backbone (``fmri_bench.weights``).
-        node : str
-            A feature-extraction node of it, or ``"embedding"``.
-        resolution : int or None
-            The input size in pixels (images are resized to the MindEye base, then to it);
-            None for the weight file's declared input size.
+        spec : FeatureSpec
 
         Returns
         -------
@@ -314,40 +314,34 @@ class MetricInputs:
         MetricUnavailable
             The backbone's weights are unavailable (the reason is the message).
         """
-        from fmri_bench.weights import WeightsError, load_backbone
-
-        try:
-            model, resolved = load_backbone(backbone)
-        except WeightsError as exc:
-            raise MetricUnavailable(str(exc)) from None
-        wf = resolved.file
-        assert wf is not None and resolved.sha256 is not None
-        size = resolution or wf.input_size
-        self.weights_used[backbone] = f"{wf.filename} sha256:{resolved.sha256}"
-        key_t = (backbone, node, size, "targets")
-        if key_t not in self._features:
-            nodes = sorted(self._plan.get((backbone, resolution), set()) | {node})
+        model, wf, sha = self._model(spec.backbone)
+        size = spec.size or wf.input_size
+        key = (spec.backbone, spec.chain, size)
+        if (*key, spec.node, "targets") not in self._features:
+            nodes = tuple(sorted(self._plan.get((spec.backbone, spec.chain, spec.size), set()) | {spec.node}))
             for which in ("targets", "recons"):
-                # The targets' features are shared across evaluations (reference rows,
+                # Certified target features are shared across evaluations (reference rows,
                 # several subjects): keyed by the targets' content and the weight file.
-                shared = (
-                    (self.fingerprint, backbone, tuple(nodes), size, resolved.sha256) if which == "targets" else None
-                )
+                shared = (self.fingerprint, *key, nodes, sha) if which == "targets" and sha else None
                 feats = _TARGET_FEATURES.get(shared) if shared else None
                 if feats is None:
-                    images = self.resized(which, size)
-                    # Identical images (the chance reference repeats one image) run once.
-                    unique, inverse = _unique_images(self._images(which))
-                    feats = extract_features(model, backbone, nodes, images[unique], wf.mean, wf.std)
-                    if len(unique) < len(images):
-                        feats = {name: value[inverse] for name, value in feats.items()}
+                    feats = self._extract(model, wf, nodes, spec, which, size, custom=sha is None)
                     if shared:
                         _TARGET_FEATURES[shared] = feats
                         while len(_TARGET_FEATURES) > 16:
                             _TARGET_FEATURES.pop(next(iter(_TARGET_FEATURES)))
                 for name, value in feats.items():
-                    self._features[(backbone, name, size, which)] = value
-        return self._features[key_t], self._features[(backbone, node, size, "recons")]
+                    self._features[(*key, name, which)] = value
+        return self._features[(*key, spec.node, "targets")], self._features[(*key, spec.node, "recons")]
+
+    def _extract(self, model, wf, nodes, spec, which, size, *, custom: bool) -> dict[str, np.ndarray]:
+        images = spec.prepare(self, which, size)
+        # Identical images (the chance reference repeats one image) run once.
+        unique, inverse = _unique_images(self.images(which))
+        feats = extract_features(model, nodes, images[unique], wf.mean, wf.std, channels_last=not custom)
+        if len(unique) < len(images):
+            feats = {name: value[inverse] for name, value in feats.items()}
+        return feats
 
     @property
     def fingerprint(self) -> str:
@@ -371,36 +365,84 @@ def _unique_images(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(unique), np.array(inverse)
 
 
-_EXTRACTORS: dict[tuple[int, tuple[str, ...]], Any] = {}
+_CHANNELS_LAST: weakref.WeakSet = weakref.WeakSet()
 _TARGET_FEATURES: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+class _Captured(Exception):
+    """Raised by the last feature hook: the rest of the network need not run."""
+
+
+def _forward_nodes(model: Any, nodes: tuple[str, ...], batch: Any) -> dict[str, Any]:
+    """Run ``model`` until every module in ``nodes`` has produced its output; return them.
+
+    Forward hooks on the named submodules, as the reference codes capture features, instead
+    of torchvision's ``create_feature_extractor``: hooks work on any caller's module without
+    tracing it with torch.fx and return the same tensors; the forward pass stops once the
+    last node has its output. (Tracing was not the expensive part: about 0.4-0.5 s per
+    network in ``bench/bench_score.py``, against several seconds of forward passes.) A node
+    must be a submodule called once per forward pass.
+    """
+    captured: dict[str, Any] = {}
+
+    def hook(name: str):
+        def fn(_module, _inputs, output):
+            captured[name] = output
+            if len(captured) == len(nodes):
+                raise _Captured
+
+        return fn
+
+    handles = []
+    try:
+        for name in nodes:
+            try:
+                module = model.get_submodule(name)
+            except AttributeError:
+                from fmri_bench.errors import FmriBenchError
+
+                raise FmriBenchError(
+                    f"{type(model).__name__} has no submodule {name!r}; expected the backbone's architecture"
+                ) from None
+            handles.append(module.register_forward_hook(hook(name)))
+        model(batch)
+    except _Captured:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
 
 
 def extract_features(
     model: Any,
-    backbone: str,
     nodes: Sequence[str],
     images: np.ndarray,
     mean: Sequence[float],
     std: Sequence[float],
+    *,
+    channels_last: bool = True,
 ) -> dict[str, np.ndarray]:
     """Run ``model`` on float (N, 3, S, S) images in batches; return each node's features.
 
-    Images are normalized ``(x - mean) / std`` per channel. ``nodes`` are torchvision
-    feature-extraction node names, or ``"embedding"`` for a model with ``encode_image``
-    (CLIP). Features are flattened to (N, D), float64.
+    Images are normalized ``(x - mean) / std`` per channel. ``nodes`` are submodule names
+    (``features.4``, ``avgpool``), whose outputs are captured with forward hooks, or
+    ``"embedding"`` for a model with ``encode_image`` (CLIP). Features are flattened to (N, D),
+    float64.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The loaded network, in eval mode.
-    backbone : str
-        The backbone's name (not used by the computation).
+        The network, in eval mode.
     nodes : sequence of str
-        Node names, or exactly ``["embedding"]``.
+        Submodule names, or exactly ``["embedding"]``.
     images : ndarray, float32, shape (N, 3, S, S)
         Images in [0, 1], already at the network's input size.
     mean, std : sequence of float
         Per-channel (RGB) normalization of the weight file.
+    channels_last : bool
+        Convert the model (in place, once) and its inputs to channels-last memory format: the
+        convolutions run about twice as fast on CPU (oneDNN); features differ by float rounding.
 
     Returns
     -------
@@ -409,28 +451,24 @@ def extract_features(
     """
     import torch
 
-    from fmri_bench._torchvision import torchvision
-
     nodes = tuple(nodes)
     if nodes == ("embedding",):
         forward = lambda x: {"embedding": model.encode_image(x)}  # noqa: E731
+        channels_last = False
     else:
-        key = (id(model), nodes)
-        if key not in _EXTRACTORS:
-            # channels_last runs the convolutions about twice as fast on CPU (oneDNN).
-            _EXTRACTORS[key] = (
-                torchvision.models.feature_extraction.create_feature_extractor(model, return_nodes=list(nodes))
-                .eval()
-                .to(memory_format=torch.channels_last)
-            )
-        forward = _EXTRACTORS[key]
+        forward = functools.partial(_forward_nodes, model, nodes)
+        if channels_last and model not in _CHANNELS_LAST:
+            model.to(memory_format=torch.channels_last)
+            _CHANNELS_LAST.add(model)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     out: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
     with torch.inference_mode():
         for start in range(0, len(images), BATCH_SIZE):
             batch = torch.from_numpy(np.ascontiguousarray(images[start : start + BATCH_SIZE]))
-            batch = ((batch - mean_t) / std_t).contiguous(memory_format=torch.channels_last)
+            batch = batch.sub(mean_t).div(std_t)
+            if channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
             result = forward(batch)
             for name in nodes:
                 out[name].append(result[name].float().flatten(1).numpy().astype(np.float64))

@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.images import to_float_nchw
-from fmri_bench.metrics.core import METRICS, MetricInputs, MetricUnavailable, bootstrap_interval, ordered_names
+from fmri_bench.metrics.core import CUSTOM_MODEL, MetricInputs, MetricUnavailable, bootstrap_interval
+from fmri_bench.metrics.protocols import DEFAULT_PROTOCOL, Protocol, get_protocol
 from fmri_bench.submission import validate_array
 
 
@@ -33,11 +36,17 @@ class Evaluation:
         Metric key -> wall time (the first metric of a network includes loading it and
         extracting the features that the network's other metrics reuse).
     weights : dict
-        Deep metric key -> the weight file used (``filename sha256:...``).
+        Deep metric key -> the weight file used (``filename sha256:...``), or a note that a
+        caller's module was used.
     per_image : dict
         Metric key -> per-image scores.
     permanent : set
         Keys that are n/a for a reason nothing installed later can change.
+    protocol, protocol_version : str, int
+        The scoring protocol and its version.
+    certified_weights : bool
+        False when a metric used a caller's module (``models=``) instead of the certified
+        weight file: such results are never recorded on a leaderboard.
     """
 
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -47,6 +56,9 @@ class Evaluation:
     weights: dict[str, str] = field(default_factory=dict)
     per_image: dict[str, np.ndarray] = field(default_factory=dict)
     permanent: set[str] = field(default_factory=set)
+    protocol: str = DEFAULT_PROTOCOL
+    protocol_version: int = 1
+    certified_weights: bool = True
 
 
 def _check_targets(targets: np.ndarray) -> np.ndarray:
@@ -58,50 +70,65 @@ def _check_targets(targets: np.ndarray) -> np.ndarray:
     return targets
 
 
+def _run_one(metric: Any, inputs: MetricInputs, result: Evaluation) -> None:
+    try:
+        out = metric.compute(inputs)
+        if not math.isfinite(out.value):
+            raise MetricUnavailable(f"{metric.key} is undefined (NaN) for these images", permanent=True)
+    except MetricUnavailable as exc:
+        result.metrics[metric.key] = None
+        result.unavailable[metric.key] = str(exc)
+        if exc.permanent:
+            result.permanent.add(metric.key)
+        return
+    result.metrics[metric.key] = float(out.value)
+    if out.per_image is not None:
+        result.per_image[metric.key] = np.asarray(out.per_image, dtype=np.float64)
+        if metric.identification:
+            result.intervals[metric.key] = bootstrap_interval(out.per_image)
+    if metric.backbone is not None and metric.backbone in inputs.weights_used:
+        result.weights[metric.key] = inputs.weights_used[metric.backbone]
+        if inputs.weights_used[metric.backbone] == CUSTOM_MODEL:
+            result.certified_weights = False
+
+
 def evaluate_detailed(
     targets: np.ndarray,
     submission: np.ndarray,
     metrics: Sequence[str] | None = None,
+    *,
+    protocol: str | Protocol = DEFAULT_PROTOCOL,
+    models: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Compute metrics with their reasons, intervals, timings and weight files.
 
     Parameters
     ----------
-    targets, submission, metrics
+    targets, submission, metrics, protocol, models
         See :func:`evaluate`.
 
     Returns
     -------
     Evaluation
     """
+    proto = get_protocol(protocol)
     targets = _check_targets(targets)
     recons = validate_array(submission, len(targets))
-    names = list(metrics) if metrics is not None else ordered_names()
-    chosen = [METRICS.get(name) for name in names]
+    chosen = [proto.metric(name) for name in (list(metrics) if metrics is not None else proto.names())]
+    from fmri_bench.weights import get_backbone
+
+    for key in models or {}:
+        get_backbone(key)  # an unknown backbone name: one line listing the known ones
     import torch  # noqa: F401  (imported before the timings, so no metric pays for it)
 
-    inputs = MetricInputs(to_float_nchw(targets), to_float_nchw(recons))
+    inputs = MetricInputs(to_float_nchw(targets), to_float_nchw(recons), dict(models or {}))
     for metric in chosen:
-        if metric.backbone is not None and metric.node is not None:
-            inputs.plan(metric.backbone, metric.node, metric.resolution)
-    result = Evaluation()
+        if metric.feature is not None:
+            inputs.plan(metric.feature)
+    result = Evaluation(protocol=proto.name, protocol_version=proto.version)
     for metric in chosen:
         start = time.perf_counter()
-        try:
-            out = metric.compute(inputs)
-        except MetricUnavailable as exc:
-            result.metrics[metric.key] = None
-            result.unavailable[metric.key] = str(exc)
-            if exc.permanent:
-                result.permanent.add(metric.key)
-        else:
-            result.metrics[metric.key] = float(out.value)
-            if out.per_image is not None:
-                result.per_image[metric.key] = out.per_image
-                if metric.identification:
-                    result.intervals[metric.key] = bootstrap_interval(out.per_image)
-            if metric.backbone is not None and metric.backbone in inputs.weights_used:
-                result.weights[metric.key] = inputs.weights_used[metric.backbone]
+        _run_one(metric, inputs, result)
         result.seconds[metric.key] = time.perf_counter() - start
     return result
 
@@ -110,6 +137,9 @@ def evaluate(
     targets: np.ndarray,
     submission: np.ndarray,
     metrics: Sequence[str] | None = None,
+    *,
+    protocol: str | Protocol = DEFAULT_PROTOCOL,
+    models: Mapping[str, Any] | None = None,
 ) -> dict[str, float | None]:
     """Score reconstructions against targets (nlb_tools-style).
 
@@ -121,7 +151,18 @@ def evaluate(
         One reconstruction per target: (N, h, w, 3) or (N, 3, h, w), uint8 or float in
         [0, 1], square, at least 32 px. Shapes are checked strictly (SubmissionError).
     metrics : sequence of str, optional
-        Metric keys (default: every registered metric).
+        Metric keys of the protocol (default: all of them).
+    protocol : str or Protocol
+        The scoring protocol (``fmri-bench list protocols``): ``mindeye`` (default),
+        ``brain-diffuser``, ``kamitani``.
+    models : mapping, optional
+        Backbone name (``fmri-bench weights list``: ``alexnet``, ``inception_v3``,
+        ``efficientnet_b1``, ``clip_vit_l14``...) -> a torch module to use instead of the
+        certified weight file, e.g. ``models={"alexnet": torchvision.models.alexnet()}``. It
+        must have the backbone's architecture (the same feature-extraction node names; for
+        CLIP an ``encode_image`` method) and is used as given (put it in eval mode). Results
+        computed with it are marked (``Evaluation.certified_weights`` is False) and are never
+        recorded on a leaderboard.
 
     Returns
     -------
@@ -129,4 +170,4 @@ def evaluate(
         Metric key -> float, or None when the metric is unavailable here (its weights
         are absent); :func:`evaluate_detailed` also gives the reasons.
     """
-    return evaluate_detailed(targets, submission, metrics).metrics
+    return evaluate_detailed(targets, submission, metrics, protocol=protocol, models=models).metrics

@@ -14,16 +14,25 @@
 
 from __future__ import annotations
 
-from fmri_bench.pipeline.data import acquire, fetch, prepare_dataset, raw_dir
-from fmri_bench.pipeline.demo import demo_baselines, run_demo
-from fmri_bench.pipeline.run import RunResult, make_estimator, run_baseline
-from fmri_bench.pipeline.score import (
-    ScoreReport,
-    record_reference_rows,
-    score_subjects,
-    score_submission,
-    subject_files,
-)
+import importlib
+from typing import Any
+
+# Imported on first use: `fmri-bench score` needs neither prepare (nilearn) nor the
+# estimators (scikit-learn, brainiak); importing them eagerly cost about a second per command.
+_LAZY = {
+    "acquire": "data", "fetch": "data", "prepare_dataset": "data", "raw_dir": "data",
+    "demo_baselines": "demo", "run_demo": "demo",
+    "RunResult": "run", "make_estimator": "run", "run_baseline": "run",
+    "ScoreReport": "score", "record_reference_rows": "score", "score_subjects": "score",
+    "score_submission": "score", "subject_files": "score",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'fmri_bench.pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"fmri_bench.pipeline.{_LAZY[name]}"), name)
+
 
 __all__ = [
     "RunResult",

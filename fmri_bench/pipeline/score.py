@@ -10,15 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_subjects
+from fmri_bench.data import load_images, prepared_dir, prepared_subjects
 from fmri_bench.errors import DataError, SubmissionError
+from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
-from fmri_bench.metrics import METRICS, METRICS_VERSION, Evaluation, evaluate_detailed, ordered_names
+from fmri_bench.metrics import DEFAULT_PROTOCOL, METRICS_VERSION, Evaluation, evaluate_detailed, get_protocol
 from fmri_bench.metrics.references import CHANCE_NAME, RESOLUTION_NAME, chance_submission, resolution_reference
 from fmri_bench.submission import load_sidecar, load_submission
 
-#: The names reference rows use; a submission may not take them.
+#: The reference rows recorded for every dataset/version/subject/protocol.
 REFERENCE_NAMES = (CHANCE_NAME, RESOLUTION_NAME)
+#: Names a submission may not take (nor any name of a reference row already on the leaderboard).
+RESERVED_NAMES = (*REFERENCE_NAMES, "oracle (true encoding model)")
+MAX_NAME_LENGTH = 200
 
 
 @dataclass
@@ -30,6 +34,8 @@ class ScoreReport:
     version: str
     subject: str
     n_images: int
+    protocol: str
+    protocol_version: int
     metrics: dict[str, float | None]
     unavailable: dict[str, str]
     intervals: dict[str, tuple[float, float]]
@@ -55,6 +61,8 @@ class ScoreReport:
             "dataset": self.dataset,
             "version": self.version,
             "subject": self.subject,
+            "protocol": self.protocol,
+            "protocol_version": self.protocol_version,
             "n_images": self.n_images,
             "metrics": dict(self.metrics),
             "unavailable": dict(self.unavailable),
@@ -71,25 +79,73 @@ class ScoreReport:
         }
 
 
-def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None) -> bool:
-    """A reference row is stale when a metric it lacks could be computed now."""
+def verified_images(
+    dataset: str, version: str, split: str, *, data_home: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    """The images of a split, after checking the file against its manifest's sha256.
+
+    A tampered ``images_test.npy`` (re-saved as float 0-255, another image set) would give
+    meaningless scores with exit 0; it is refused before any work.
+
+    Parameters
+    ----------
+    dataset, version : str
+        The prepared version.
+    split : {"train", "test"}
+    data_home : path-like, optional
+
+    Returns
+    -------
+    ndarray, uint8 (N, H, W, 3)
+
+    Raises
+    ------
+    DataError
+        The file is not listed in the manifest, or its sha256 differs.
+    """
+    import json
+
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    rel = f"images_{split}.npy"
+    try:
+        recorded = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"][rel]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(
+            f"{folder / rel}: no sha256 for it in {folder / 'manifest.json'}; expected a version made by "
+            f"`fmri-bench prepare {dataset} --version {version}` (prepare it again)"
+        ) from None
+    if (folder / rel).is_file() and sha256_file(folder / rel) != recorded:
+        raise DataError(
+            f"{folder / rel}: sha256 differs from {folder / 'manifest.json'} (the file was modified); "
+            f"expected the prepared images: prepare {dataset} {version} again (`fmri-bench verify` lists every difference)"
+        )
+    return np.asarray(load_images(dataset, version, split, data_home=data_home))
+
+
+def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None, protocol: str) -> bool:
+    """A reference row is stale when its definitions changed or a metric it lacks could be computed now."""
     from fmri_bench.weights import resolve
 
-    if row.get("metrics_version") != METRICS_VERSION:
+    proto = get_protocol(protocol)
+    if row.get("metrics_version") != METRICS_VERSION or row.get("protocol_version") != proto.version:
         return True
     have = {k for k, v in row.get("metrics", {}).items() if v is not None}
     permanent = set(row.get("permanent", []))
-    for key in list(metrics) if metrics is not None else ordered_names():
-        if key in have or key in permanent or key not in METRICS:
+    for key in list(metrics) if metrics is not None else proto.names():
+        if key in have or key in permanent or key not in proto.metrics:
             continue
-        metric = METRICS.get(key)
+        metric = proto.metric(key)
         if metric.backbone is None or resolve(metric.backbone).available:
             return True
     return False
 
 
 def reference_evaluations(
-    targets: np.ndarray, train_images: np.ndarray, metrics: Sequence[str] | None = None
+    targets: np.ndarray,
+    train_images: np.ndarray,
+    metrics: Sequence[str] | None = None,
+    *,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> dict[str, tuple[Evaluation, np.ndarray]]:
     """Evaluate the reference reconstructions (chance, resolution reference) of a test set.
 
@@ -101,6 +157,8 @@ def reference_evaluations(
         The training images (for the chance reference).
     metrics : sequence of str, optional
         Metric keys (default: all).
+    protocol : str
+        The scoring protocol.
 
     Returns
     -------
@@ -113,7 +171,7 @@ def reference_evaluations(
         (CHANCE_NAME, chance_submission(train_images, len(targets), size)),
         (RESOLUTION_NAME, resolution_reference(targets)),
     ):
-        out[label] = (evaluate_detailed(targets, recon, metrics), recon)
+        out[label] = (evaluate_detailed(targets, recon, metrics, protocol=protocol), recon)
     return out
 
 
@@ -126,13 +184,14 @@ def record_reference_rows(
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     force: bool = False,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> list[dict[str, Any]]:
     """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
 
-    A subject's reference rows are (re)computed only when missing, from an older
-    METRICS_VERSION, or lacking a metric that is available now (weights imported since);
-    ``force`` recomputes them. The references are evaluated once and shared by every
-    subject (the test images are the same for all subjects).
+    Reference rows are per protocol. A subject's reference rows are (re)computed only when
+    missing, from an older METRICS_VERSION or protocol version, or lacking a metric that is
+    available now (weights imported since); ``force`` recomputes them. The references are
+    evaluated once and shared by every subject (the test images are the same for all subjects).
 
     Parameters
     ----------
@@ -148,6 +207,8 @@ def record_reference_rows(
         Metric keys (default: all).
     force : bool
         Recompute even up-to-date rows.
+    protocol : str
+        The scoring protocol.
 
     Returns
     -------
@@ -158,7 +219,7 @@ def record_reference_rows(
     existing = {
         (r["name"], r["subject"]): r
         for r in board.rows()
-        if r.get("reference") and r["dataset"] == dataset and r["version"] == version
+        if r.get("reference") and r["dataset"] == dataset and r["version"] == version and r.get("protocol") == protocol
     }
     refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
     targets = None
@@ -166,12 +227,12 @@ def record_reference_rows(
     for subject in subjects:
         for ref_name in REFERENCE_NAMES:
             row = existing.get((ref_name, subject))
-            if row is not None and not force and not _needs_refresh(row, metrics):
+            if row is not None and not force and not _needs_refresh(row, metrics, protocol):
                 continue
             if not refs:
-                targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
-                train = np.asarray(load_images(dataset, version, "train", data_home=data_home))
-                refs = reference_evaluations(targets, train, metrics)
+                targets = verified_images(dataset, version, "test", data_home=data_home)
+                train = verified_images(dataset, version, "train", data_home=data_home)
+                refs = reference_evaluations(targets, train, metrics, protocol=protocol)
             evaluation, recon = refs[ref_name]
             new = reconstruction_row(
                 name=ref_name,
@@ -184,7 +245,7 @@ def record_reference_rows(
                 submission=None,
                 reference=True,
             )
-            board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+            board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
     return written
 
@@ -210,12 +271,14 @@ def default_name(path: Path, sidecar: dict[str, Any]) -> str:
     return path.stem
 
 
-def check_entry_name(name: str) -> str:
-    """Refuse a blank name or one that belongs to a reference row.
+def check_entry_name(name: str, board: Leaderboard | None = None) -> str:
+    """Refuse a blank name, control characters, or a name that belongs to a reference row.
 
     Parameters
     ----------
     name : str
+    board : Leaderboard, optional
+        Also refuse the names of the reference rows already recorded there.
 
     Returns
     -------
@@ -225,9 +288,33 @@ def check_entry_name(name: str) -> str:
     name = str(name).strip()
     if not name:
         raise SubmissionError("the entry name is blank; expected a name for the leaderboard (--name)")
-    if name.casefold() in {n.casefold() for n in REFERENCE_NAMES}:
+    if any(not ch.isprintable() for ch in name) or len(name) > MAX_NAME_LENGTH:
+        raise SubmissionError(
+            f"the name {name[:40]!r}... holds control characters or is longer than {MAX_NAME_LENGTH} characters; "
+            "expected one printable line (--name)"
+        )
+    reserved = {n.casefold() for n in RESERVED_NAMES}
+    if board is not None:
+        reserved |= {str(r["name"]).casefold() for r in board.rows() if r.get("reference")}
+    if " ".join(name.split()).casefold() in reserved:
         raise SubmissionError(f"the name {name!r} belongs to a reference row; choose another name (--name)")
     return name
+
+
+def _check_request(dataset, version, subject, protocol, metrics, record, leaderboard, data_home):
+    """Everything about a score request that can be checked before any work; returns the protocol."""
+    proto = get_protocol(protocol)  # an unknown protocol or metric: one line
+    for key in metrics or []:
+        proto.metric(key)
+    if record and leaderboard is None:
+        raise DataError("score_submission(record=True) needs a leaderboard folder")
+    subjects = prepared_subjects(dataset, version, data_home=data_home)
+    if subject not in subjects:
+        raise DataError(
+            f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
+            f"{', '.join(subjects) or 'none'} (or use --subject all)"
+        )
+    return proto
 
 
 def score_submission(
@@ -241,6 +328,7 @@ def score_submission(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> ScoreReport:
     """Validate and score a submission file for one subject; record it with its gallery picture.
 
@@ -259,7 +347,9 @@ def score_submission(
     data_home : path-like, optional
         The data home.
     metrics : sequence of str, optional
-        Metric keys (default: all).
+        Metric keys of the protocol (default: all).
+    protocol : str
+        The scoring protocol (default ``mindeye``); the row records it and its version.
 
     Returns
     -------
@@ -271,20 +361,15 @@ def score_submission(
         Bad submission or sidecar (exit code 2); nothing is written then.
     """
     path = Path(path)
-    if record and leaderboard is None:
-        raise DataError("score_submission(record=True) needs a leaderboard folder")
-    targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
-    subjects = prepared_subjects(dataset, version, data_home=data_home)
-    if subject not in subjects:
-        raise DataError(
-            f"{subject} is not prepared for {dataset} {version}; prepared subjects: "
-            f"{', '.join(subjects) or 'none'} (or use --subject all)"
-        )
+    proto = _check_request(dataset, version, subject, protocol, metrics, record, leaderboard, data_home)
+    targets = verified_images(dataset, version, "test", data_home=data_home)
     sub = load_submission(path, n_expected=len(targets))
-    entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar))
-    ev = evaluate_detailed(targets, sub.images, metrics)
+    board = Leaderboard(leaderboard) if record else None
+    entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar), board)
+    ev = evaluate_detailed(targets, sub.images, metrics, protocol=proto)
     report = ScoreReport(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
+        protocol=ev.protocol, protocol_version=ev.protocol_version,
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
         weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
     )  # fmt: skip
@@ -299,10 +384,11 @@ def score_submission(
         submission=path.name,
         sidecar=sub.sidecar,
     )
-    if record:
-        board = Leaderboard(leaderboard)
-        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics)
-        stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images))
+    if board is not None:
+        record_reference_rows(
+            dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, protocol=proto.name
+        )
+        stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images), per_image=ev.per_image)
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
     return report
@@ -328,10 +414,12 @@ def subject_files(path: str | os.PathLike[str], subjects: Sequence[str]) -> dict
         Subject -> file.
     """
     text = str(path)
-    if "{subject}" in text:
+    if "{" in text or "}" in text:
         rest = text.replace("{subject}", "")
-        if "{" in rest or "}" in rest:
-            raise SubmissionError(f"{text}: a --subject all template may hold only the placeholder {{subject}}")
+        if "{" in rest or "}" in rest or "{subject}" not in text:
+            raise SubmissionError(
+                f"{text}: an unknown or unbalanced placeholder; expected a --subject all template holding only {{subject}}"
+            )
         files = {s: Path(text.replace("{subject}", s)) for s in subjects}
     elif Path(text).is_dir():
         files = {s: Path(text) / f"{s}.npy" for s in subjects}
@@ -356,6 +444,7 @@ def score_subjects(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> list[ScoreReport]:
     """Score every prepared subject (``--subject all``); see :func:`subject_files` for ``path``.
 
@@ -366,13 +455,14 @@ def score_subjects(
     ----------
     path : path-like
         Template, folder or file.
-    dataset, version, name, leaderboard, record, data_home, metrics
+    dataset, version, name, leaderboard, record, data_home, metrics, protocol
         As for :func:`score_submission`.
 
     Returns
     -------
     list of ScoreReport
     """
+    get_protocol(protocol)
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     files = subject_files(path, subjects)
     n = len(load_images(dataset, version, "test", data_home=data_home))
@@ -397,6 +487,7 @@ def score_subjects(
             record=record,
             data_home=data_home,
             metrics=metrics,
+            protocol=protocol,
         )
         for s in subjects
     ]
