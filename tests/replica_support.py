@@ -113,7 +113,12 @@ def short_runs(reference: Path, dataset: str) -> dict[str, int]:
 
 
 def select_runs(
-    reference: Path, dataset: str, subject: str, splits: list[str], runs_per_session: int | dict[str, int] | None
+    reference: Path,
+    dataset: str,
+    subject: str,
+    splits: list[str],
+    runs_per_session: int | dict[str, int] | None,
+    max_runs_per_split: int | None = None,
 ) -> dict[str, list[Path]]:
     """The events files to replicate: the first ``runs_per_session`` runs (per split when a dict) of
     every session of each split (all with None), plus every short run of the subject in those splits."""
@@ -129,7 +134,7 @@ def select_runs(
             stem = path.name[: -len("_events.tsv")]
             if limit is None or run <= limit or stem in short:
                 keep.append(path)
-        out[split] = keep
+        out[split] = keep[:max_runs_per_split]
     return out
 
 
@@ -240,6 +245,7 @@ def write_replica(
     *,
     splits: list[str] | None = None,
     runs_per_session: int | dict[str, int] | None = None,
+    max_runs_per_split: int | None = None,
     motion: Motion = Motion(),
     amplitude: float = 0.02,
     noise: float = 0.01,
@@ -283,7 +289,8 @@ def write_replica(
     lengths = run_lengths(reference, dataset)
     centre = nib.affines.apply_affine(mask_affine, (np.asarray(GRID) - 1) / 2.0)
     sessions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    selected = select_runs(reference, dataset, subject, splits or list(SPLIT_SESSIONS[dataset]), runs_per_session)
+    chosen = splits or list(SPLIT_SESSIONS[dataset])
+    selected = select_runs(reference, dataset, subject, chosen, runs_per_session, max_runs_per_split)
     for split, files in selected.items():
         replica.runs[split] = []
         for events_path in files:
@@ -350,9 +357,9 @@ def _write_run(
         deriv.mkdir(parents=True, exist_ok=True)
         (deriv / f"{stem}_from-orig_to-boldref_mode-image_desc-hmc_xfm.txt").write_text(itk_text(moves))
         (deriv / f"{stem}_from-boldref_to-T1w_mode-image_desc-coreg_xfm.txt").write_text(itk_text(offset))
-        reference_volume = data[..., n_volumes // 2].astype(np.float32)
-        for desc in ("hmc", "coreg"):
-            nib.save(nib.Nifti1Image(reference_volume, header), deriv / f"{stem}_desc-{desc}_boldref.nii.gz")
+        # fMRIPrep's reference volumes on the raw grid (only their header is read)
+        for desc, volume in (("hmc", data[..., n_volumes // 2]), ("coreg", data.mean(axis=-1))):
+            nib.save(nib.Nifti1Image(volume.astype(np.float32), header), deriv / f"{stem}_desc-{desc}_boldref.nii.gz")
 
 
 def _render(
