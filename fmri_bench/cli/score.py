@@ -22,7 +22,9 @@ def _report_table(reports: list, console) -> None:
     from fmri_bench.metrics import METRICS
 
     first = reports[0]
-    table = Table(title=term_escape(f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images"))
+    table = Table(
+        title=term_escape(f"{first.name} · {first.dataset} {first.version} · {first.n_images} {first.split} images")
+    )
     table.add_column("metric")
     table.add_column("better")
     for r in reports:
@@ -57,6 +59,9 @@ def score_command(
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "synthetic",
     version: Annotated[str, typer.Option("--version", help="Dataset version.")] = "v1",
     subject: Annotated[str, typer.Option("--subject", help="Subject (sub-01), or 'all'.")] = "sub-01",
+    split: Annotated[
+        str, typer.Option("--split", help="Reconstructed split: test, or artificial / letter where prepared.")
+    ] = "test",
     name: Annotated[
         Optional[str], typer.Option("--name", help="Leaderboard name (default: sidecar name/method, else file stem).")
     ] = None,
@@ -81,6 +86,7 @@ def score_command(
         "leaderboard": None if no_record else board,
         "record": not no_record,
         "data_home": data_home,
+        "split": split,
     }
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
@@ -97,6 +103,7 @@ def score_command(
                 "name": reports[0].name,
                 "dataset": dataset,
                 "version": version,
+                "split": split,
                 "subject": "all",
                 "metrics": means,
                 "unavailable": {k: v for r in reports for k, v in r.unavailable.items()},

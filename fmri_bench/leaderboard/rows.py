@@ -78,7 +78,7 @@ def plain(value: Any) -> Any:
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
-    """The identity of a row: (name, dataset, version, subject, kind).
+    """The identity of a row: (name, dataset, version, subject, kind, split).
 
     Parameters
     ----------
@@ -87,8 +87,9 @@ def row_key(row: dict[str, Any]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
+        ``split`` is the scored split (``test`` for rows recorded before splits existed).
     """
-    return tuple(str(row[k]) for k in KEY_FIELDS)
+    return (*(str(row[k]) for k in KEY_FIELDS), str(row.get("split", "test")))
 
 
 def sort_key(row: dict[str, Any]) -> tuple:
@@ -142,6 +143,7 @@ def reconstruction_row(
     submission: str | None,
     sidecar: dict[str, Any] | None = None,
     reference: bool = False,
+    split: str = "test",
 ) -> dict[str, Any]:
     """Build a reconstruction row from an :class:`~fmri_bench.metrics.Evaluation`.
 
@@ -159,6 +161,8 @@ def reconstruction_row(
         The submission's sidecar.
     reference : bool
         A reference row (chance, resolution reference, oracle).
+    split : str
+        The split whose images were reconstructed (``test``, ``artificial``, ``letter``).
 
     Returns
     -------
@@ -172,6 +176,7 @@ def reconstruction_row(
         "dataset": dataset,
         "version": version,
         "subject": subject,
+        "split": split,
         "reference": reference,
         "metrics": {k: (None if v is None else round(float(v), 6)) for k, v in evaluation.metrics.items()},
         "unavailable": dict(evaluation.unavailable),

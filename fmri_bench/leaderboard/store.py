@@ -84,7 +84,8 @@ class Leaderboard:
         -------
         str
         """
-        key_text = "_".join((row["dataset"], row["version"], row["subject"], row["kind"], row["name"]))
+        split = [] if row.get("split", "test") == "test" else [str(row["split"])]
+        key_text = "_".join((row["dataset"], row["version"], *split, row["subject"], row["kind"], row["name"]))
         digest = hashlib.sha1(key_text.encode()).hexdigest()[:8]
         return f"{GALLERY_DIR}/{_slug(key_text)[:64]}-{digest}.png"
 

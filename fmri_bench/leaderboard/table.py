@@ -238,7 +238,9 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
     ]
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in sorted(selected, key=sort_key):
-        groups.setdefault((r["dataset"], r["version"], r["kind"]), []).append(r)
+        # a split other than test gets its own table ("ds001506 v1 artificial")
+        label = r["version"] if r.get("split", "test") == "test" else f"{r['version']} {r['split']}"
+        groups.setdefault((r["dataset"], label, r["kind"]), []).append(r)
     tables = []
     for (ds, ver, kind), group in groups.items():
         columns = CLASSIFICATION_COLUMNS if kind == "classification" else metric_columns(group)

@@ -42,6 +42,7 @@ class ScoreReport:
     leaderboard: str | None = None
     gallery: str | None = None
     row: dict[str, Any] = field(default_factory=dict)
+    split: str = "test"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``metrics`` maps every metric key to its value (null when n/a).
@@ -55,6 +56,7 @@ class ScoreReport:
             "dataset": self.dataset,
             "version": self.version,
             "subject": self.subject,
+            "split": self.split,
             "n_images": self.n_images,
             "metrics": dict(self.metrics),
             "unavailable": dict(self.unavailable),
@@ -126,6 +128,7 @@ def record_reference_rows(
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     force: bool = False,
+    split: str = "test",
 ) -> list[dict[str, Any]]:
     """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
 
@@ -148,6 +151,8 @@ def record_reference_rows(
         Metric keys (default: all).
     force : bool
         Recompute even up-to-date rows.
+    split : str
+        The reconstructed split (``test``, or ``artificial`` / ``letter`` where prepared).
 
     Returns
     -------
@@ -158,7 +163,10 @@ def record_reference_rows(
     existing = {
         (r["name"], r["subject"]): r
         for r in board.rows()
-        if r.get("reference") and r["dataset"] == dataset and r["version"] == version
+        if r.get("reference")
+        and r["dataset"] == dataset
+        and r["version"] == version
+        and r.get("split", "test") == split
     }
     refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
     targets = None
@@ -169,7 +177,7 @@ def record_reference_rows(
             if row is not None and not force and not _needs_refresh(row, metrics):
                 continue
             if not refs:
-                targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+                targets = np.asarray(load_images(dataset, version, split, data_home=data_home))
                 train = np.asarray(load_images(dataset, version, "train", data_home=data_home))
                 refs = reference_evaluations(targets, train, metrics)
             evaluation, recon = refs[ref_name]
@@ -183,6 +191,7 @@ def record_reference_rows(
                 sha256=None,
                 submission=None,
                 reference=True,
+                split=split,
             )
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
             written.append(new)
@@ -241,6 +250,7 @@ def score_submission(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    split: str = "test",
 ) -> ScoreReport:
     """Validate and score a submission file for one subject; record it with its gallery picture.
 
@@ -260,6 +270,9 @@ def score_submission(
         The data home.
     metrics : sequence of str, optional
         Metric keys (default: all).
+    split : str
+        The reconstructed split: the targets are ``images_<split>.npy`` (``test``, or
+        ``artificial`` / ``letter`` where prepared).
 
     Returns
     -------
@@ -273,7 +286,7 @@ def score_submission(
     path = Path(path)
     if record and leaderboard is None:
         raise DataError("score_submission(record=True) needs a leaderboard folder")
-    targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+    targets = np.asarray(load_images(dataset, version, split, data_home=data_home))
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     if subject not in subjects:
         raise DataError(
@@ -286,7 +299,7 @@ def score_submission(
     report = ScoreReport(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
-        weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
+        weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar, split=split,
     )  # fmt: skip
     report.row = reconstruction_row(
         name=entry,
@@ -298,10 +311,13 @@ def score_submission(
         sha256=sub.sha256,
         submission=path.name,
         sidecar=sub.sidecar,
+        split=split,
     )
     if record:
         board = Leaderboard(leaderboard)
-        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics)
+        record_reference_rows(
+            dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, split=split
+        )
         stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images))
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
@@ -356,6 +372,7 @@ def score_subjects(
     record: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
+    split: str = "test",
 ) -> list[ScoreReport]:
     """Score every prepared subject (``--subject all``); see :func:`subject_files` for ``path``.
 
@@ -366,7 +383,7 @@ def score_subjects(
     ----------
     path : path-like
         Template, folder or file.
-    dataset, version, name, leaderboard, record, data_home, metrics
+    dataset, version, name, leaderboard, record, data_home, metrics, split
         As for :func:`score_submission`.
 
     Returns
@@ -375,7 +392,7 @@ def score_subjects(
     """
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     files = subject_files(path, subjects)
-    n = len(load_images(dataset, version, "test", data_home=data_home))
+    n = len(load_images(dataset, version, split, data_home=data_home))
     for file in dict.fromkeys(files.values()):
         load_submission(file, n_expected=n)
     if name is None:
@@ -397,6 +414,7 @@ def score_subjects(
             record=record,
             data_home=data_home,
             metrics=metrics,
+            split=split,
         )
         for s in subjects
     ]
