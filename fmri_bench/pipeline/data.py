@@ -18,7 +18,7 @@ from fmri_bench.data import PreparedData, load
 from fmri_bench.errors import DataError, FmriBenchError
 from fmri_bench.io import atomic_dir, clean_leftovers
 from fmri_bench.paths import data_home as resolve_data_home
-from fmri_bench.prepare import pending_versions, prepare
+from fmri_bench.prepare import pending_versions, prepare, resolve_versions
 from fmri_bench.prepare.parallel import check_backend
 from fmri_bench.progress import enable_progress, get_logger, logger, progress_enabled
 from fmri_bench.recipe import Recipe, load_recipe
@@ -121,6 +121,8 @@ def acquire(
         root = Path(source).expanduser().resolve()
         if not root.is_dir():
             raise DataError(f"{root}: no such BIDS folder (--source expects a local copy of {recipe.name})")
+        if not any(p.is_dir() for p in root.glob("sub-*")):
+            raise DataError(f"{root}: no sub-* folder; expected a BIDS copy of {recipe.name} with its subjects")
         return root
     root = raw_dir(recipe, data_home)
     clean_leftovers(root.parent)
@@ -203,6 +205,9 @@ def prepare_dataset(
     """
     recipe = dataset if isinstance(dataset, Recipe) else load_recipe(dataset)
     check_backend(backend, scheduler)  # before anything is simulated or downloaded
+    resolve_versions(recipe, versions)  # an unknown version is refused before anything is touched
+    if source is not None:
+        acquire(recipe, source=source)  # a missing folder, or one without subjects, is refused here
     home = resolve_data_home(data_home)
     with data_home_lock(home, recipe.name):
         clean_leftovers(home / recipe.name)  # a killed run's .partial-* / .old-* folders

@@ -1,8 +1,9 @@
 """Where the per-run work runs: in this process, in joblib workers, or on a Dask cluster.
 
 ``n_jobs`` is capped at the machine's CPU count (a thousand workers would only use memory).
-joblib's loky workers end with their parent: killed or not, a prepare leaves no worker
-behind (``tests/test_prepare_safety.py`` kills one). With ``backend="dask"`` the runs are
+joblib's loky workers outlive a killed parent (measured: still running 30 s after a SIGKILL
+or SIGTERM of ``fmri-bench prepare``), so each worker watches its parent and exits when it is
+gone: a killed prepare leaves no worker behind (``tests/test_prepare_safety.py`` kills one). With ``backend="dask"`` the runs are
 submitted to a ``dask.distributed`` scheduler: ``scheduler`` (an address such as
 ``tcp://10.0.0.5:8786``) or, without one, a ``LocalCluster`` of ``n_jobs`` single-threaded
 worker processes on the loopback, closed at the end. The workers read the BIDS files by
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 from fmri_bench.errors import FmriBenchError
@@ -102,10 +105,39 @@ def runner(n_jobs: int, backend: str | None, scheduler: str | None = None) -> It
         return
     from joblib import Parallel, delayed
 
-    with Parallel(n_jobs=jobs, backend=backend, return_as="generator") as parallel:
+    extra = {"initializer": exit_with_parent, "initargs": (os.getpid(),)} if backend in (None, "loky") else {}
+    with Parallel(n_jobs=jobs, backend=backend, return_as="generator", **extra) as parallel:
         yield lambda tasks, description: list(
             track(parallel(delayed(process_run)(t) for t in tasks), description, total=len(tasks))
         )
+
+
+def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """In a worker process: start a daemon thread that ends the process once ``parent`` is gone.
+
+    Parameters
+    ----------
+    parent : int
+        The pid of the process that started the worker.
+    every_s : float
+        How often to look.
+    """
+
+    adopter = os.getppid()  # the worker's parent now; a change means it was re-parented
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)  # signal 0: only asks whether the process exists
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # a pid taken over by another user's process: ours is gone
+                os._exit(1)
+            if os.getppid() != adopter:  # re-parented (to init or a subreaper): the parent died
+                os._exit(1)
+            time.sleep(every_s)
+
+    threading.Thread(target=watch, name="fmri-bench-parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager
