@@ -271,8 +271,7 @@ def score_submission(
     metrics : sequence of str, optional
         Metric keys (default: all).
     split : str
-        The reconstructed split: the targets are ``images_<split>.npy`` (``test``, or
-        ``artificial`` / ``letter`` where prepared).
+        The reconstructed split: the targets are ``images_<split>.npy`` (``test``, ``artificial``...).
 
     Returns
     -------
@@ -302,22 +301,12 @@ def score_submission(
         weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar, split=split,
     )  # fmt: skip
     report.row = reconstruction_row(
-        name=entry,
-        dataset=dataset,
-        version=version,
-        subject=subject,
-        evaluation=ev,
-        n_images=len(targets),
-        sha256=sub.sha256,
-        submission=path.name,
-        sidecar=sub.sidecar,
-        split=split,
-    )
+        name=entry, dataset=dataset, version=version, subject=subject, evaluation=ev, n_images=len(targets),
+        sha256=sub.sha256, submission=path.name, sidecar=sub.sidecar, split=split,
+    )  # fmt: skip
     if record:
         board = Leaderboard(leaderboard)
-        record_reference_rows(
-            dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, split=split
-        )
+        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, split=split)  # fmt: skip
         stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images))
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
