@@ -361,12 +361,9 @@ def prepare(
         the versions in ``T1w`` space.
     data_home : path-like, optional
         Default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``.
-    n_jobs : int
-        Runs processed in parallel (capped at the CPU count).
-    backend : str, optional
-        ``loky``, ``threading`` (joblib) or ``dask``.
-    scheduler : str, optional
-        With ``dask``: a scheduler address; without, a local cluster of ``n_jobs`` workers.
+    n_jobs, backend, scheduler
+        Runs processed in parallel (capped at the CPU count); ``loky``, ``threading`` (joblib)
+        or ``dask``; with ``dask``, a scheduler address (default: a local cluster).
 
     Returns
     -------
@@ -376,8 +373,7 @@ def prepare(
     Raises
     ------
     DataError
-        Bad or missing input (one line naming the file), or a version whose recorded
-        parameters differ from the recipe's.
+        Bad or missing input (one line naming the file), or a version prepared under other parameters.
     """
     check_backend(backend, scheduler)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
