@@ -210,12 +210,12 @@ def load_images(
     ndarray, memory-mapped
     """
     folder = prepared_dir(dataset, version, data_home=data_home)
-    check_name(split, "split")
-    splits = set(stimulus_table(dataset, version, data_home=data_home)["split"])
-    if split not in splits:
-        raise DataError(f"{dataset} {version} has no split {split!r}; its splits: {', '.join(sorted(splits))}")
-    path = folder / f"images_{split}.npy"
+    path = folder / f"images_{check_name(split, 'split')}.npy"
     if not path.is_file():
+        if (folder / "stimuli.tsv").is_file():
+            splits = set(stimulus_table(dataset, version, data_home=data_home)["split"])
+            if split not in splits:
+                raise DataError(f"{dataset} {version} has no split {split!r}; its splits: {', '.join(sorted(splits))}")
         raise DataError(
             f"{path} does not exist: {dataset} {version} was prepared without the {split} images "
             "(pass --stimuli IMAGE_DIR to fmri-bench prepare)"

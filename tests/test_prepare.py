@@ -248,7 +248,7 @@ def test_a_partial_version_is_completed_by_a_plain_prepare(tiny_bids: Path, tmp_
 
 def test_a_version_holds_one_source(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
     other = tmp_path / "other_copy"
-    other.mkdir()
+    (other / "sub-01").mkdir(parents=True)  # another BIDS copy (an empty one is refused earlier)
     before = read_manifest(tiny_home / "synthetic" / "v1")
     with pytest.raises(DataError, match="was prepared from .*a version holds one source"):
         prepare("synthetic", versions="v1", source=other, data_home=tiny_home)

@@ -210,18 +210,20 @@ def test_missing_stimuli_full_disk_and_unwritable_home_are_reported_before_the_w
 def test_a_dask_cluster_gives_the_same_bytes_as_the_local_backend(
     tiny_home: Path, tiny_bids: Path, tmp_path: Path
 ) -> None:
-    """A LocalCluster of 2 worker processes on the loopback, reached by its address (--scheduler),
-    and the LocalCluster prepare starts itself: byte-identical outputs to the in-process run."""
+    """The LocalCluster prepare starts itself (2 worker processes on the loopback), and a running
+    scheduler reached by its address (--scheduler; here one with thread workers, quick to start):
+    byte-identical outputs to the in-process run."""
     from distributed import LocalCluster
 
     local = read_manifest(tiny_home / "synthetic" / "v2")["outputs"]
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster:
-        argv = ["prepare", "synthetic", "--version", "v2", "--source", str(tiny_bids), "--backend", "dask"]
-        assert main([*argv, "--scheduler", cluster.scheduler_address, "--data-home", str(tmp_path / "a")]) == 0
+    prepare("synthetic", versions=("v2",), source=tiny_bids, data_home=tmp_path / "a", backend="dask", n_jobs=2)
     assert read_manifest(tmp_path / "a" / "synthetic" / "v2")["outputs"] == local
-    prepare("synthetic", versions=("v2",), source=tiny_bids, data_home=tmp_path / "b", backend="dask", n_jobs=2)
+    with LocalCluster(
+        n_workers=2, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        argv = ["prepare", "synthetic", "--version", "v2", "--source", str(tiny_bids), "--backend", "dask"]
+        assert main([*argv, "--scheduler", cluster.scheduler_address, "--data-home", str(tmp_path / "b")]) == 0
     assert read_manifest(tmp_path / "b" / "synthetic" / "v2")["outputs"] == local
     with pytest.raises(FmriBenchError, match="--scheduler needs --backend dask"):
         prepare("synthetic", source=tiny_bids, data_home=tmp_path / "c", scheduler="tcp://127.0.0.1:1")
