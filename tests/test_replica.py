@@ -6,8 +6,8 @@ The expected counts and label sequences are computed here from the raw events fi
 real run lengths, independently of the package. Each subject's replica keeps every session of
 every split but only its first run(s) per session, plus every short run of the subject: the
 counts stay exact while the suite stays fast (runs per session: train 1, test 1, artificial 2,
-letter 3). One full-size replica (ds001506 sub-01, all 176 perception runs) checks the
-paper's totals.
+letter 3). The papers' totals are checked on every run of every subject, at their real
+lengths, without writing BOLD.
 """
 
 from __future__ import annotations
