@@ -51,7 +51,7 @@ def read_itk_affines(path: Path) -> np.ndarray:
     """Read an ITK text transform file (one or many affines) as RAS+ matrices.
 
     The text is parsed with one regular expression (nitransforms' own reader runs
-    ``numpy.genfromtxt`` per line: 0.1 s for a 239-volume run against 3 ms here); each
+    ``numpy.genfromtxt`` per line: 59 ms of CPU for a 239-volume run against 6 ms here); each
     block is converted with nitransforms' ``ITKLinearTransform.to_ras``.
 
     Parameters
