@@ -28,7 +28,7 @@ from fmri_bench.io import load_npy
 from fmri_bench.paths import check_name
 from fmri_bench.paths import data_home as resolve_data_home
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # every version has them; ds001506 adds ``artificial`` and ``letter``
 
 
 class PreparedData(Bunch):
@@ -86,7 +86,46 @@ def prepared_dir(dataset: str, version: str, *, data_home: str | os.PathLike[str
             f"{dataset} {version} is not prepared in {folder.parent}; "
             f"run `fmri-bench prepare {dataset} --version {version}` first"
         )
+    _refuse_outdated(folder, dataset, version)
     return folder
+
+
+def _refuse_outdated(folder: Path, dataset: str, version: str) -> None:
+    """A folder prepared from a built-in recipe under another definition of the version is refused."""
+    from fmri_bench.prepare.core import outdated_message, read_manifest
+    from fmri_bench.recipe import list_recipe_names, load_recipe
+
+    if dataset not in list_recipe_names():
+        return
+    recipe = load_recipe(dataset)
+    manifest = read_manifest(folder) or {}
+    if (manifest.get("recipe") or {}).get("file") != str(recipe.path):
+        return  # prepared from a recipe of the caller's (a file or an object): checked when prepared again
+    if version not in recipe.versions:
+        raise DataError(
+            f"{folder}: {dataset} has no version {version!r} any more (versions now: {', '.join(recipe.versions)}); "
+            f"delete {folder} and prepare one of them"
+        )
+    if manifest.get("parameters_hash") != recipe.parameters_hash(version):
+        raise DataError(outdated_message(folder, recipe, version, manifest))
+
+
+def prepared_splits(folder: Path, subject: str) -> list[str]:
+    """The splits a subject has arrays of, in the order train, test, then the others (sorted).
+
+    Parameters
+    ----------
+    folder : Path
+        A prepared version folder.
+    subject : str
+        The subject.
+
+    Returns
+    -------
+    list of str
+    """
+    found = {p.name[: -len("_fmri.npy")] for p in (folder / subject).glob("*_fmri.npy")}
+    return [s for s in SPLITS if s in found] + sorted(found - set(SPLITS))
 
 
 def prepared_subjects(dataset: str, version: str, *, data_home: str | os.PathLike[str] | None = None) -> list[str]:
@@ -161,8 +200,8 @@ def load_images(
     ----------
     dataset, version : str
         Which preparation.
-    split : {"train", "test"}
-        Which images.
+    split : str
+        ``train``, ``test``, or another split of the version (``artificial``, ``letter``).
     data_home : path-like, optional
         The data home.
 
@@ -170,12 +209,15 @@ def load_images(
     -------
     ndarray, memory-mapped
     """
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
-    path = prepared_dir(dataset, version, data_home=data_home) / f"images_{split}.npy"
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    path = folder / f"images_{check_name(split, 'split')}.npy"
     if not path.is_file():
+        if (folder / "stimuli.tsv").is_file():
+            splits = set(stimulus_table(dataset, version, data_home=data_home)["split"])
+            if split not in splits:
+                raise DataError(f"{dataset} {version} has no split {split!r}; its splits: {', '.join(sorted(splits))}")
         raise DataError(
-            f"{path} does not exist: {dataset} {version} was prepared without stimulus images "
+            f"{path} does not exist: {dataset} {version} was prepared without the {split} images "
             "(pass --stimuli IMAGE_DIR to fmri-bench prepare)"
         )
     return load_npy(path, mmap=True)
@@ -224,12 +266,15 @@ def load(
     data_home : path-like, optional
         The data home (default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``).
     average_test : bool
-        Average the test repetitions per image, as reconstruction benchmarks score them:
-        then ``y_test`` is ``0..n_test_images-1``. With False, every test block is kept.
+        Average the repetitions of the test splits (``test``, and ``artificial`` and
+        ``letter`` where prepared) per image, as reconstruction benchmarks score them: then
+        ``y_test`` is ``0..n_test_images-1``. With False, every block is kept.
 
     Returns
     -------
     PreparedData
+        ``X_<split>``, ``y_<split>`` and ``images_<split>`` for train, test and every other
+        prepared split of the subject.
     """
     folder = prepared_dir(dataset, version, data_home=data_home)
     check_name(subject, "subject")
@@ -238,11 +283,11 @@ def load(
         raise DataError(f"{subject} is not prepared for {dataset} {version}; prepared subjects: {known}")
     table = stimulus_table(dataset, version, data_home=data_home)
     out: dict[str, Any] = {}
-    for split in SPLITS:
+    for split in prepared_splits(folder, subject):
         split_index = table.loc[table["split"] == split, "image_index"].to_numpy(np.int64)
         X = load_npy(folder / subject / f"{split}_fmri.npy", mmap=True)
         labels = load_npy(folder / subject / f"{split}_labels.npy")
-        if split == "test" and average_test:
+        if split != "train" and average_test:
             X, labels = average_by_label(X, labels)
         out[f"X_{split}"] = X
         out[f"y_{split}"] = rows_of(labels, split_index, str(folder / subject / f"{split}_labels.npy"))

@@ -17,16 +17,24 @@ from typing import Any
 
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.io import sha256_json
+from fmri_bench.paths import check_name
 
 METHODS = ("block_average", "single_trial_glm")
 SOURCE_KINDS = ("openneuro", "simulate")
+#: The splits every recipe has; a recipe may add more (ds001506: ``artificial``, ``letter``).
 SPLITS = ("train", "test")
+#: ``T1w``: resampled onto the ROI masks' grid through fMRIPrep's head-motion and coregistration
+#: transforms; ``native``: the raw voxels as they are (only for data that is already aligned).
+SPACES = ("T1w", "native")
+INTERPOLATIONS = ("linear", "cubic")
+TRIAL_MODELS = ("lss", "lsa")
 
 # Keys each version method needs, and their types (checked on load, so a typo fails early).
 _METHOD_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "block_average": {"rois": list, "delay_s": (int, float), "detrend": bool, "standardize": (str, bool)},
     "single_trial_glm": {
         "rois": list,
+        "trial_model": str,
         "hrf_model": str,
         "drift_model": str,
         "drift_order": int,
@@ -62,6 +70,16 @@ class Recipe:
         return self.data["source"]
 
     @property
+    def fmriprep(self) -> dict[str, Any]:
+        """The pinned fMRIPrep derivatives (``url``, ``commit``) of an OpenNeuro source, or ``{}``."""
+        return dict(self.data.get("fmriprep", {}))
+
+    @property
+    def spaces(self) -> set[str]:
+        """The spaces the recipe's versions are prepared in."""
+        return {params["space"] for params in self.data["versions"].values()}
+
+    @property
     def subjects(self) -> list[str] | None:
         """The recipe's subjects, or None to take every ``sub-*`` folder of the source."""
         subjects = self.data.get("subjects")
@@ -78,6 +96,11 @@ class Recipe:
     @property
     def splits(self) -> dict[str, dict[str, Any]]:
         return self.data["splits"]
+
+    @property
+    def split_names(self) -> list[str]:
+        """``train``, ``test``, then the recipe's other splits in file order (e.g. ``artificial``, ``letter``)."""
+        return [*SPLITS, *(s for s in self.splits if s not in SPLITS)]
 
     @property
     def resolution(self) -> int:
@@ -127,11 +150,12 @@ class Recipe:
             "version": version,
             "method": self.version(version),
             "bids": self.bids,
-            "splits": {s: {"sessions": self.splits[s]["sessions"]} for s in SPLITS},
+            "splits": {s: {"sessions": self.splits[s]["sessions"]} for s in self.split_names},
             "events": self.events,
             "stimuli": {"resolution": self.resolution},
-            # Which raw data: the pinned release, or the simulator's size and seed.
+            # Which raw data: the pinned release, or the simulator's size and seed; and which transforms.
             "source": {k: v for k, v in self.source.items() if k in ("kind", "release", "commit", "size", "seed")},
+            "fmriprep": {k: v for k, v in self.fmriprep.items() if k == "commit"},
         }
 
     def parameters_hash(self, version: str) -> str:
@@ -178,6 +202,9 @@ def validate(data: dict[str, Any], where: str) -> Recipe:
     for key in ("name", "title", "source", "bids", "splits", "events", "versions"):
         if key not in data:
             raise _fail(where, f"missing key {key!r}")
+    # The name and the version names become folders under the data home: plain names only
+    # (an empty name would make prepare work on <data-home>/raw itself).
+    check_name(data["name"], f"recipe {where}: name")
     kind = data["source"].get("kind")
     if kind not in SOURCE_KINDS:
         raise _fail(where, f"source.kind is {kind!r}; expected one of: {', '.join(SOURCE_KINDS)}")
@@ -185,10 +212,15 @@ def validate(data: dict[str, Any], where: str) -> Recipe:
         for key in ("url", "release", "commit"):
             if not data["source"].get(key):
                 raise _fail(where, f"source.{key} is required for an openneuro source")
+        if any(v.get("space") == "T1w" for v in data["versions"].values()):
+            for key in ("url", "commit"):
+                if not data.get("fmriprep", {}).get(key):
+                    raise _fail(where, f"fmriprep.{key} is required: a T1w version of an openneuro source needs them")
     for key in ("task", "mask", "hemispheres"):
         if key not in data["bids"]:
             raise _fail(where, f"missing key bids.{key}")
-    for split in SPLITS:
+    for split in {*SPLITS, *data["splits"]}:
+        check_name(split, f"recipe {where}: split")
         if "sessions" not in data["splits"].get(split, {}):
             raise _fail(where, f"missing key splits.{split}.sessions")
     for key in ("column", "stimulus", "repeat", "rest"):
@@ -197,17 +229,30 @@ def validate(data: dict[str, Any], where: str) -> Recipe:
     if not data["versions"]:
         raise _fail(where, "no [versions.*] table")
     for version, params in data["versions"].items():
-        method = params.get("method")
-        if method not in METHODS:
-            raise _fail(where, f"versions.{version}.method is {method!r}; expected one of: {', '.join(METHODS)}")
-        for key, types in _METHOD_KEYS[method].items():
-            if key not in params:
-                raise _fail(where, f"missing key versions.{version}.{key} (method {method})")
-            if not isinstance(params[key], types):
-                raise _fail(where, f"versions.{version}.{key} has the wrong type ({type(params[key]).__name__})")
-        if not params["rois"]:
-            raise _fail(where, f"versions.{version}.rois is empty")
+        check_name(version, f"recipe {where}: version")
+        _validate_version(version, params, where)
     return Recipe(name=str(data["name"]), title=str(data["title"]), data=data)
+
+
+def _validate_version(version: str, params: dict[str, Any], where: str) -> None:
+    method = params.get("method")
+    if method not in METHODS:
+        raise _fail(where, f"versions.{version}.method is {method!r}; expected one of: {', '.join(METHODS)}")
+    for key, types in _METHOD_KEYS[method].items():
+        if key not in params:
+            raise _fail(where, f"missing key versions.{version}.{key} (method {method})")
+        if not isinstance(params[key], types):
+            raise _fail(where, f"versions.{version}.{key} has the wrong type ({type(params[key]).__name__})")
+    if not params["rois"]:
+        raise _fail(where, f"versions.{version}.rois is empty")
+    choices = {"space": SPACES, "trial_model": TRIAL_MODELS if method == "single_trial_glm" else None}
+    if params.get("space") == "T1w":
+        choices["interpolation"] = INTERPOLATIONS
+    for key, allowed in choices.items():
+        if allowed is not None and params.get(key) not in allowed:
+            raise _fail(
+                where, f"versions.{version}.{key} is {params.get(key)!r}; expected one of: {', '.join(allowed)}"
+            )
 
 
 def _recipe_files() -> dict[str, Any]:
@@ -244,6 +289,16 @@ def load_recipe(name: str | os.PathLike[str]) -> Recipe:
         raise _fail(str(origin), f"not valid TOML ({exc})") from exc
     recipe = validate(data, str(origin))
     return Recipe(name=recipe.name, title=recipe.title, data=recipe.data, path=origin)
+
+
+def list_recipe_names() -> list[str]:
+    """The names of the built-in recipes, sorted (without reading them).
+
+    Returns
+    -------
+    list of str
+    """
+    return sorted(_recipe_files())
 
 
 def list_recipes() -> list[tuple[str, str]]:

@@ -10,8 +10,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
 SHARED_WEIGHTS = SHARED / "weights"
+# The real OpenNeuro metadata of both releases (CC0): events, sidecars, image shapes, short
+# runs, annexed-file and fMRIPrep-derivative listings; 0.45 MB, 11 MB unpacked.
+REFERENCE_ARCHIVE = Path(__file__).resolve().parent / "fixtures" / "reference.tar.xz"
 
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
@@ -46,11 +48,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def reference_dir() -> Path:
-    """The real OpenNeuro metadata in ../shared/reference (skips when absent)."""
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference metadata not found at {REFERENCE}")
-    return REFERENCE
+def reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real OpenNeuro metadata (``openneuro/ds00*``, ``openneuro/short_runs.tsv``), unpacked once."""
+    import tarfile
+
+    root = tmp_path_factory.mktemp("reference")
+    with tarfile.open(REFERENCE_ARCHIVE) as archive:
+        archive.extractall(root, filter="data")
+    return root
 
 
 @pytest.fixture(scope="session")

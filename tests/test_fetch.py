@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -23,22 +24,32 @@ def _git(repo: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def annexed_dataset(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> tuple[Path, str]:
-    """A datalad dataset with two ds001506-like subjects, every file in the annex, tagged 1.0.0."""
+    """A datalad dataset with two ds001506-like subjects, every file in the annex, tagged 1.0.0; and
+    beside it (``<origin>-fmriprep``) their fMRIPrep derivatives as a datalad dataset of its own, as
+    OpenNeuroDerivatives publishes them."""
     import datalad.api as dl
 
-    root = tmp_path_factory.mktemp("origin") / "ds"
+    base = tmp_path_factory.mktemp("origin")
+    replica = base / "replica"
+    for subject in ("sub-01", "sub-02"):
+        write_replica(reference_dir, "ds001506", subject, replica, splits=["train", "test"], max_runs_per_split=1)
+    root, derivatives = base / "ds", base / "ds-fmriprep"
     with git_environment():
-        ds = dl.create(path=str(root), result_renderer="disabled")
-        for subject in ("sub-01", "sub-02"):
-            write_replica(reference_dir, "ds001506", subject, root, delay_s=4.0, max_runs_per_split=1)
-        ds.save(message="replica", result_renderer="disabled")
+        for target, source in ((root, replica), (derivatives, replica / "derivatives" / "fmriprep")):
+            ds = dl.create(path=str(target), result_renderer="disabled")
+            shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("derivatives"))
+            ds.save(message="replica", result_renderer="disabled")
         _git(root, "tag", "1.0.0")
     return root, _git(root, "rev-parse", "HEAD")
 
 
-def _recipe(origin: Path, commit: str):
+def _recipe(origin: Path, commit: str, fmriprep_commit: str | None = None):
     data = copy.deepcopy(load_recipe("ds001506").data)
     data["source"].update({"url": str(origin), "commit": commit, "release": "1.0.0"})
+    derivatives = origin.with_name(origin.name + "-fmriprep")
+    data["fmriprep"].update(
+        {"url": str(derivatives), "commit": fmriprep_commit or _git(derivatives, "rev-parse", "HEAD")}
+    )
     data["subjects"] = ["sub-01", "sub-02"]
     return validate(data, "test")
 
@@ -54,6 +65,7 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     assert _git(clone, "rev-parse", "HEAD") == commit
     bolds = {s: sorted((clone / s).rglob("*_bold.nii.gz")) for s in ("sub-01", "sub-02")}
     assert len(bolds["sub-01"]) == 2 and len(bolds["sub-02"]) == 2
+    assert not (clone / "derivatives").exists()  # the raw release holds no derivatives
     assert all(_present(p) for p in bolds["sub-01"])
     assert not any(_present(p) for p in bolds["sub-02"])  # the other subject stays in the annex
     assert all(os.path.lexists(p) for p in bolds["sub-02"])
@@ -88,13 +100,40 @@ def test_fetch_gets_only_needed_files_and_resumes(annexed_dataset, tmp_path: Pat
     # The clone prepares like any BIDS copy, and the manifest records the annex keys.
     from fmri_bench.pipeline import prepare_dataset as prepare
     from fmri_bench.prepare import read_manifest
+    from fmri_bench.raw.openneuro import download_fmriprep
 
-    folder = prepare(recipe, versions=("v1",), subjects=["sub-01"], source=clone, data_home=tmp_path / "home")[0]
+    derivatives = download_fmriprep(recipe, clone, subjects=["sub-01"], target=tmp_path / "fmriprep")
+    folder = prepare(
+        recipe, versions=("v1",), subjects=["sub-01"], source=clone, fmriprep=derivatives, data_home=tmp_path / "home"
+    )[0]
     manifest = read_manifest(folder)
     assert manifest["release"]["commit"] == commit
     assert any(
         r.get("annex_key", "").startswith("MD5E-") for r in manifest["inputs"] if r["path"].endswith("bold.nii.gz")
     )
+
+
+def test_fmriprep_derivatives_download_only_the_transforms_of_the_requested_runs(
+    annexed_dataset, tmp_path: Path
+) -> None:
+    from fmri_bench.raw.openneuro import download_fmriprep
+
+    origin, commit = annexed_dataset
+    recipe = _recipe(origin, commit)
+    raw = download(recipe, subjects=["sub-01"], target=tmp_path / "raw")
+    root = download_fmriprep(recipe, raw, subjects=["sub-01"], target=tmp_path / "fmriprep")
+    assert _git(root, "rev-parse", "HEAD") == recipe.fmriprep["commit"]
+    files = {s: sorted((root / s).rglob("*_*")) for s in ("sub-01", "sub-02")}
+    fetched = {p.name.split("_run-01")[1] for p in files["sub-01"] if _present(p)}
+    assert fetched == {
+        "_from-orig_to-boldref_mode-image_desc-hmc_xfm.txt",
+        "_from-boldref_to-T1w_mode-image_desc-coreg_xfm.txt",
+        "_desc-hmc_boldref.nii.gz",
+    }  # both runs' transforms and hmc boldrefs; the coreg boldrefs are not needed
+    assert len([p for p in files["sub-01"] if _present(p)]) == 6
+    assert files["sub-02"] and not any(_present(p) for p in files["sub-02"])  # the other subject stays in the annex
+    with pytest.raises(DataError, match="has no commit 1111"):
+        download_fmriprep(_recipe(origin, commit, "1" * 40), raw, subjects=["sub-01"], target=tmp_path / "other")
 
 
 def test_wrong_commit_is_refused(annexed_dataset, tmp_path: Path) -> None:
@@ -137,7 +176,14 @@ def test_prepare_without_source_clones_and_fetches(annexed_dataset, tmp_path: Pa
     assert _git(clone, "rev-parse", "HEAD") == commit
     assert all(_present(p) for p in (clone / "sub-02").rglob("*_bold.nii.gz"))
     assert not any(_present(p) for p in (clone / "sub-01").rglob("*_bold.nii.gz"))
-    assert list(read_manifest(folder)["subjects"]) == ["sub-02"]
+    manifest = read_manifest(folder)
+    assert list(manifest["subjects"]) == ["sub-02"]
+    # the T1w version resampled through the pinned derivatives, fetched for sub-02 only
+    derivatives = home / "raw" / "ds001506-fmriprep"
+    assert manifest["release"]["fmriprep"]["commit"] == _git(derivatives, "rev-parse", "HEAD")
+    assert all(_present(p) for p in (derivatives / "sub-02").rglob("*_xfm.txt"))
+    assert not any(_present(p) for p in (derivatives / "sub-01").rglob("*_xfm.txt"))
+    assert manifest["subjects"]["sub-02"]["alignment"]["flagged"] == []
 
 
 def test_an_interrupted_clone_leaves_nothing_and_the_next_run_clones(

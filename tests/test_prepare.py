@@ -103,10 +103,42 @@ def test_changed_parameters_under_same_version_are_refused(tiny_home: Path, tiny
     data = copy.deepcopy(load_recipe("synthetic").data)
     data["versions"]["v1"]["delay_s"] = 6.0
     manifest_before = (tiny_home / "synthetic" / "v1" / "manifest.json").read_bytes()
-    with pytest.raises(DataError, match="prepared with other parameters") as info:
+    with pytest.raises(
+        DataError, match=r"prepared under another definition of synthetic v1 \(changed: method.delay_s\)"
+    ) as info:
         prepare(validate(data, "test"), versions=("v1",), source=tiny_bids, data_home=tiny_home)
     assert "\n" not in str(info.value)
     assert (tiny_home / "synthetic" / "v1" / "manifest.json").read_bytes() == manifest_before
+
+
+def test_a_version_prepared_under_the_old_definitions_is_refused_with_how_to_redo_it(
+    tiny_home: Path, tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data home from before the v2 redesign (LSA with the cosine drift, no space) is refused by
+    prepare, load and the command line, in one line that says what to run."""
+    import shutil
+
+    from fmri_bench.io import sha256_json
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home / "synthetic", home / "synthetic")
+    path = home / "synthetic" / "v2" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    old = manifest["parameters"]
+    old["method"].update(drift_model="cosine", trial_model=None)
+    del old["method"]["space"], old["method"]["trial_model"]
+    manifest["parameters_hash"] = sha256_json(old)
+    path.write_text(json.dumps(manifest))
+    redo = rf"delete {home / 'synthetic' / 'v2'} and run `fmri-bench prepare synthetic --version v2` to rebuild it"
+    with pytest.raises(DataError, match=r"changed: method.drift_model, method.space, method.trial_model\).*" + redo):
+        prepare("synthetic", versions=("v2",), source=tiny_bids, data_home=home)
+    with pytest.raises(DataError, match=redo):
+        load("synthetic", "v2", "sub-01", data_home=home)
+    load("synthetic", "v1", "sub-01", data_home=home)  # the untouched version still loads
+    capsys.readouterr()
+    assert main(["prepare", "synthetic", "--version", "v2", "--source", str(tiny_bids), "--data-home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "to rebuild it" in err
 
 
 def test_verify_catches_a_modified_file(tiny_home: Path, tmp_path: Path) -> None:
@@ -216,7 +248,7 @@ def test_a_partial_version_is_completed_by_a_plain_prepare(tiny_bids: Path, tmp_
 
 def test_a_version_holds_one_source(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
     other = tmp_path / "other_copy"
-    other.mkdir()
+    (other / "sub-01").mkdir(parents=True)  # another BIDS copy (an empty one is refused earlier)
     before = read_manifest(tiny_home / "synthetic" / "v1")
     with pytest.raises(DataError, match="was prepared from .*a version holds one source"):
         prepare("synthetic", versions="v1", source=other, data_home=tiny_home)

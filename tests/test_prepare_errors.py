@@ -27,7 +27,7 @@ RUN1 = f"{FUNC}/sub-01_ses-perceptionNaturalImageTraining01_task-perception_run-
 def small_bids(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> Path:
     """A ds001506 sub-01 replica with one training and one test run, and stimulus images."""
     root = tmp_path_factory.mktemp("small") / "bids"
-    rs.write_replica(reference_dir, "ds001506", "sub-01", root, delay_s=4.0, max_runs_per_split=1)
+    rs.write_replica(reference_dir, "ds001506", "sub-01", root, splits=["train", "test"], max_runs_per_split=1)
     stimuli = root.parent / "stimuli"
     stimuli.mkdir()
     names = set()
@@ -101,16 +101,12 @@ def test_unknown_event_code(prepared) -> None:
     _fails(bids, home, snapshot, rf"{RUN1}_events.tsv: unknown event_type '9' in row 3")
 
 
-def test_mask_off_the_bold_grid(prepared) -> None:
+def test_masks_on_two_grids(prepared) -> None:
     bids, home, snapshot = prepared
-    anat = bids / "sourcedata" / "sub-01" / "anat"
-    for path in anat.glob("*.nii.gz"):
-        nib.save(nib.Nifti1Image(np.ones((5, 4, 3), np.uint8), rs.AFFINE), path)
+    path = bids / "sourcedata" / "sub-01" / "anat" / "sub-01_mask_RH_V2d.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((5, 4, 3), np.uint8), np.eye(4)), path)
     _fails(
-        bids,
-        home,
-        snapshot,
-        r"sub-01_mask_LH_V1d.nii.gz: mask grid \(5, 4, 3\) does not match the BOLD grid \(4, 4, 3\)",
+        bids, home, snapshot, r"sub-01_mask_RH_V2d.nii.gz: mask grid \(5, 4, 3\) differs from sub-01_mask_LH_V1d.nii.gz"
     )
 
 

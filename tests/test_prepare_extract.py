@@ -59,7 +59,7 @@ def test_block_average_is_the_mean_of_the_delayed_volumes() -> None:
 def test_single_trial_glm_recovers_block_amplitudes() -> None:
     from nilearn.glm.first_level import make_first_level_design_matrix
 
-    params = dict(load_recipe("ds001506").version("v2"), zscore_betas=False)
+    params = dict(load_recipe("ds001506").version("v2"), zscore_betas=False, trial_model="lsa", drift_model="cosine")
     events = _events(10)
     n_vol = 90
     stim = events[events["role"] == "sample"]
@@ -89,6 +89,27 @@ def test_single_trial_glm_recovers_block_amplitudes() -> None:
     assert np.allclose(zscored.fmri.mean(axis=0), 0, atol=1e-5) and np.allclose(zscored.fmri.std(axis=0, ddof=1), 1)
     ar1 = single_trial_glm(data, events, TR, dict(params, noise_model="ar1"))
     assert np.allclose(ar1.fmri, amplitudes, atol=5e-2)
+
+
+def test_least_squares_separate_is_one_fit_per_block() -> None:
+    """LSS by the Frisch-Waugh-Lovell product equals, for every block, the first coefficient of an
+    explicit least-squares fit on [the block, the sum of every other block, the drift]."""
+    from fmri_bench.prepare.extract import _design, least_squares_separate
+
+    events = _events(12)
+    timing = tuple(zip(events["onset"][1:], events["duration"][1:]))
+    regressors, others = _design(timing, 70, TR, "spm", ("polynomial", 1, 0.01))
+    assert regressors.shape == (70, 12) and others.shape == (70, 2)  # linear drift + constant
+    data = np.random.default_rng(3).normal(size=(70, 5))
+    targets = [0, 4, 11]
+    got = least_squares_separate(regressors, others, data, targets)
+    for row, col in enumerate(targets):
+        design = np.column_stack([regressors[:, col], regressors.sum(axis=1) - regressors[:, col], others])
+        expected = np.linalg.lstsq(design, data, rcond=None)[0][0]
+        assert np.allclose(got[row], expected, atol=1e-10)
+    # a cut block with nothing left in the run has no signal: beta 0, not a division by zero
+    flat = np.zeros_like(regressors)
+    assert np.all(least_squares_separate(flat, others, data, [0]) == 0)
 
 
 def test_kept_blocks_counts_repeats() -> None:

@@ -1,12 +1,18 @@
-"""Replicas of one real subject per dataset: real events, sidecars and run lengths, tiny synthetic BOLD.
+"""Every real subject, every version: replicas with real events, sidecars and run lengths (short runs
+included), a known per-image pattern, head motion and session offsets with fMRIPrep-layout
+transforms (see replica_support).
 
-The expected counts are computed here independently of the package, from the raw events
-files and short_runs.tsv; the BOLD encodes each block's image_index in the signs of 11
-voxels, so every prepared row can be decoded and checked against its label.
+The expected counts and label sequences are computed here from the raw events files and the
+real run lengths, independently of the package. Each subject's replica keeps every session of
+every split but only its first run(s) per session, plus every short run of the subject: the
+counts stay exact while the suite stays fast (runs per session: train 1, test 1, artificial 2,
+letter 3). The papers' totals are checked on every run of every subject, at their real
+lengths, without writing BOLD.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -18,106 +24,175 @@ import replica_support as rs
 from fmri_bench.data import load
 from fmri_bench.pipeline import prepare_dataset as prepare
 from fmri_bench.prepare import read_manifest
+from fmri_bench.recipe import load_recipe, validate
 
-EXPECTED = {"ds001506": {"train": 6000, "test": 1200}, "ds001246": {"train": 1200, "test": 1750}}
 DELAY = {"ds001506": 4.0, "ds001246": 3.0}
+RUNS = {"train": 1, "test": 1, "artificial": 2, "letter": 3}
+# Split-half identification (the issue's bar: 0.97 on train, 0.9 on the test splits). Single trials
+# against the true patterns: 0.9 (ds001246's training images are shown once, so this is its only
+# check there; v1 reaches 0.95-0.97 on ds001246, whose back-to-back 9 s blocks leak into the
+# 3 s-shifted window, v2 0.999).
+MIN_SPLIT_HALF = {"train": 0.97, "test": 0.9, "artificial": 0.9, "letter": 0.9}
+MIN_SINGLE_TRIAL = 0.9
+NOISE = 0.008  # thermal noise sd, a fraction of the baseline (the pattern: 2%); single-trial r with the truth ~0.8
+CASES = [(d, s) for d in ("ds001506", "ds001246") for s in rs.SUBJECTS[d]]
+_CACHE: dict[tuple[str, str], tuple[rs.Replica, Path]] = {}
 
 
-def expected_losses(reference: Path, dataset: str, subject: str) -> dict[str, dict[str, int]]:
-    """Blocks whose delayed window ends after the last volume, per split, from the raw files."""
-    losses: dict[str, dict[str, int]] = {"train": {}, "test": {}}
-    tr = rs.TR[dataset]
-    for stem, volumes in rs.short_runs(reference, dataset).items():
-        if not stem.startswith(subject + "_"):
-            continue
-        session = stem.split("_")[1]
-        split = next((s for s, p in zip(("train", "test"), rs.SPLIT_SESSIONS[dataset]) if session.startswith(p)), None)
-        if split is None:
-            continue
+def expected_samples(reference: Path, replica: rs.Replica, split: str) -> tuple[list[int], int]:
+    """The image_index of every sample the split should hold, in run order, and the blocks lost to short runs."""
+    labels, lost = [], 0
+    tr = rs.TR[replica.dataset]
+    for stem in replica.runs[split]:
+        subject, session = stem.split("_")[:2]
         events = pd.read_csv(
-            reference / "openneuro" / dataset / subject / session / "func" / f"{stem}_events.tsv",
+            reference / "openneuro" / replica.dataset / subject / session / "func" / f"{stem}_events.tsv",
             sep="\t",
             dtype=str,
             keep_default_na=False,
         )
-        lost, previous = 0, None
+        previous = None
         for code, onset, duration, image in zip(
             events["event_type"], events["onset"], events["duration"], events["image_index"]
         ):
-            is_stimulus = code in ("1", "stimulus")
-            repeat = code == "2" or (dataset == "ds001246" and is_stimulus and image == previous)
-            previous = image if is_stimulus else None
-            if is_stimulus and not repeat and float(onset) + float(duration) + DELAY[dataset] > volumes * tr:
+            shown = code in ("1", "stimulus")
+            repeat = code == "2" or (replica.dataset == "ds001246" and shown and image == previous)
+            previous = image if shown else None
+            if not shown or repeat:
+                continue
+            if float(onset) + float(duration) + DELAY[replica.dataset] > replica.run_volumes[stem] * tr:
                 lost += 1
-        if lost:
-            losses[split][stem] = lost
-    return losses
+            else:
+                labels.append(int(image))
+    return labels, lost
 
 
-def _code_columns(folder: Path) -> list[int]:
-    ijk = np.load(folder / "voxel_ijk.npy")
-    return [int(np.flatnonzero((ijk == np.array(c)).all(axis=1))[0]) for c in rs.CODE_VOXELS]
+def pairwise_identification(samples: np.ndarray, labels: np.ndarray, truth: dict[int, np.ndarray]) -> float:
+    """Each sample against the true patterns: the share of other images whose pattern it correlates with less."""
+    images = sorted(truth)
+    patterns = np.stack([truth[i] for i in images])
+    r = np.corrcoef(np.asarray(samples, dtype=np.float64), patterns)[: len(samples), len(samples) :]
+    own = r[np.arange(len(samples)), np.searchsorted(images, labels)]
+    return float(((own[:, None] > r).sum(axis=1) / (len(images) - 1)).mean())
 
 
-# ds001246 sub-01 loses no block to its short runs (3 s delay): sub-03 does, in both splits.
-@pytest.mark.parametrize(
-    ("dataset", "subject"), [("ds001506", "sub-01"), ("ds001246", "sub-01"), ("ds001246", "sub-03")]
-)
-def test_full_replica_v1_counts_and_labels(dataset: str, subject: str, reference_dir: Path, tmp_path: Path) -> None:
-    bids = tmp_path / "bids"
-    written = rs.write_replica(reference_dir, dataset, subject, bids, delay_s=DELAY[dataset])
-    home = tmp_path / "home"
-    prepare(dataset, versions=("v1",), subjects=[subject], source=bids, data_home=home, n_jobs=2)
-    losses = expected_losses(reference_dir, dataset, subject)
-    # the subject really has short runs that cost blocks (all but ds001246 sub-01)
-    assert (sum(map(len, losses.values())) > 0) == ((dataset, subject) != ("ds001246", "sub-01"))
-    data = load(dataset, "v1", subject, data_home=home, average_test=False)
-    manifest = read_manifest(home / dataset / "v1")
-    meta = manifest["subjects"][subject]
-    columns = _code_columns(home / dataset / "v1" / subject)
-
-    def image_index(split: str) -> np.ndarray:  # rows of the split's stimuli -> the dataset's image_index
-        return data.stimuli.loc[data.stimuli["split"] == split, "image_index"].to_numpy()[data[f"y_{split}"]]
-
-    for split in ("train", "test"):
-        fmri, labels = data[f"X_{split}"], image_index(split)
-        lost = sum(losses[split].values())
-        assert fmri.shape[0] == labels.size == EXPECTED[dataset][split] - lost
-        assert meta[split]["kept"] == labels.size and meta[split]["runs"] == len(written[split])
-        assert meta[split]["dropped"]["short_run"] == lost
-        assert {r["run"]: r["blocks_dropped"] for r in meta[split]["short_runs"]} == losses[split]
-        # Rows and labels line up: each row's code voxels match its own label's bits (a linear
-        # detrend can flip a weak bit in a run whose rare "on" blocks sit at one end)...
-        decoded = rs.decode(np.asarray(fmri), columns)
-        assert np.mean(decoded == labels) > 0.95, np.mean(decoded == labels)
-        # ...and not the bits of the row before or after it.
-        assert np.mean(decoded[1:] == labels[:-1]) < 0.01 and np.mean(decoded[:-1] == labels[1:]) < 0.01
-    for split, n_images in (("train", 1200), ("test", 50)):
-        labels = image_index(split)
-        assert n_images - sum(losses[split].values()) <= np.unique(labels).size <= n_images
-        assert labels.min() == 1 and labels.max() <= n_images
-    table = pd.read_csv(home / dataset / "v1" / "stimuli.tsv", sep="\t")
-    assert (table["split"] == "train").sum() == 1200 and (table["split"] == "test").sum() == 50
-    assert table.loc[table["split"] == "test", "image_index"].is_monotonic_increasing
-    json.dumps(manifest)  # the manifest is plain JSON
+def split_half(samples: np.ndarray, labels: np.ndarray) -> float:
+    """Alternate repetitions of each image averaged into two halves; pairwise identification across halves."""
+    images = [i for i in np.unique(labels) if (labels == i).sum() >= 2]
+    halves = [
+        np.stack([samples[labels == i][part].mean(axis=0) for i in images])
+        for part in (slice(0, None, 2), slice(1, None, 2))
+    ]
+    r = np.corrcoef(*halves)[: len(images), len(images) :]
+    own = np.diag(r)
+    return float(((own[:, None] > r).sum() + (own[None, :] > r).sum()) / (2 * len(images) * (len(images) - 1)))
 
 
-def test_replica_v2_labels_line_up(reference_dir: Path, tmp_path: Path) -> None:
-    bids = tmp_path / "bids"
-    rs.write_replica(reference_dir, "ds001506", "sub-01", bids, delay_s=4.0, max_runs_per_split=8)
-    home = tmp_path / "home"
-    prepare("ds001506", versions=("v2",), subjects=["sub-01"], source=bids, data_home=home)
-    data = load("ds001506", "v2", "sub-01", data_home=home, average_test=False)
-    columns = _code_columns(home / "ds001506" / "v2" / "sub-01")
-    fmri = np.asarray(data.X_train)
-    labels = data.stimuli.loc[data.stimuli["split"] == "train", "image_index"].to_numpy()[data.y_train]
-    # 8 training runs, one of them short (Training01 run-08 loses 2 blocks)
-    assert fmri.shape[0] == 8 * 50 - 2
-    bits = np.array([rs.code_signal(int(i)) for i in labels])
+def _prepared(
+    reference: Path, tmp_factory: pytest.TempPathFactory, dataset: str, subject: str
+) -> tuple[rs.Replica, Path]:
+    if (dataset, subject) not in _CACHE:
+        root = tmp_factory.mktemp(f"{dataset}-{subject}")
+        replica = rs.write_replica(reference, dataset, subject, root / "bids", runs_per_session=RUNS, noise=NOISE)
+        prepare(dataset, versions="all", subjects=[subject], source=root / "bids", data_home=root / "home")
+        _CACHE[(dataset, subject)] = (replica, root / "home")
+    return _CACHE[(dataset, subject)]
 
-    def mean_corr(b: np.ndarray) -> float:
-        return float(np.mean([np.corrcoef(fmri[:, c], b[:, k])[0, 1] for k, c in enumerate(columns)]))
 
-    assert mean_corr(bits) > 0.2  # the betas follow the image code of their own label...
-    shuffled = bits[np.random.default_rng(0).permutation(len(bits))]
-    assert abs(mean_corr(shuffled)) < 0.1  # ...and not another row's
+@pytest.mark.parametrize(("dataset", "subject"), CASES)
+def test_every_version_keeps_counts_labels_and_signal(
+    dataset: str, subject: str, reference_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    replica, home = _prepared(reference_dir, tmp_path_factory, dataset, subject)
+    assert set(replica.runs) == set(load_recipe(dataset).split_names)
+    for version in load_recipe(dataset).versions:
+        manifest = read_manifest(home / dataset / version)
+        meta = manifest["subjects"][subject]
+        assert manifest["space"] == "T1w" and manifest["interpolation"] == "linear" and not manifest["warnings"]
+        assert meta["alignment"]["flagged"] == [] and meta["alignment"]["min_r"] > 0.95
+        data = load(dataset, version, subject, data_home=home, average_test=False)
+        ijk = np.load(home / dataset / version / subject / "voxel_ijk.npy")
+        for split in replica.runs:
+            expected, lost = expected_samples(reference_dir, replica, split)
+            table = data.stimuli[data.stimuli["split"] == split]
+            labels = table["image_index"].to_numpy()[data[f"y_{split}"]]
+            samples = np.asarray(data[f"X_{split}"])
+            # counts, the short-run losses and the label of every row, in run order
+            assert labels.tolist() == expected, (split, len(labels), len(expected))
+            assert meta[split]["kept"] == len(expected) and meta[split]["dropped"]["short_run"] == lost
+            assert meta[split]["runs"] == len(replica.runs[split])
+            # the rows carry their own image's pattern
+            shown = np.unique(labels)
+            truth = dict(zip(shown, replica.patterns(split, shown, ijk)))
+            assert pairwise_identification(samples, labels, truth) >= MIN_SINGLE_TRIAL, (version, split)
+            if any((labels == i).sum() >= 2 for i in shown):  # every split but ds001246's train
+                score = split_half(samples, labels)
+                assert score >= MIN_SPLIT_HALF[split], (version, split, score)
+                recorded = meta["reliability"][split]["all"]["split_half_identification"]
+                assert recorded == pytest.approx(score, abs=1e-3)  # the manifest says the same
+
+
+def test_without_the_transforms_the_same_replica_loses_the_signal(
+    reference_dir: Path, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The same motion replica read voxel for voxel (space native): the training patterns are at chance,
+    the alignment QC flags the runs, and the manifest warns."""
+    replica, home = _prepared(reference_dir, tmp_path_factory, "ds001506", "sub-01")
+    data = copy.deepcopy(load_recipe("ds001506").data)
+    for params in data["versions"].values():
+        params["space"] = "native"
+    prepare(validate(data, "native"), versions="all", subjects=["sub-01"], source=replica.root, data_home=tmp_path)
+    for version in ("v1", "v2"):
+        aligned = read_manifest(home / "ds001506" / version)["subjects"]["sub-01"]
+        native = read_manifest(tmp_path / "ds001506" / version)
+        meta = native["subjects"]["sub-01"]
+        assert native["warnings"] and "without head-motion correction" in native["warnings"][0]
+        assert aligned["reliability"]["train"]["all"]["split_half_identification"] >= 0.97
+        assert meta["reliability"]["train"]["all"]["split_half_identification"] < 0.6
+        assert (
+            meta["reliability"]["train"]["all"]["ncsnr_median"]
+            < 0.2 * aligned["reliability"]["train"]["all"]["ncsnr_median"]
+        )
+        assert meta["alignment"]["median_r"] < 0.8 and len(meta["alignment"]["flagged"]) > meta["train"]["runs"] // 2
+        data = load("ds001506", version, "sub-01", data_home=tmp_path, average_test=False)
+        labels = data.stimuli.loc[data.stimuli["split"] == "train", "image_index"].to_numpy()[data.y_train]
+        assert split_half(np.asarray(data.X_train), labels) < 0.6
+    json.dumps(native)
+
+
+@pytest.mark.parametrize(("dataset", "subject"), CASES)
+def test_every_run_of_every_subject_counts_the_papers_blocks(dataset: str, subject: str, reference_dir: Path) -> None:
+    """All perception runs at their real lengths (no BOLD needed): the package's block selection keeps
+    exactly the samples counted here from the raw files, and kept + lost to short runs gives the
+    papers' totals (ds001506: 1200 x 5, 50 x 24, 40 x 20, 10 x 12; ds001246: 1200 x 1, and 50 x 35
+    test blocks for sub-01)."""
+    from fmri_bench.prepare.extract import kept_blocks
+    from fmri_bench.raw.bids import discover_runs, read_events
+
+    recipe = load_recipe(dataset)
+    root = reference_dir / "openneuro" / dataset
+    runs = discover_runs(root, recipe, subject)
+    lengths = rs.run_lengths(reference_dir, dataset)
+    replica = rs.Replica(
+        root, dataset, subject, np.eye(4), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros(0), 0
+    )
+    replica.runs = {s: [r.name for r in runs if r.split == s] for s in recipe.split_names}
+    replica.run_volumes = {r.name: lengths[r.name] for r in runs}
+    totals = {"ds001506": {"train": 6000, "test": 1200, "artificial": 800, "letter": 120}, "ds001246": {"train": 1200}}
+    if (dataset, subject) == ("ds001246", "sub-01"):
+        totals["ds001246"]["test"] = 1750
+    for split in recipe.split_names:
+        expected, lost = expected_samples(reference_dir, replica, split)
+        kept = [
+            kept_blocks(
+                read_events(r.events, recipe.events, recipe.splits[split].get("n_images")),
+                lengths[r.name],
+                rs.TR[dataset],
+                DELAY[dataset],
+            )[0]
+            for r in runs
+            if r.split == split
+        ]
+        assert np.concatenate([k["image_index"].to_numpy() for k in kept]).tolist() == expected
+        if split in totals[dataset]:
+            assert len(expected) + lost == totals[dataset][split], split

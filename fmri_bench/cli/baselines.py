@@ -41,8 +41,11 @@ def _clean(value: Any) -> Any:
 def run_baseline_command(
     name: Annotated[str, typer.Argument(help="Baseline name (see `fmri-bench list baselines`).")],
     dataset: Annotated[str, typer.Option(help="Prepared dataset.")] = "synthetic",
-    version: Annotated[str, typer.Option(help="Prepared version (v1, v2, v3).")] = "v1",
+    version: Annotated[str, typer.Option(help="Prepared version (v1, v2).")] = "v1",
     subject: Annotated[str, typer.Option(help="Subject (sub-01 ...) or all.")] = "sub-01",
+    split: Annotated[
+        str, typer.Option("--split", help="Split to reconstruct: test, or artificial / letter where prepared.")
+    ] = "test",
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     out: Annotated[
@@ -68,7 +71,7 @@ def run_baseline_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
-    """Train a baseline on the train split, reconstruct the test split, write and score the submission."""
+    """Train a baseline on the train split, reconstruct the test split (or --split), write and score the submission."""
     from fmri_bench.paths import leaderboard_dir
     from fmri_bench.pipeline import run_baseline
 
@@ -82,7 +85,7 @@ def run_baseline_command(
         raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")
     results = run_baseline(
         name, dataset=dataset, version=version, subject=subject, seed=seed, device=device, out=out,
-        leaderboard=board, score=not no_score, data_home=data_home, params=params,
+        leaderboard=board, score=not no_score, data_home=data_home, params=params, split=split,
     )  # fmt: skip
     per_subject = {r.subject: _shown_metrics(r) for r in results}
     if not as_json:
@@ -97,7 +100,7 @@ def run_baseline_command(
         return
     first = results[0]
     obj = {
-        "baseline": name, "kind": first.kind, "dataset": dataset, "version": version,
+        "baseline": name, "kind": first.kind, "dataset": dataset, "version": version, "split": split,
         "subject": subject, "seed": seed, "metrics": _mean_metrics(list(per_subject.values())),
         "subjects": {
             r.subject: {"metrics": per_subject[r.subject], "timings": r.timings,

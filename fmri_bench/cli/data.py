@@ -23,7 +23,7 @@ def _versions(version: str) -> list[str] | str:
 @app.command("prepare")
 def prepare_command(
     dataset: DatasetArgument = "synthetic",
-    version: Annotated[str, typer.Option("--version", help="v1, v2, v3 or all (every version of the recipe).")] = "all",
+    version: Annotated[str, typer.Option("--version", help="v1, v2 or all (every version of the recipe).")] = "all",
     subject: Annotated[
         Optional[list[str]],
         typer.Option("--subject", help="Subject to prepare (repeatable or comma-separated; default: all)."),
@@ -34,13 +34,21 @@ def prepare_command(
     stimuli: Annotated[
         Optional[Path], typer.Option("--stimuli", help="Folder of stimulus images named by stimulus_name.")
     ] = None,
+    fmriprep: Annotated[
+        Optional[Path],
+        typer.Option("--fmriprep", help="fMRIPrep derivatives of --source (default: SOURCE/derivatives/fmriprep)."),
+    ] = None,
     data_home: DataHomeOption = None,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Runs processed in parallel.")] = 1,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Runs processed in parallel (at most the CPU count).")] = 1,
     backend: Annotated[
-        Optional[str], typer.Option("--backend", help="joblib backend: loky, threading, or dask (with a client).")
+        Optional[str], typer.Option("--backend", help="loky or threading (joblib), or dask (a Dask cluster).")
+    ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", help="With --backend dask: the scheduler's address (default: a local cluster)."),
     ] = None,
 ) -> None:
-    """Build the versioned train/test arrays of a dataset (v1 block average, v2/v3 single-trial GLM)."""
+    """Build the versioned arrays of a dataset (v1 block average, v2 single-trial GLM) and their reliability figures."""
     from fmri_bench.pipeline import prepare_dataset
 
     if n_jobs == 0:
@@ -53,9 +61,11 @@ def prepare_command(
         subjects=subjects,
         source=source,
         stimuli=stimuli,
+        fmriprep=fmriprep,
         data_home=data_home,
         n_jobs=n_jobs,
         backend=backend,
+        scheduler=scheduler,
     )
     for folder in folders:
         typer.echo(str(folder))
@@ -65,7 +75,7 @@ def prepare_command(
 @app.command("verify")
 def verify_command(
     dataset: DatasetArgument = "synthetic",
-    version: Annotated[str, typer.Option("--version", help="v1, v2, v3 or all (every prepared version).")] = "all",
+    version: Annotated[str, typer.Option("--version", help="v1, v2 or all (every prepared version).")] = "all",
     data_home: DataHomeOption = None,
 ) -> None:
     """Re-hash the prepared files against their manifest; exit 1 naming the first that differs."""

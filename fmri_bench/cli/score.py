@@ -33,7 +33,7 @@ def _report_table(reports: list, console) -> None:
     proto = get_protocol(first.protocol)
     table = Table(
         title=term_escape(
-            f"{first.name} · {first.dataset} {first.version} · {first.n_images} test images · "
+            f"{first.name} · {first.dataset} {first.version} · {first.n_images} {first.split} images · "
             f"protocol {first.protocol} v{first.protocol_version}"
         )
     )
@@ -71,6 +71,9 @@ def score_command(
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "synthetic",
     version: Annotated[str, typer.Option("--version", help="Dataset version.")] = "v1",
     subject: Annotated[str, typer.Option("--subject", help="Subject (sub-01), or 'all'.")] = "sub-01",
+    split: Annotated[
+        str, typer.Option("--split", help="Reconstructed split: test, or artificial / letter where prepared.")
+    ] = "test",
     name: Annotated[
         Optional[str], typer.Option("--name", help="Leaderboard name (default: sidecar name/method, else file stem).")
     ] = None,
@@ -99,6 +102,7 @@ def score_command(
         "record": not no_record,
         "data_home": data_home,
         "protocol": protocol,
+        "split": split,
     }
     if subject == "all":
         reports = score_subjects(submission, **kwargs)
@@ -115,6 +119,7 @@ def score_command(
                 "name": reports[0].name,
                 "dataset": dataset,
                 "version": version,
+                "split": split,
                 "subject": "all",
                 "protocol": reports[0].protocol,
                 "protocol_version": reports[0].protocol_version,

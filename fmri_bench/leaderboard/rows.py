@@ -89,7 +89,7 @@ def plain(value: Any) -> Any:
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
-    """The identity of a row: (name, dataset, version, subject, kind, protocol).
+    """The identity of a row: (name, dataset, version, subject, kind, protocol, split).
 
     Parameters
     ----------
@@ -98,8 +98,9 @@ def row_key(row: dict[str, Any]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
+        ``split`` is the scored split (``test`` for rows recorded before splits existed).
     """
-    return tuple(str(row.get(k) or "") for k in KEY_FIELDS)
+    return (*(str(row.get(k) or "") for k in KEY_FIELDS), str(row.get("split") or "test"))
 
 
 def row_protocol(row: dict[str, Any]) -> tuple[str, int | None]:
@@ -170,6 +171,7 @@ def reconstruction_row(
     submission: str | None,
     sidecar: dict[str, Any] | None = None,
     reference: bool = False,
+    split: str = "test",
 ) -> dict[str, Any]:
     """Build a reconstruction row from an :class:`~fmri_bench.metrics.Evaluation`.
 
@@ -187,6 +189,8 @@ def reconstruction_row(
         The submission's sidecar.
     reference : bool
         A reference row (chance, resolution reference, oracle).
+    split : str
+        The split whose images were reconstructed (``test``, ``artificial``, ``letter``).
 
     Returns
     -------
@@ -204,6 +208,7 @@ def reconstruction_row(
         "protocol": evaluation.protocol,
         "protocol_version": evaluation.protocol_version,
         "certified_weights": evaluation.certified_weights,
+        "split": split,
         "reference": reference,
         "metrics": {k: (None if v is None else round(float(v), 6)) for k, v in evaluation.metrics.items()},
         "unavailable": dict(evaluation.unavailable),

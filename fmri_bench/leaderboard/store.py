@@ -123,6 +123,8 @@ class Leaderboard:
         fields = [row["dataset"], row["version"], row["subject"], row["kind"], row["name"]]
         if row.get("protocol"):
             fields.insert(4, str(row["protocol"]))
+        if (row.get("split") or "test") != "test":
+            fields.insert(2, str(row["split"]))
         key_text = "_".join(fields)
         digest = hashlib.sha1(key_text.encode()).hexdigest()[:8]
         return f"{_slug(key_text)[:64]}-{digest}"

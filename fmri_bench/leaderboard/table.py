@@ -255,7 +255,9 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
     ]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in sorted(selected, key=sort_key):
-        groups.setdefault((r["dataset"], r["version"], r["kind"], *row_protocol(r)), []).append(r)
+        # a split other than test gets its own table ("ds001506 v1 artificial")
+        label = r["version"] if (r.get("split") or "test") == "test" else f"{r['version']} {r['split']}"
+        groups.setdefault((r["dataset"], label, r["kind"], *row_protocol(r)), []).append(r)
     tables = []
     for (ds, ver, kind, proto, proto_version), group in groups.items():
         columns = CLASSIFICATION_COLUMNS if kind == "classification" else metric_columns(group, proto)

@@ -18,8 +18,8 @@ from fmri_bench.data import PreparedData, load
 from fmri_bench.errors import DataError, FmriBenchError
 from fmri_bench.io import atomic_dir, clean_leftovers
 from fmri_bench.paths import data_home as resolve_data_home
-from fmri_bench.prepare import pending_versions, prepare
-from fmri_bench.prepare.core import check_backend
+from fmri_bench.prepare import pending_versions, prepare, resolve_versions
+from fmri_bench.prepare.parallel import check_backend
 from fmri_bench.progress import enable_progress, get_logger, logger, progress_enabled
 from fmri_bench.recipe import Recipe, load_recipe
 
@@ -66,10 +66,14 @@ def data_home_lock(data_home: str | os.PathLike[str] | None, name: str) -> Itera
         Another run has held the lock for an hour.
     """
     home = resolve_data_home(data_home)
-    home.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(home / f".{name}.lock"))
     try:
+        home.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=1.0)
+    except OSError as exc:  # a read-only or missing parent folder
+        raise DataError(
+            f"{home}: cannot write to the data home ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     except Timeout:
         log.warning("waiting for another fmri-bench run that writes %s in %s", name, home)
         try:
@@ -95,6 +99,9 @@ def acquire(
 ) -> Path:
     """Return the raw BIDS root of a dataset, simulating or downloading it on first use.
 
+    A download also fetches the pinned fMRIPrep derivatives that the ``T1w`` versions among
+    ``versions`` need, into ``<data-home>/raw/<dataset>-fmriprep`` (see :func:`fmriprep_dir`).
+
     Parameters
     ----------
     recipe : Recipe
@@ -114,6 +121,8 @@ def acquire(
         root = Path(source).expanduser().resolve()
         if not root.is_dir():
             raise DataError(f"{root}: no such BIDS folder (--source expects a local copy of {recipe.name})")
+        if not any(p.is_dir() for p in root.glob("sub-*")):
+            raise DataError(f"{root}: no sub-* folder; expected a BIDS copy of {recipe.name} with its subjects")
         return root
     root = raw_dir(recipe, data_home)
     clean_leftovers(root.parent)
@@ -125,9 +134,29 @@ def acquire(
             with atomic_dir(root) as tmp:
                 simulate_dataset(tmp, size=recipe.source.get("size", "default"), seed=int(recipe.source.get("seed", 0)))
         return root
-    from fmri_bench.raw.openneuro import download
+    from fmri_bench.raw.openneuro import download, download_fmriprep
 
-    return download(recipe, subjects=subjects, versions=versions, target=root)
+    root = download(recipe, subjects=subjects, versions=versions, target=root)
+    if any(recipe.version(v)["space"] == "T1w" for v in versions or recipe.versions):
+        download_fmriprep(recipe, root, subjects=subjects, target=fmriprep_dir(recipe, data_home))
+    return root
+
+
+def fmriprep_dir(recipe: Recipe, data_home: str | os.PathLike[str] | None = None) -> Path:
+    """Where a downloaded dataset's fMRIPrep derivatives live: ``<data-home>/raw/<name>-fmriprep``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The dataset recipe.
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    Path
+    """
+    return resolve_data_home(data_home) / "raw" / f"{recipe.name}-fmriprep"
 
 
 def prepare_dataset(
@@ -137,9 +166,11 @@ def prepare_dataset(
     subjects: Sequence[str] | None = None,
     source: str | os.PathLike[str] | None = None,
     stimuli: str | os.PathLike[str] | None = None,
+    fmriprep: str | os.PathLike[str] | None = None,
     data_home: str | os.PathLike[str] | None = None,
     n_jobs: int = 1,
     backend: str | None = None,
+    scheduler: str | None = None,
 ) -> list[Path]:
     """Acquire (when needed) and prepare versions of a dataset: ``fmri-bench prepare``.
 
@@ -155,12 +186,17 @@ def prepare_dataset(
         A local BIDS copy instead of the simulator or a download.
     stimuli : path-like, optional
         Folder of stimulus images named by stimulus_name.
+    fmriprep : path-like, optional
+        fMRIPrep derivatives of the source (default: ``<source>/derivatives/fmriprep``, or the
+        downloaded pinned release).
     data_home : path-like, optional
         The data home.
     n_jobs : int
-        Runs processed in parallel.
+        Runs processed in parallel (capped at the CPU count).
     backend : str, optional
-        joblib backend.
+        ``loky``, ``threading`` or ``dask``.
+    scheduler : str, optional
+        With ``dask``: a scheduler address (default: a local cluster).
 
     Returns
     -------
@@ -168,22 +204,30 @@ def prepare_dataset(
         The version folders.
     """
     recipe = dataset if isinstance(dataset, Recipe) else load_recipe(dataset)
-    check_backend(backend)  # before anything is simulated or downloaded
+    check_backend(backend, scheduler)  # before anything is simulated or downloaded
+    resolve_versions(recipe, versions)  # an unknown version is refused before anything is touched
+    if source is not None:
+        acquire(recipe, source=source)  # a missing folder, or one without subjects, is refused here
     home = resolve_data_home(data_home)
     with data_home_lock(home, recipe.name):
+        clean_leftovers(home / recipe.name)  # a killed run's .partial-* / .old-* folders
         root = Path(source).expanduser().resolve() if source is not None else raw_dir(recipe, home)
         todo = pending_versions(recipe, root, versions=versions, subjects=subjects, stimuli=stimuli, data_home=home)
         if todo:
             root = acquire(recipe, source=source, subjects=subjects, versions=todo, data_home=home)
+        if fmriprep is None and source is None and recipe.source["kind"] == "openneuro":
+            fmriprep = fmriprep_dir(recipe, home)
         return prepare(
             recipe,
             root,
             versions=versions,
             subjects=subjects,
             stimuli=stimuli,
+            fmriprep=fmriprep,
             data_home=home,
             n_jobs=n_jobs,
             backend=backend,
+            scheduler=scheduler,
         )
 
 

@@ -139,8 +139,9 @@ def run_baseline(
     score: bool = True,
     data_home: str | os.PathLike[str] | None = None,
     params: dict[str, Any] | None = None,
+    split: str = "test",
 ) -> list[RunResult]:
-    """Train a baseline on the train split and reconstruct the test split of each subject.
+    """Train a baseline on the train split and reconstruct the test split (or ``split``) of each subject.
 
     Parameters
     ----------
@@ -165,6 +166,10 @@ def run_baseline(
         The data home.
     params : dict, optional
         Baseline parameters (``__init__`` keywords); strings are converted to the defaults' types.
+    split : str
+        The split to reconstruct and score: ``test``, or ``artificial`` / ``letter`` where
+        prepared (the estimator sees it as its test data; the submission follows
+        ``images_<split>.npy`` and goes to ``<name>-<split>`` by default).
 
     Returns
     -------
@@ -172,17 +177,19 @@ def run_baseline(
         One per subject, in subject order.
     """
     check_name(name, "baseline name")
+    check_name(split, "split")
     if score and leaderboard is None:
         raise FmriBenchError("run_baseline(score=True) needs a leaderboard folder")
     home = resolve_data_home(data_home)
     device = resolve_device(device)
     estimator = make_estimator(name, params, seed=seed, device=device, memory=home / "cache")
-    targets, loaded = _load_subjects(estimator, dataset, version, subject, home)
+    targets, loaded = _load_subjects(estimator, dataset, version, subject, home, split)
+    default_out = home / "submissions" / dataset / version / (name if split == "test" else f"{name}-{split}")
     run = _Run(
         name=name, estimator=estimator, seed=seed, device=device, home=home,
         manifest_sha=sha256_file(prepared_dir(dataset, version, data_home=home) / "manifest.json"),
-        out_dir=Path(out) if out is not None else home / "submissions" / dataset / version / name,
-        leaderboard=Path(leaderboard) if score else None,
+        out_dir=Path(out) if out is not None else default_out,
+        leaderboard=Path(leaderboard) if score else None, split=split,
     )  # fmt: skip
     log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
     if estimator.kind == "classification":
@@ -192,7 +199,7 @@ def run_baseline(
 
 
 def _load_subjects(
-    estimator: Baseline, dataset: str, version: str, subject: str, home: Path
+    estimator: Baseline, dataset: str, version: str, subject: str, home: Path, split: str = "test"
 ) -> tuple[list[str], dict[str, PreparedData]]:
     """The subjects to reconstruct and the data the estimator needs (every subject for a multi-subject one)."""
     available = prepared_subjects(dataset, version, data_home=home)
@@ -209,6 +216,13 @@ def _load_subjects(
             f"{dataset} {version} was prepared without stimulus images; baselines need them "
             "(prepare again with --stimuli IMAGE_DIR)"
         )
+    if split != "test":
+        for data in loaded.values():
+            if f"X_{split}" not in data or data[f"images_{split}"] is None:
+                what = "arrays" if f"X_{split}" not in data else "images (prepare again with --stimuli IMAGE_DIR)"
+                raise DataError(f"{data.subject} of {dataset} {version} has no {split} {what}")
+            # the estimator reconstructs its test data: the split's
+            data.X_test, data.y_test, data.images_test = data[f"X_{split}"], data[f"y_{split}"], data[f"images_{split}"]
     return targets, loaded
 
 
@@ -224,6 +238,7 @@ class _Run:
     manifest_sha: str
     out_dir: Path
     leaderboard: Path | None
+    split: str = "test"
 
     def provenance(self, data: PreparedData) -> dict[str, Any]:
         return {
@@ -236,6 +251,7 @@ class _Run:
             "dataset": data.dataset,
             "version": data.version,
             "subject": data.subject,
+            "split": self.split,
             "manifest_sha256": self.manifest_sha,
             "package_versions": package_versions(),
             "created": utc_now(),
@@ -274,7 +290,8 @@ def _write_and_score(run: _Run, data: PreparedData, images: np.ndarray, timings:
 
         start = time.perf_counter()
         report = score_submission(path, dataset=data.dataset, version=data.version, subject=data.subject,
-                                  name=run.name, leaderboard=run.leaderboard, record=True, data_home=run.home)  # fmt: skip
+                                  name=run.name, leaderboard=run.leaderboard, record=True, data_home=run.home,
+                                  split=run.split)  # fmt: skip
         metrics = dict(report.metrics)
         timings = {**timings, "score": time.perf_counter() - start}
     return RunResult(run.name, run.estimator.kind, data.dataset, data.version, data.subject, path,

@@ -48,6 +48,7 @@ class ScoreReport:
     leaderboard: str | None = None
     gallery: str | None = None
     row: dict[str, Any] = field(default_factory=dict)
+    split: str = "test"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``metrics`` maps every metric key to its value (null when n/a).
@@ -61,6 +62,7 @@ class ScoreReport:
             "dataset": self.dataset,
             "version": self.version,
             "subject": self.subject,
+            "split": self.split,
             "protocol": self.protocol,
             "protocol_version": self.protocol_version,
             "n_images": self.n_images,
@@ -91,7 +93,8 @@ def verified_images(
     ----------
     dataset, version : str
         The prepared version.
-    split : {"train", "test"}
+    split : str
+        ``train``, ``test``, or a prepared extra split (``artificial``, ``letter``).
     data_home : path-like, optional
 
     Returns
@@ -185,6 +188,7 @@ def record_reference_rows(
     metrics: Sequence[str] | None = None,
     force: bool = False,
     protocol: str = DEFAULT_PROTOCOL,
+    split: str = "test",
 ) -> list[dict[str, Any]]:
     """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
 
@@ -209,6 +213,8 @@ def record_reference_rows(
         Recompute even up-to-date rows.
     protocol : str
         The scoring protocol.
+    split : str
+        The reconstructed split (``test``, or ``artificial`` / ``letter`` where prepared).
 
     Returns
     -------
@@ -219,7 +225,9 @@ def record_reference_rows(
     existing = {
         (r["name"], r["subject"]): r
         for r in board.rows()
-        if r.get("reference") and r["dataset"] == dataset and r["version"] == version and r.get("protocol") == protocol
+        if r.get("reference")
+        and (r["dataset"], r["version"], r.get("protocol"), r.get("split") or "test")
+        == (dataset, version, protocol, split)
     }
     refs: dict[str, tuple[Evaluation, np.ndarray]] = {}
     targets = None
@@ -230,7 +238,7 @@ def record_reference_rows(
             if row is not None and not force and not _needs_refresh(row, metrics, protocol):
                 continue
             if not refs:
-                targets = verified_images(dataset, version, "test", data_home=data_home)
+                targets = verified_images(dataset, version, split, data_home=data_home)
                 train = verified_images(dataset, version, "train", data_home=data_home)
                 refs = reference_evaluations(targets, train, metrics, protocol=protocol)
             evaluation, recon = refs[ref_name]
@@ -244,6 +252,7 @@ def record_reference_rows(
                 sha256=None,
                 submission=None,
                 reference=True,
+                split=split,
             )
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
@@ -329,6 +338,7 @@ def score_submission(
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     protocol: str = DEFAULT_PROTOCOL,
+    split: str = "test",
 ) -> ScoreReport:
     """Validate and score a submission file for one subject; record it with its gallery picture.
 
@@ -350,6 +360,8 @@ def score_submission(
         Metric keys of the protocol (default: all).
     protocol : str
         The scoring protocol (default ``mindeye``); the row records it and its version.
+    split : str
+        The reconstructed split: the targets are ``images_<split>.npy`` (``test``, ``artificial``...).
 
     Returns
     -------
@@ -362,7 +374,7 @@ def score_submission(
     """
     path = Path(path)
     proto = _check_request(dataset, version, subject, protocol, metrics, record, leaderboard, data_home)
-    targets = verified_images(dataset, version, "test", data_home=data_home)
+    targets = verified_images(dataset, version, split, data_home=data_home)
     sub = load_submission(path, n_expected=len(targets))
     board = Leaderboard(leaderboard) if record else None
     entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar), board)
@@ -371,23 +383,15 @@ def score_submission(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
         protocol=ev.protocol, protocol_version=ev.protocol_version,
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
-        weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar,
+        weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar, split=split,
     )  # fmt: skip
     report.row = reconstruction_row(
-        name=entry,
-        dataset=dataset,
-        version=version,
-        subject=subject,
-        evaluation=ev,
-        n_images=len(targets),
-        sha256=sub.sha256,
-        submission=path.name,
-        sidecar=sub.sidecar,
-    )
+        name=entry, dataset=dataset, version=version, subject=subject, evaluation=ev, n_images=len(targets),
+        sha256=sub.sha256, submission=path.name, sidecar=sub.sidecar, split=split,
+    )  # fmt: skip
     if board is not None:
-        record_reference_rows(
-            dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics, protocol=proto.name
-        )
+        record_reference_rows(dataset, version, board, subjects=[subject], data_home=data_home, metrics=metrics,
+                              protocol=proto.name, split=split)  # fmt: skip
         stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images), per_image=ev.per_image)
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
@@ -445,6 +449,7 @@ def score_subjects(
     data_home: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     protocol: str = DEFAULT_PROTOCOL,
+    split: str = "test",
 ) -> list[ScoreReport]:
     """Score every prepared subject (``--subject all``); see :func:`subject_files` for ``path``.
 
@@ -455,7 +460,7 @@ def score_subjects(
     ----------
     path : path-like
         Template, folder or file.
-    dataset, version, name, leaderboard, record, data_home, metrics, protocol
+    dataset, version, name, leaderboard, record, data_home, metrics, protocol, split
         As for :func:`score_submission`.
 
     Returns
@@ -465,7 +470,7 @@ def score_subjects(
     get_protocol(protocol)
     subjects = prepared_subjects(dataset, version, data_home=data_home)
     files = subject_files(path, subjects)
-    n = len(load_images(dataset, version, "test", data_home=data_home))
+    n = len(load_images(dataset, version, split, data_home=data_home))
     for file in dict.fromkeys(files.values()):
         load_submission(file, n_expected=n)
     if name is None:
@@ -488,6 +493,7 @@ def score_subjects(
             data_home=data_home,
             metrics=metrics,
             protocol=protocol,
+            split=split,
         )
         for s in subjects
     ]

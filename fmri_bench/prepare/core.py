@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,50 +27,27 @@ import pandas as pd
 from fmri_bench import __version__
 from fmri_bench.errors import DataError, FmriBenchError
 from fmri_bench.io import atomic_dir, save_npy_atomic, sha256_file, write_json_atomic, write_text_atomic
+from fmri_bench.paths import check_name
 from fmri_bench.paths import data_home as resolve_data_home
-from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunSamples, RunTask, process_run
+from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunResult
+from fmri_bench.prepare.parallel import check_backend, runner
+from fmri_bench.prepare.quality import alignment_qc, reliability, summary_line
 from fmri_bench.prepare.stimuli import build_images, catalogue
-from fmri_bench.progress import get_logger, track
+from fmri_bench.prepare.tasks import Mask, SubjectInputs, subject_inputs
+from fmri_bench.progress import get_logger
 from fmri_bench.provenance import package_versions, utc_now
-from fmri_bench.raw.bids import (
-    Run,
-    discover_runs,
-    list_subjects,
-    mask_paths,
-    read_events,
-    repetition_time,
-    sidecar_chain,
-)
-from fmri_bench.recipe import SPLITS, Recipe, load_recipe
+from fmri_bench.raw.bids import Run, list_subjects
+from fmri_bench.raw.fmriprep import default_root
+from fmri_bench.recipe import Recipe, load_recipe
 
 log = get_logger(__name__)
 
 MANIFEST = "manifest.json"
 ALL_VERSIONS = "all"
+MIN_FREE_BYTES = 50_000_000  # checked before the work; a disk that fills later is reported with its path
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _annex_key(path: Path) -> str | None:
-    """The git-annex key of an annexed file (the name its symlink points to), if any."""
-    if path.is_symlink():
-        target = os.readlink(path)
-        if "annex/objects/" in target:
-            return os.path.basename(target)
-    return None
-
-
-def _input_record(path: Path, root: Path) -> dict[str, Any]:
-    record: dict[str, Any] = {"path": str(path.relative_to(root)) if root in path.parents else str(path)}
-    try:
-        record["bytes"] = path.stat().st_size
-    except OSError:
-        record["bytes"] = None
-    key = _annex_key(path)
-    if key:
-        record["annex_key"] = key
-    return record
 
 
 def _release_info(recipe: Recipe, root: Path) -> dict[str, Any]:
@@ -81,16 +59,9 @@ def _release_info(recipe: Recipe, root: Path) -> dict[str, Any]:
         )
     else:
         info.update({k: v for k, v in recipe.source.items() if k != "kind"})
-    if (root / ".git").exists():
-        try:
-            head = subprocess.run(
-                ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-            ).stdout.strip()
-            info["commit"] = head
-            if recipe.source["kind"] == "openneuro":
-                info["matches_pinned_commit"] = head == recipe.source["commit"]
-        except (OSError, subprocess.SubprocessError):
-            pass
+    info.update(_git_head(root))
+    if "commit" in info and recipe.source["kind"] == "openneuro":
+        info["matches_pinned_commit"] = info["commit"] == recipe.source["commit"]
     description = root / "dataset_description.json"
     if description.is_file():
         with contextlib.suppress(ValueError):
@@ -98,34 +69,17 @@ def _release_info(recipe: Recipe, root: Path) -> dict[str, Any]:
     return info
 
 
-def _load_union_mask(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Union of binary masks (all on one grid); returns (bool 3-D mask, affine)."""
-    union = None
-    affine = None
-    for path in files:
-        if not os.path.lexists(path):
-            raise DataError(f"{path}: ROI mask missing (expected {path.name} in {path.parent})")
-        if not path.exists():
-            raise DataError(
-                f"{path}: ROI mask not downloaded (a broken annex link; run `datalad get` or pass --source)"
-            )
-        try:
-            img = nib.load(path)
-            data = np.asanyarray(img.dataobj) > 0
-        except Exception as exc:  # nibabel raises many types for a corrupt file
-            raise DataError(f"{path}: cannot read the ROI mask ({type(exc).__name__}: {exc})") from exc
-        if data.ndim == 4 and data.shape[3] == 1:
-            data = data[..., 0]
-        if union is None:
-            union, affine = data.copy(), img.affine
-        elif data.shape != union.shape or not np.allclose(img.affine, affine, atol=1e-3):
-            raise DataError(f"{path}: mask grid {data.shape} differs from {files[0].name} {union.shape}")
-        else:
-            union |= data
-    assert union is not None and affine is not None
-    if not union.any():
-        raise DataError(f"{files[0].parent}: the ROI masks select no voxel")
-    return union, affine
+def _git_head(folder: Path) -> dict[str, str]:
+    """``{"commit": HEAD}`` when ``folder`` is the root of a git clone (a datalad dataset), else ``{}``."""
+    if not (folder / ".git").exists():
+        return {}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -183,121 +137,29 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- prepare
 
 
-def _subject_tasks(
-    recipe: Recipe, root: Path, subject: str, todo: dict[str, dict[str, Any]]
-) -> tuple[list[Run], list[RunTask], dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Read events, headers and masks of one subject; return its runs and worker tasks."""
-    runs = discover_runs(root, recipe, subject)
-    masks: dict[str, dict[str, Any]] = {}
-    inputs: list[dict[str, Any]] = []
-    for version, params in todo.items():
-        files = mask_paths(root, recipe, subject, list(params["rois"]))
-        mask, affine = _load_union_mask(files)
-        ijk = np.argwhere(mask)  # C order of (i, j, k): the column order of the arrays
-        masks[version] = {
-            "mask": mask,
-            "affine": affine,
-            "ijk": ijk,
-            "flat": np.ravel_multi_index(ijk.T, mask.shape, order="F"),
-            "files": files,
-        }
-        inputs += [_input_record(p, root) for p in files]
-    tasks = []
-    for run in runs:
-        if not os.path.lexists(run.bold):
-            raise DataError(f"{run.bold}: BOLD file missing for {run.events.name}")
-        if not run.bold.exists():
-            raise DataError(
-                f"{run.bold}: BOLD file not downloaded (a broken annex link; run `datalad get` or pass --source)"
-            )
-        try:
-            header = nib.load(run.bold)
-            shape = header.shape
-        except Exception as exc:  # nibabel raises many types for a corrupt header
-            raise DataError(f"{run.bold}: cannot read NIfTI ({type(exc).__name__}: {exc})") from exc
-        if len(shape) != 4:
-            raise DataError(f"{run.bold}: expected a 4-D BOLD image, got shape {shape}")
-        for info in masks.values():
-            if shape[:3] != info["mask"].shape or not np.allclose(header.affine, info["affine"], atol=1e-3):
-                raise DataError(
-                    f"{info['files'][0]}: mask grid {info['mask'].shape} does not match the BOLD grid "
-                    f"{shape[:3]} of {run.bold.name}"
-                )
-        tr = repetition_time(run.bold, root)
-        if tr is None:
-            tr = float(header.header.get_zooms()[3])
-            if not tr > 0:
-                raise DataError(f"{run.bold}: no RepetitionTime in its sidecars nor in the NIfTI header")
-        events = read_events(run.events, recipe.events)
-        tasks.append(
-            RunTask(
-                bold=run.bold,
-                events=events,
-                tr=tr,
-                n_volumes=int(shape[3]),
-                voxels={v: m["flat"] for v, m in masks.items()},
-                params=todo,
-            )
-        )
-        inputs.append(_input_record(run.bold, root))
-        inputs.append(_input_record(run.events, root))
-        inputs += [_input_record(p, root) for p in sidecar_chain(run.bold, root)]
-    return runs, tasks, masks, inputs
-
-
-def check_backend(backend: str | None) -> None:
-    """Refuse an unknown joblib backend, or dask without dask.distributed, before any work.
-
-    Parameters
-    ----------
-    backend : str or None
-        A joblib backend name.
-    """
-    if backend is None:
-        return
-    from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS
-
-    if backend not in BACKENDS and backend not in EXTERNAL_BACKENDS:
-        known = ", ".join(sorted({*BACKENDS, *EXTERNAL_BACKENDS}))
-        raise FmriBenchError(f"unknown joblib backend {backend!r}; expected one of: {known}")
-    if backend == "dask":
-        try:
-            import distributed  # noqa: F401  joblib's dask backend hands the runs to a dask.distributed Client
-        except ImportError:
-            raise FmriBenchError(
-                "--backend dask needs dask.distributed (pip install distributed) and a running Client"
-            ) from None
-
-
-def _run_parallel(
-    tasks: list[RunTask], n_jobs: int, backend: str | None, description: str
-) -> list[dict[str, RunSamples]]:
-    if n_jobs == 1 and backend is None:
-        return [process_run(t) for t in track(tasks, description)]
-    from joblib import Parallel, delayed
-
-    parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    return list(track(parallel(delayed(process_run)(t) for t in tasks), description, total=len(tasks)))
-
-
 def _subject_outputs(
-    runs: list[Run], results: list[dict[str, RunSamples]], version: str
+    recipe: Recipe, runs: list[Run], results: list[RunResult], version: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays of one subject and version, and their counts per split (a split without runs has none)."""
     arrays: dict[str, np.ndarray] = {}
     counts: dict[str, Any] = {}
-    for split in SPLITS:
-        picked = [r[version] for run, r in zip(runs, results) if run.split == split]
+    for split in recipe.split_names:
+        split_runs = [run for run in runs if run.split == split]
+        picked = [r.samples[version] for run, r in zip(runs, results) if run.split == split]
+        if not picked:
+            continue
         arrays[f"{split}_fmri"] = np.concatenate([p.fmri for p in picked]).astype(np.float32, copy=False)
         arrays[f"{split}_labels"] = np.concatenate([p.labels for p in picked]).astype(np.int64)
         dropped = {DROP_REPEAT: 0, DROP_SHORT: 0}
         short_runs = []
-        for run, p in zip([r for r in runs if r.split == split], picked):
+        for run, p in zip(split_runs, picked):
             for key, n in p.dropped.items():
                 dropped[key] += n
             if p.dropped.get(DROP_SHORT):
                 short_runs.append({"run": run.name, "blocks_dropped": p.dropped[DROP_SHORT]})
         counts[split] = {
             "runs": len(picked),
+            "sessions": len({run.session for run in split_runs}),
             "kept": int(arrays[f"{split}_labels"].size),
             "dropped": dropped,
             "dropped_why": {
@@ -309,13 +171,13 @@ def _subject_outputs(
     return arrays, counts
 
 
-def _write_subject(folder: Path, arrays: dict[str, np.ndarray], mask_info: dict[str, Any]) -> None:
+def _write_subject(folder: Path, arrays: dict[str, np.ndarray], mask: Mask) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         _save_npy(folder / f"{name}.npy", array)
-    mask_img = nib.Nifti1Image(mask_info["mask"].astype(np.uint8), mask_info["affine"])
+    mask_img = nib.Nifti1Image(mask.mask.astype(np.uint8), mask.affine)
     _guard_write(folder / "mask.nii.gz", lambda: nib.save(mask_img, folder / "mask.nii.gz"))
-    _save_npy(folder / "voxel_ijk.npy", mask_info["ijk"].astype(np.int32))
+    _save_npy(folder / "voxel_ijk.npy", mask.ijk.astype(np.int32))
 
 
 def _hash_outputs(folder: Path) -> dict[str, dict[str, Any]]:
@@ -398,11 +260,7 @@ def pending_versions(
             todo.append(version)
             continue
         if manifest.get("parameters_hash") != recipe.parameters_hash(version):
-            raise DataError(
-                f"{folder} was prepared with other parameters (hash {str(manifest.get('parameters_hash'))[:12]}, "
-                f"recipe now {recipe.parameters_hash(version)[:12]}); a version name is frozen: "
-                f"give the new parameters a new version name, or delete {folder}"
-            )
+            raise DataError(outdated_message(folder, recipe, version, manifest))
         # One version holds one source: adding subjects from another BIDS copy would mix datasets.
         recorded = (manifest.get("release") or {}).get("source")
         if recorded and Path(recorded) != source_root:
@@ -417,6 +275,55 @@ def pending_versions(
     return todo
 
 
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two parameter trees (e.g. ``method.trial_model``).
+
+    Parameters
+    ----------
+    old, new : object
+        Parameter dicts (as :meth:`Recipe.parameters` returns) or their values.
+    prefix : str
+        The dotted path of ``old`` and ``new``.
+
+    Returns
+    -------
+    list of str
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out += changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def outdated_message(folder: Path, recipe: Recipe, version: str, manifest: dict[str, Any]) -> str:
+    """One line for a version folder prepared under other parameters: what changed, and how to redo it.
+
+    Parameters
+    ----------
+    folder : Path
+        The version folder.
+    recipe : Recipe
+        The recipe as it is now.
+    version : str
+        The version.
+    manifest : dict
+        The folder's manifest.
+
+    Returns
+    -------
+    str
+    """
+    changed = changed_keys(manifest.get("parameters") or {}, recipe.parameters(version))
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return (
+        f"{folder} was prepared under another definition of {recipe.name} {version} "
+        f"(changed: {shown or 'the parameter hash'}); a version name is frozen to its parameters: "
+        f"delete {folder} and run `fmri-bench prepare {recipe.name} --version {version}` to rebuild it"
+    )
+
+
 def prepare(
     recipe: str | Recipe,
     source: str | os.PathLike[str],
@@ -424,9 +331,11 @@ def prepare(
     versions: str | Sequence[str] = ALL_VERSIONS,
     subjects: str | Sequence[str] | None = None,
     stimuli: str | os.PathLike[str] | None = None,
+    fmriprep: str | os.PathLike[str] | None = None,
     data_home: str | os.PathLike[str] | None = None,
     n_jobs: int = 1,
     backend: str | None = None,
+    scheduler: str | None = None,
 ) -> list[Path]:
     """Prepare versions of a dataset from a raw BIDS tree into ``<data-home>/<dataset>/<version>/``.
 
@@ -447,12 +356,14 @@ def prepare(
     stimuli : path-like, optional
         Folder of stimulus images named by stimulus_name (default for a simulated
         source: its ``stimuli/`` folder).
+    fmriprep : path-like, optional
+        fMRIPrep derivatives of ``source`` (default ``<source>/derivatives/fmriprep``); read by
+        the versions in ``T1w`` space.
     data_home : path-like, optional
         Default: ``$FMRI_BENCH_HOME``, else ``~/fmri_bench_data``.
-    n_jobs : int
-        Runs processed in parallel (joblib).
-    backend : str, optional
-        joblib backend (``loky``, ``threading``, ``dask`` with a distributed client...).
+    n_jobs, backend, scheduler
+        Runs processed in parallel (capped at the CPU count); ``loky``, ``threading`` (joblib)
+        or ``dask``; with ``dask``, a scheduler address (default: a local cluster).
 
     Returns
     -------
@@ -462,16 +373,17 @@ def prepare(
     Raises
     ------
     DataError
-        Bad or missing input (one line naming the file), or a version whose recorded
-        parameters differ from the recipe's.
+        Bad or missing input (one line naming the file), or a version prepared under other parameters.
     """
-    check_backend(backend)
+    check_backend(backend, scheduler)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     home = resolve_data_home(data_home)
     root = Path(source).expanduser().resolve()
     names = resolve_versions(recipe, versions)
     if not root.is_dir():
         raise DataError(f"{root}: no such BIDS folder (expected a local copy of {recipe.name})")
+    if not list_subjects(root):
+        raise DataError(f"{root}: no sub-* folder; expected a BIDS copy of {recipe.name} with its subjects")
     todo = pending_versions(recipe, root, versions=names, subjects=subjects, stimuli=stimuli, data_home=home)
     if not todo:
         log.info("%s %s: already prepared in %s (nothing to do)", recipe.name, ", ".join(names), home / recipe.name)
@@ -480,14 +392,60 @@ def prepare(
     subject_list = _subject_list(root, subjects, recipe)
     if stimuli is None and (root / "stimuli").is_dir() and recipe.source["kind"] == "simulate":
         stimuli = root / "stimuli"
+    check_writable(home / recipe.name, stimuli)
     params = {v: recipe.version(v) for v in todo}
-    built, events_by_split = _extract(recipe, root, subject_list, params, n_jobs, backend)
-    shared = _shared_outputs(recipe, root, events_by_split, stimuli)
+    derivatives = _fmriprep_root(root, fmriprep, params)
+    with runner(n_jobs, backend, scheduler) as run:
+        built, events_by_split = _extract(recipe, root, subject_list, params, derivatives, run)
+    shared = _shared_outputs(recipe, root, events_by_split, stimuli, derivatives)
     for version in todo:
         _write_version(recipe, version, home / recipe.name / version, built[version], shared)
     seconds = time.perf_counter() - started
     log.info("%s %s: prepared in %.1f s -> %s", recipe.name, ", ".join(todo), seconds, home / recipe.name)
     return [home / recipe.name / v for v in names]
+
+
+def _fmriprep_root(root: Path, fmriprep: str | os.PathLike[str] | None, params: dict[str, dict]) -> Path | None:
+    """The fMRIPrep derivatives folder, checked, when a version needs it."""
+    if not any(p["space"] == "T1w" for p in params.values()):
+        return None
+    folder = Path(fmriprep).expanduser().resolve() if fmriprep is not None else default_root(root)
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder}: no fMRIPrep derivatives folder; the T1w versions resample each run through its "
+            "head-motion and coregistration transforms (give their folder with --fmriprep)"
+        )
+    return folder
+
+
+def check_writable(folder: Path, stimuli: str | os.PathLike[str] | None) -> None:
+    """Before any work: the stimulus folder exists, and the data home can be written and has room.
+
+    Parameters
+    ----------
+    folder : Path
+        ``<data-home>/<dataset>``: where the version folders go.
+    stimuli : path-like or None
+        The stimulus folder.
+
+    Raises
+    ------
+    DataError
+        One line naming the path.
+    """
+    if stimuli is not None and not Path(stimuli).is_dir():
+        raise DataError(f"{stimuli}: no such stimulus folder (expected images named by stimulus_name)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot write the prepared data here ({exc.strerror or exc})") from None
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise DataError(
+            f"{folder}: only {free / 1e6:.0f} MB free; prepare needs at least {MIN_FREE_BYTES / 1e6:.0f} MB"
+        )
 
 
 def _subject_list(root: Path, subjects: str | Sequence[str] | None, recipe: Recipe) -> list[str]:
@@ -505,33 +463,106 @@ def _extract(
     root: Path,
     subject_list: list[str],
     params: dict[str, dict[str, Any]],
-    n_jobs: int,
-    backend: str | None,
+    fmriprep: Path | None,
+    run,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[Path, pd.DataFrame]]]]:
     """Read every run of every subject once and compute all versions; keep the small results."""
     built: dict[str, dict[str, Any]] = {v: {"subjects": {}, "inputs": []} for v in params}
-    events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]] = {s: [] for s in SPLITS}
+    events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]] = {s: [] for s in recipe.split_names}
+    warned: set[tuple[str, str]] = set()
     for subject in subject_list:
-        runs, tasks, masks, inputs = _subject_tasks(recipe, root, subject, params)
-        for run, task in zip(runs, tasks):
-            events_by_split[run.split].append((run.events, task.events))
-        results = _run_parallel(tasks, n_jobs, backend, f"{recipe.name} {subject}: {len(tasks)} runs")
+        found = subject_inputs(recipe, root, subject, params, fmriprep)
+        for item, task in zip(found.runs, found.tasks):
+            events_by_split[item.split].append((item.events, task.events))
+        results = run(found.tasks, f"{recipe.name} {subject}: {len(found.tasks)} runs")
+        qc = {key: _alignment(found, results, key) for key in results[0].qc} if results else {}
         for version in params:
-            arrays, counts = _subject_outputs(runs, results, version)
-            built[version]["subjects"][subject] = {"arrays": arrays, "counts": counts, "mask": masks[version]}
-            built[version]["inputs"] += inputs
-        log.info(
-            "%s %s: %s",
-            recipe.name,
-            subject,
-            "; ".join(
-                f"{split} {c['kept']} samples ({c['dropped'][DROP_REPEAT]} one-back repeats excluded, "
-                f"{c['dropped'][DROP_SHORT]} blocks cut by short runs)"
-                for split, c in counts.items()
-            ),
-        )
+            arrays, counts = _subject_outputs(recipe, found.runs, results, version)
+            built[version]["subjects"][subject] = _subject_item(found, version, arrays, counts, qc, params)
+            built[version]["inputs"] += found.inputs
+            _log_subject(recipe, subject, version, built[version]["subjects"][subject], warned)
         del results
     return built, events_by_split
+
+
+def _alignment(found: SubjectInputs, results: list[RunResult], key: str) -> dict[str, Any]:
+    return alignment_qc(
+        [r.name for r in found.runs], [x.qc[key].mean for x in results], [x.qc[key].inside for x in results]
+    )
+
+
+def _subject_item(
+    found: SubjectInputs, version: str, arrays: dict, counts: dict, qc: dict, params: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """One subject's outputs and figures for one version."""
+    mask = found.masks[version]
+    figures = {}
+    for split in counts:
+        value = reliability(arrays[f"{split}_fmri"], arrays[f"{split}_labels"], mask.roi_columns)
+        if value is not None:
+            figures[split] = value
+    space = params[version]["space"]
+    key = space if space == "native" else f"{space}-{params[version]['interpolation']}"
+    sessions = len({run.session for run in found.runs})
+    warnings = []
+    if space == "native" and sessions > 1:
+        warnings.append(
+            "space native over several sessions: every run is read voxel for voxel, without head-motion "
+            "correction or alignment across sessions, so a column need not be the same tissue in every run "
+            "(see alignment.median_r)"
+        )
+    return {
+        "arrays": arrays,
+        "counts": counts,
+        "mask": mask,
+        "alignment": qc.get(key),
+        "reliability": figures,
+        "warnings": warnings,
+    }
+
+
+def _log_subject(recipe: Recipe, subject: str, version: str, item: dict[str, Any], warned: set) -> None:
+    counts = item["counts"]
+    log.info(
+        "%s %s %s: %s",
+        recipe.name,
+        version,
+        subject,
+        "; ".join(
+            f"{split} {c['kept']} samples ({c['dropped'][DROP_REPEAT]} one-back repeats excluded, "
+            f"{c['dropped'][DROP_SHORT]} blocks cut by short runs)"
+            for split, c in counts.items()
+        ),
+    )
+    qc = item["alignment"]
+    if qc is not None:
+        log.info(
+            "%s %s %s: alignment QC: run mean images vs the subject's median image, r median %.3f, min %.3f; %s",
+            recipe.name,
+            version,
+            subject,
+            qc["median_r"],
+            qc["min_r"],
+            f"{len(qc['flagged'])} run(s) flagged" if qc["flagged"] else "no run flagged",
+        )
+        for name in qc["flagged"]:
+            entry = next(r for r in qc["runs"] if r["run"] == name)
+            log.warning(
+                "%s %s %s: run %s looks misaligned (r %.3f, threshold %.3f; %.1f%% of ROI voxels inside)",
+                recipe.name,
+                version,
+                subject,
+                name,
+                entry["r"],
+                qc["threshold"],
+                100 * entry["inside"],
+            )
+    for message in item["warnings"]:
+        if (version, message) not in warned:  # once per version, not once per subject
+            warned.add((version, message))
+            log.warning("%s %s: %s", recipe.name, version, message)
+    for split, figures in item["reliability"].items():
+        log.info("%s %s %s: reliability (%s): %s", recipe.name, version, subject, split, summary_line(figures))
 
 
 @dataclass
@@ -545,12 +576,20 @@ class _Shared:
     stimuli: Any
 
 
-def _shared_outputs(recipe: Recipe, root: Path, events_by_split: dict, stimuli: Any) -> _Shared:
+def _shared_outputs(recipe: Recipe, root: Path, events_by_split: dict, stimuli: Any, fmriprep: Path | None) -> _Shared:
     table = catalogue(events_by_split)
     images, image_inputs = None, []
     if stimuli is not None:
         table, images, image_inputs = build_images(table, stimuli, recipe.resolution)
-    return _Shared(table, images, image_inputs, _release_info(recipe, root), stimuli)
+        missing = [s for s in table["split"].unique() if s not in images]
+        if missing:
+            log.warning(
+                "%s: no image of the %s split(s): their images_<split>.npy are not written", stimuli, ", ".join(missing)
+            )
+    release = _release_info(recipe, root)
+    if fmriprep is not None:
+        release["fmriprep"] = {"folder": str(fmriprep), **recipe.fmriprep, **_git_head(fmriprep)}
+    return _Shared(table, images, image_inputs, release, stimuli)
 
 
 def _keep_earlier(
@@ -566,9 +605,8 @@ def _keep_earlier(
                     _link_or_copy(path, tmp / path.relative_to(target))
             kept[subject] = meta
     if shared.images is None:
-        for name in ("images_train.npy", "images_test.npy"):
-            if (target / name).is_file():
-                _link_or_copy(target / name, tmp / name)
+        for path in target.glob("images_*.npy"):
+            _link_or_copy(path, tmp / path.name)
         old_table = target / "stimuli.tsv"
         if old_table.is_file() and old.get("images"):
             previous = pd.read_csv(old_table, sep="\t", dtype=str, keep_default_na=False)
@@ -587,13 +625,17 @@ def _subject_meta(recipe: Recipe, version: str, subject: str, item: dict[str, An
     return {
         "n_voxels": int(item["arrays"]["train_fmri"].shape[1]),
         "rois": list(recipe.version(version)["rois"]),
+        "roi_voxels": {roi: int(cols.size) for roi, cols in item["mask"].roi_columns.items()},
         "mask": f"{subject}/mask.nii.gz",
         "voxel_order": f"{subject}/voxel_ijk.npy (rows of np.argwhere(mask): C order of i, j, k)",
-        "mask_files": [str(p) for p in item["mask"]["files"]],
+        "mask_files": [str(p) for p in item["mask"].files],
         **{
-            split: {**item["counts"][split], "expected": recipe.splits[split].get("expected_samples")}
-            for split in SPLITS
+            split: {**counts, "expected": recipe.splits[split].get("expected_samples")}
+            for split, counts in item["counts"].items()
         },
+        "alignment": item["alignment"],
+        "reliability": item["reliability"],
+        "warnings": item["warnings"],
     }
 
 
@@ -611,13 +653,14 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
         if shared.images is not None:
             for split, stack in shared.images.items():
                 _save_npy(tmp / f"images_{split}.npy", stack)
-        has_images = shared.images is not None or (
-            old is not None and bool(old.get("images")) and (tmp / "images_train.npy").is_file()
-        )
+        image_splits = sorted(p.name[len("images_") : -len(".npy")] for p in tmp.glob("images_*.npy"))
+        params = recipe.version(version)
         manifest = {
             "dataset": recipe.name,
             "title": recipe.title,
             "version": version,
+            "space": params["space"],
+            "interpolation": params.get("interpolation") if params["space"] == "T1w" else None,
             "recipe": {
                 "name": recipe.name,
                 "file": str(recipe.path) if recipe.path else None,
@@ -631,7 +674,9 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
             "stimulus_images": shared.image_inputs
             if shared.images is not None
             else (old or {}).get("stimulus_images", []),
-            "images": has_images,
+            "images": {"train", "test"} <= set(image_splits),
+            "image_splits": image_splits,
+            "warnings": sorted({w for meta in subjects_meta.values() for w in meta.get("warnings", [])}),
             "subjects": dict(sorted(subjects_meta.items())),
             "package_versions": package_versions(),
             "fmri_bench_version": __version__,
@@ -678,13 +723,15 @@ def verify(
     DataError
         One line naming the first file that is missing, extra, or differs.
     """
-    base = resolve_data_home(data_home) / dataset
+    base = resolve_data_home(data_home) / check_name(dataset, "dataset name")
     if versions in (None, "all"):
-        names = sorted(p.name for p in base.glob("*") if (p / MANIFEST).is_file()) if base.is_dir() else []
+        # .<version>.partial-* / .old-* folders are a killed run's leftovers, never versions.
+        found = base.glob("*") if base.is_dir() else []
+        names = sorted(p.name for p in found if not p.name.startswith(".") and (p / MANIFEST).is_file())
         if not names:
             raise DataError(f"{base}: no prepared version of {dataset}; run `fmri-bench prepare {dataset}` first")
     else:
-        names = _as_list(versions) or []
+        names = [check_name(v, "version name") for v in _as_list(versions) or []]
     checked = []
     for version in names:
         folder = base / version

@@ -1,18 +1,21 @@
-"""Per-run work: read one BOLD run once, mask it early, and compute the samples of each version.
+"""Per-run work: read one BOLD run once, at the ROI voxels, and compute the samples of each version.
+
+The run is read once per space its versions need: ``T1w`` resamples it onto the ROI masks'
+grid through fMRIPrep's head-motion and coregistration transforms
+(:mod:`fmri_bench.prepare.align`, streamed volume by volume); ``native`` reads the raw voxels
+(the mask applied to the stored integers before any float conversion).
 
 v1 "block average": linear detrend + z-score per voxel (nilearn.signal.clean), then the
 mean of the volumes inside each stimulus block shifted by the haemodynamic delay.
-v2 "single-trial GLM": one regressor per block (least squares all) with nilearn's design
-matrix and ``run_glm`` on the masked 2-D data; the betas, z-scored per run, are the samples.
-
-Memory: the BOLD is read as stored (int16), the mask is applied to the raw integers, and
-only the masked voxels become float32, so a worker holds about one int16 run plus a
-small float32 matrix.
+v2 "single-trial GLM": nilearn's design matrix (one HRF regressor per block) and, per block,
+least squares separate (its regressor, one for all other blocks, the drift) or least squares
+all; the betas, z-scored per run, are the samples.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fmri_bench.errors import DataError
+from fmri_bench.prepare.align import ORDERS, resample_run
 from fmri_bench.raw.bids import block_volumes
 
 DROP_REPEAT = "one_back_repeat"
@@ -30,15 +34,35 @@ DROP_SHORT = "short_run"
 
 
 @dataclass
+class Read:
+    """One way of reading the run, shared by the versions of one space and interpolation.
+
+    ``voxels``: for ``T1w``, (n_voxels, 3) indices on the mask grid; for ``native``, flat
+    (Fortran-order) indices into the raw grid. ``columns``: version -> its columns among them.
+    """
+
+    space: str
+    interpolation: str | None
+    voxels: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    @property
+    def key(self) -> str:
+        """``T1w-linear``, ``native``...: how the versions of this read are sampled."""
+        return self.space if self.interpolation is None else f"{self.space}-{self.interpolation}"
+
+
+@dataclass
 class RunTask:
-    """What a worker needs for one run: paths, events, TR, voxel indices and version parameters."""
+    """What a worker needs for one run: paths, events, TR, reads, transforms and version parameters."""
 
     bold: Path
     events: pd.DataFrame
     tr: float
     n_volumes: int
-    voxels: dict[str, np.ndarray]  # version -> flat (Fortran-order) voxel indices into the 3-D grid
+    reads: list[Read]
     params: dict[str, dict[str, Any]]  # version -> its recipe table
+    maps: np.ndarray | None = None  # (n_volumes, 4, 4) mask voxel -> raw voxel, for T1w reads
 
 
 @dataclass
@@ -48,6 +72,22 @@ class RunSamples:
     fmri: np.ndarray  # float32 (n_blocks, n_voxels)
     labels: np.ndarray  # int64 (n_blocks,)
     dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunQC:
+    """How a run's read lines up: its mean image at the read's voxels and the share of voxels in its field of view."""
+
+    mean: np.ndarray  # float32 (n_voxels,)
+    inside: float
+
+
+@dataclass
+class RunResult:
+    """Everything a worker returns for one run: samples per version, QC per read."""
+
+    samples: dict[str, RunSamples]
+    qc: dict[str, RunQC]
 
 
 def read_masked(bold: Path, flat_index: np.ndarray) -> np.ndarray:
@@ -88,6 +128,8 @@ def read_masked(bold: Path, flat_index: np.ndarray) -> np.ndarray:
         raise DataError(f"{bold}: cannot read NIfTI, the file is corrupt or truncated ({exc})") from exc
     if raw.ndim != 4:
         raise DataError(f"{bold}: expected a 4-D BOLD image, got shape {raw.shape}")
+    if np.issubdtype(raw.dtype, np.floating) and not np.isfinite(raw).all():
+        raise DataError(f"{bold}: holds NaN or inf values; expected finite BOLD")
     n_vol = raw.shape[3]
     flat = raw.reshape(-1, n_vol, order="F")  # a view for Fortran-ordered data
     data = flat[flat_index].T.astype(np.float32)
@@ -209,10 +251,77 @@ def block_average(data: np.ndarray, events: pd.DataFrame, tr: float, params: dic
     return RunSamples(samples, blocks["image_index"].to_numpy(np.int64), dropped)
 
 
-def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: dict[str, Any]) -> RunSamples:
-    """v2: least-squares-all GLM, one regressor per kept block; betas z-scored per run.
+@functools.lru_cache(maxsize=32)
+def _design(
+    timing: tuple[tuple[float, float], ...], n_volumes: int, tr: float, hrf: str, drift: tuple[str, int, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """nilearn's design matrix with one regressor per event of ``timing`` ((onset, duration) pairs).
 
-    The data are scaled to percent signal change per voxel before the fit.
+    Returns ``(events, drift)``: (n_volumes, n_events) in ``timing`` order and
+    (n_volumes, n_drift). Cached: the runs of one session type share their block timing
+    (ds001506's 528 perception runs have four), and building it costs more than the fit.
+    """
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    names = [f"event{k:04d}" for k in range(len(timing))]
+    frame = pd.DataFrame({"onset": [t[0] for t in timing], "duration": [t[1] for t in timing], "trial_type": names})
+    design = make_first_level_design_matrix(
+        np.arange(n_volumes) * tr,
+        frame,
+        hrf_model=hrf,
+        drift_model=drift[0],
+        drift_order=drift[1],
+        high_pass=drift[2],
+    )
+    regressors = design[names].to_numpy()
+    others = design.drop(columns=names).to_numpy()
+    regressors.setflags(write=False)
+    others.setflags(write=False)
+    return regressors, others
+
+
+def least_squares_separate(
+    regressors: np.ndarray, others: np.ndarray, data: np.ndarray, targets: list[int]
+) -> np.ndarray:
+    """LSS betas (Mumford et al. 2012): block ``b`` fitted with [its regressor, the sum of all other
+    event regressors, ``others``], one OLS per block; only the block's own beta is kept.
+
+    Computed by the Frisch-Waugh-Lovell theorem: the beta of regressor ``r`` in that fit is
+    ``r~ . y / r~ . r~`` with ``r~`` the residual of ``r`` on the fit's other columns, so all
+    blocks take one (blocks x volumes) @ (volumes x voxels) product instead of one solve each.
+
+    Parameters
+    ----------
+    regressors : ndarray, shape (n_volumes, n_events)
+        Every stimulus event's HRF regressor (kept blocks, one-back repeats, cut blocks).
+    others : ndarray, shape (n_volumes, n_nuisance)
+        Drift and constant columns.
+    data : ndarray, shape (n_volumes, n_voxels)
+        The scaled run.
+    targets : list of int
+        The columns of ``regressors`` whose betas are wanted.
+
+    Returns
+    -------
+    ndarray, float64, shape (len(targets), n_voxels)
+    """
+    total = regressors.sum(axis=1)
+    residuals = np.empty((len(targets), regressors.shape[0]))
+    for row, col in enumerate(targets):
+        own = regressors[:, col]
+        rest = np.column_stack([total - own, others])
+        coef, *_ = np.linalg.lstsq(rest, own, rcond=None)
+        residuals[row] = own - rest @ coef
+    norms = (residuals * residuals).sum(axis=1)
+    norms[norms == 0] = np.inf  # a block with no signal left in the run gets beta 0
+    return (residuals @ data) / norms[:, None]
+
+
+def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: dict[str, Any]) -> RunSamples:
+    """v2: one beta per kept block (least squares separate or all); betas z-scored per run.
+
+    The data are scaled to percent signal change per voxel before the fit (as nilearn's
+    FirstLevelModel does).
 
     Parameters
     ----------
@@ -223,10 +332,10 @@ def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: 
     tr : float
         The repetition time, in seconds.
     params : dict
-        The version's recipe table: ``delay_s``, ``hrf_model``, ``drift_model``,
-        ``drift_order``, ``high_pass_hz``, ``noise_model`` and ``zscore_betas`` (the
-        z-scoring per voxel over the run's blocks happens only when true, and with 2 or
-        more kept blocks).
+        The version's recipe table: ``trial_model`` (``lss`` or ``lsa``), ``delay_s``,
+        ``hrf_model``, ``drift_model``, ``drift_order``, ``high_pass_hz``, ``noise_model``
+        (``ols``; ``ar1`` with ``lsa`` only) and ``zscore_betas`` (per voxel over the run's
+        blocks, when true and with 2 or more kept blocks).
 
     Returns
     -------
@@ -234,75 +343,70 @@ def single_trial_glm(data: np.ndarray, events: pd.DataFrame, tr: float, params: 
         float32 (n_blocks, n_voxels) betas of the kept blocks, their int64 image indices,
         and the drop counts.
     """
-    from nilearn.glm.first_level import make_first_level_design_matrix, run_glm
-
     n_volumes = data.shape[0]
     blocks, dropped = kept_blocks(events, n_volumes, tr, float(params["delay_s"]))
-    # Least squares all: every stimulus block gets its own regressor, the one-back repeats and
-    # the blocks cut by a short run too (they drive the BOLD, each as its own image); only
-    # the kept blocks' betas become samples.
-    # A block whose response would only start after the last volume (the end of a short run)
-    # has a zero or near-zero regressor that makes the design singular: leave it out.
+    # Every stimulus block gets its own regressor, the one-back repeats and the blocks cut by a
+    # short run too (they drive the BOLD, each as its own image); only the kept blocks' betas
+    # become samples. A block whose response would only start after the last volume (the end
+    # of a short run) has a zero or near-zero regressor that makes the design singular: left out.
     last_frame = (n_volumes - 1) * tr
     stim = events[(events["role"] != "rest") & (events["onset"] + float(params["delay_s"]) <= last_frame)]
-    trial_type = pd.Series([f"other{k:03d}" for k in range(len(stim))], index=stim.index, dtype=object)
-    names = [f"block{k:03d}" for k in range(len(blocks))]
-    trial_type[blocks.index] = names
-    design_events = pd.DataFrame(
-        {"onset": stim["onset"], "duration": stim["duration"], "trial_type": trial_type}
-    ).reset_index(drop=True)
-    design = make_first_level_design_matrix(
-        np.arange(n_volumes) * tr,
-        design_events,
-        hrf_model=params["hrf_model"],
-        drift_model=params["drift_model"],
-        high_pass=float(params["high_pass_hz"]),
-        drift_order=int(params.get("drift_order", 1)),
-    )
-    # Percent signal change, as FirstLevelModel's default signal scaling does.
+    timing = tuple(zip(stim["onset"].astype(float), stim["duration"].astype(float)))
+    drift = (params["drift_model"], int(params.get("drift_order", 1)), float(params["high_pass_hz"]))
+    regressors, others = _design(timing, n_volumes, float(tr), params["hrf_model"], drift)
+    targets = [stim.index.get_loc(i) for i in blocks.index]
     mean = data.mean(axis=0)
     mean[mean == 0] = 1.0
-    scaled = (data / mean - 1.0) * 100.0
-    columns = [design.columns.get_loc(name) for name in names]
-    if params["noise_model"] == "ols":
-        # What run_glm's OLS model computes for theta (pinv(X) @ Y), without the residual
-        # statistics it also keeps and that the samples do not use.
-        from scipy.linalg import pinv
-
-        betas = (pinv(design.to_numpy()[:, :]) @ scaled)[columns]
+    scaled = (data / mean - 1.0) * 100.0  # percent signal change
+    if params.get("trial_model", "lsa") == "lss":
+        betas = least_squares_separate(regressors, others, scaled, targets)
     else:
-        labels, results = run_glm(scaled, design.to_numpy(), noise_model=params["noise_model"])
-        betas = np.empty((len(names), data.shape[1]), dtype=np.float64)
-        for label, result in results.items():
-            betas[:, labels == label] = result.theta[columns]
-    if params["zscore_betas"] and len(names) > 1:
+        betas = _least_squares_all(np.column_stack([regressors, others]), scaled, targets, params["noise_model"])
+    if params["zscore_betas"] and len(targets) > 1:
         std = betas.std(axis=0, ddof=1)
         std[std == 0] = 1.0
         betas = (betas - betas.mean(axis=0)) / std
     return RunSamples(betas.astype(np.float32), blocks["image_index"].to_numpy(np.int64), dropped)
 
 
+def _least_squares_all(design: np.ndarray, scaled: np.ndarray, targets: list[int], noise_model: str) -> np.ndarray:
+    """LSA: one fit with every block's regressor; nilearn's ``run_glm`` for an AR(1) noise model."""
+    if noise_model == "ols":
+        from scipy.linalg import pinv
+
+        # What run_glm's OLS model computes for theta (pinv(X) @ Y), without its residual statistics.
+        return (pinv(design) @ scaled)[targets]
+    from nilearn.glm.first_level import run_glm
+
+    labels, results = run_glm(scaled, design, noise_model=noise_model)
+    betas = np.empty((len(targets), scaled.shape[1]), dtype=np.float64)
+    for label, result in results.items():
+        betas[:, labels == label] = result.theta[targets]
+    return betas
+
+
 METHODS = {"block_average": block_average, "single_trial_glm": single_trial_glm}
 
 
-def process_run(task: RunTask) -> dict[str, RunSamples]:
-    """Read ``task.bold`` once and return the samples of every requested version.
+def process_run(task: RunTask) -> RunResult:
+    """Read ``task.bold`` once per read and return the samples of every requested version.
 
     Parameters
     ----------
     task : RunTask
-        The run: BOLD path, events, TR, expected volume count, voxels and parameters per
-        version.
+        The run: BOLD path, events, TR, expected volume count, reads (voxels per space),
+        per-volume voxel maps for the T1w reads, and parameters per version.
 
     Returns
     -------
-    dict of str to RunSamples
-        Version -> its samples from this run.
+    RunResult
+        Version -> its samples from this run; read -> the run's mean image and field-of-view share.
 
     Raises
     ------
     DataError
-        The BOLD cannot be read, or holds another number of volumes than its header says.
+        The BOLD cannot be read, holds NaN or inf, or holds another number of volumes than
+        its header says.
     """
     from threadpoolctl import threadpool_limits
 
@@ -312,13 +416,25 @@ def process_run(task: RunTask) -> dict[str, RunSamples]:
         return _process_run(task)
 
 
-def _process_run(task: RunTask) -> dict[str, RunSamples]:
-    union = np.unique(np.concatenate(list(task.voxels.values())))
-    data = read_masked(task.bold, union)
+def _read(task: RunTask, read: Read) -> tuple[np.ndarray, float]:
+    if read.space == "T1w":
+        assert task.maps is not None and read.interpolation is not None
+        data, inside = resample_run(task.bold, task.maps, read.voxels, ORDERS[read.interpolation])
+        return data, float(inside.mean())
+    data = read_masked(task.bold, read.voxels)
     if data.shape[0] != task.n_volumes:  # the header said otherwise: a truncated file
         raise DataError(f"{task.bold}: read {data.shape[0]} volumes, header says {task.n_volumes}")
-    out: dict[str, RunSamples] = {}
-    for version, params in task.params.items():
-        columns = np.searchsorted(union, task.voxels[version])
-        out[version] = METHODS[params["method"]](data[:, columns], task.events, task.tr, params)
-    return out
+    return data, 1.0
+
+
+def _process_run(task: RunTask) -> RunResult:
+    samples: dict[str, RunSamples] = {}
+    qc: dict[str, RunQC] = {}
+    for read in task.reads:
+        data, inside = _read(task, read)
+        qc[read.key] = RunQC(data.mean(axis=0).astype(np.float32), inside)
+        for version, columns in read.columns.items():
+            params = task.params[version]
+            samples[version] = METHODS[params["method"]](data[:, columns], task.events, task.tr, params)
+        del data
+    return RunResult(samples, qc)

@@ -30,8 +30,9 @@ def catalogue(events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]]) -> pd
     -------
     DataFrame
         Columns ``split``, ``image_index``, ``stimulus_id``, ``stimulus_name`` and ``sha256``
-        (``"n/a"`` until :func:`build_images` fills it); train rows first, then test, each by
-        image_index. The first row seen for an image gives its stimulus_id.
+        (``"n/a"`` until :func:`build_images` fills it); the splits in the order of
+        ``events_by_split`` (train, test, then the others), each by image_index. The first row
+        seen for an image gives its stimulus_id.
     """
     rows: dict[tuple[str, int], tuple[str, str, Path]] = {}
     for split, items in events_by_split.items():
@@ -44,8 +45,8 @@ def catalogue(events_by_split: dict[str, list[tuple[Path, pd.DataFrame]]]) -> pd
                         f"{path}: image_index {index} ({split}) is {name!r} here but {rows[key][0]!r} in {rows[key][2]}"
                     )
                 rows.setdefault(key, (name, sid, path))
-    order = {"train": 0, "test": 1}
-    keys = sorted(rows, key=lambda k: (order.get(k[0], 9), k[1]))
+    order = {split: rank for rank, split in enumerate(events_by_split)}  # the recipe's split order
+    keys = sorted(rows, key=lambda k: (order.get(k[0], len(order)), k[1]))
     return pd.DataFrame([(s, i, rows[(s, i)][1], rows[(s, i)][0], "n/a") for s, i in keys], columns=COLUMNS)
 
 
@@ -67,7 +68,7 @@ def build_images(
     Parameters
     ----------
     table : DataFrame
-        The catalogue (see :func:`catalogue`); only its train and test rows are read.
+        The catalogue (see :func:`catalogue`).
     folder : path-like
         A folder holding one image per stimulus, named ``<stimulus_name>.<ext>`` (not
         searched recursively).
@@ -79,7 +80,9 @@ def build_images(
     table : DataFrame
         ``table`` with the sha256 of each source image file.
     images : dict
-        split -> uint8 (n_images, resolution, resolution, 3) in table order.
+        split -> uint8 (n_images, resolution, resolution, 3) in table order. A split none of
+        whose images is in the folder (e.g. ImageNet images given, DIR's shapes not) is left
+        out unless it is ``train`` or ``test``; a split with only some is an error.
     inputs : list of dict
         The source image files with their sizes, for the manifest.
 
@@ -95,8 +98,10 @@ def build_images(
     table = table.copy()
     images: dict[str, np.ndarray] = {}
     inputs: list[dict] = []
-    for split in ("train", "test"):
+    for split in table["split"].unique():
         rows = table.index[table["split"] == split]
+        if split not in ("train", "test") and not any(table.at[r, "stimulus_name"] in index for r in rows):
+            continue
         stack = np.empty((len(rows), resolution, resolution, 3), dtype=np.uint8)
         for k, row in enumerate(rows):
             name = table.at[row, "stimulus_name"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fmri_bench.errors import DataError
-from fmri_bench.recipe import SPLITS, Recipe
+from fmri_bench.recipe import Recipe
 
 _ENTITY = re.compile(r"([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
 
@@ -105,17 +105,18 @@ def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) ->
     Returns
     -------
     list of Run
-        The train runs, then the test runs.
+        The train runs, then the test runs, then those of the recipe's other splits.
 
     Raises
     ------
     DataError
-        The subject has no run for a split, or a run has no events file.
+        The subject has no run for the train or test split, or two runs are one file (a
+        session folder linked to another).
     """
     root = Path(root)
     task = recipe.bids["task"]
     runs: list[Run] = []
-    for split in SPLITS:
+    for split in recipe.split_names:
         pattern = recipe.splits[split]["sessions"]
         # Runs are found by their events files (small, in git): a missing or unfetched BOLD
         # then fails with its own name instead of silently shrinking the split.
@@ -123,7 +124,7 @@ def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) ->
             (root / subject).glob(f"{pattern}/func/{subject}_ses-*_task-{task}_run-*_events.tsv"),
             key=lambda p: (p.parent.parent.name, _run_number(p)),
         )
-        if not found:
+        if not found and split in ("train", "test"):
             raise DataError(
                 f"{root / subject}: no {split} run (expected {pattern}/func/*_task-{task}_run-*_events.tsv)"
             )
@@ -139,7 +140,21 @@ def discover_runs(root: str | os.PathLike[str], recipe: Recipe, subject: str) ->
                     events=events,
                 )
             )
+    _refuse_duplicates(runs)
     return runs
+
+
+def _refuse_duplicates(runs: list[Run]) -> None:
+    """Two runs that are one file (a symlinked session folder) would count every block twice."""
+    seen: dict[str, Path] = {}
+    for run in runs:
+        real = os.path.realpath(run.events)
+        if real in seen:
+            raise DataError(
+                f"{run.events}: the same file as {seen[real]} (a session folder linked to another?); "
+                "expected each run once"
+            )
+        seen[real] = run.events
 
 
 def mask_paths(root: str | os.PathLike[str], recipe: Recipe, subject: str, rois: list[str]) -> list[Path]:
@@ -249,11 +264,22 @@ def repetition_time(bold: Path, root: Path) -> float | None:
         The repetition time in seconds.
     """
     tr = read_sidecar(bold, root).get("RepetitionTime")
-    return float(tr) if tr is not None else None
+    if tr is None:
+        return None
+    where = next(
+        (p for p in reversed(sidecar_chain(bold, root)) if "RepetitionTime" in p.read_text(encoding="utf-8")), bold
+    )
+    try:
+        value = float(tr)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: RepetitionTime is {tr!r}; expected a positive number of seconds") from None
+    if not np.isfinite(value) or value <= 0 or isinstance(tr, bool):
+        raise DataError(f"{where}: RepetitionTime is {tr!r}; expected a positive number of seconds")
+    return value
 
 
-def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFrame:
-    """Read an events.tsv and classify each row.
+def read_events(path: str | os.PathLike[str], spec: dict[str, Any], n_images: int | None = None) -> pd.DataFrame:
+    """Read an events.tsv, check every row, and classify it.
 
     Parameters
     ----------
@@ -264,6 +290,8 @@ def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFr
         ``stimulus``, ``repeat`` and ``rest`` rows, ``na_values``, and
         ``drop_consecutive_repeats`` (unflagged one-back repetitions: the same image in
         two consecutive stimulus rows; the second is a repeat).
+    n_images : int, optional
+        The split's number of images: an image_index above it is refused.
 
     Returns
     -------
@@ -274,50 +302,25 @@ def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFr
     Raises
     ------
     DataError
-        Unreadable file, missing columns, an unknown event code, or a stimulus row
-        without image_index.
+        One line naming the file and the row: unreadable file, missing columns, an unknown
+        event code, a negative, NaN or non-numeric onset, a non-positive duration, two rows
+        with one onset, a stimulus row without image_index, or an image_index that is not an
+        integer from 1 to ``n_images``.
     """
     path = Path(path)
-    na_values = list(spec.get("na_values", ["n/a"]))
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: not a readable events.tsv ({exc})") from exc
-    column = spec["column"]
-    needed = ["onset", "duration", column, "image_index", "stimulus_name"]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
+    frame = _read_table(path, spec)
+    roles = _roles(path, frame, spec)
+    onset = _numbers(path, frame["onset"], "onset", lambda v: v >= 0, "a number >= 0")
+    duration = _numbers(path, frame["duration"], "duration", lambda v: v > 0, "a positive number")
+    repeated = pd.Series(onset).duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero(onset == onset[row])[0])
         raise DataError(
-            f"{path}: missing column(s) {', '.join(missing)} "
-            "(image_index and stimulus_name exist in ds001506 from release 1.3.0 on)"
+            f"{path}: row {row + 1} repeats the onset {onset[row]:g} of row {first + 1}; expected one row per event"
         )
-    frame = frame.apply(lambda col: col.str.strip())
-    codes = frame[column]
-    roles = pd.Series("", index=frame.index, dtype=object)
-    for role, key in (("sample", "stimulus"), ("repeat", "repeat"), ("rest", "rest")):
-        roles[codes.isin([str(c) for c in spec[key]])] = role
-    unknown = roles == ""
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        known = [str(c) for key in ("stimulus", "repeat", "rest") for c in spec[key]]
-        raise DataError(
-            f"{path}: unknown {column} {codes.iloc[row]!r} in row {row + 1}; expected one of: {', '.join(known)}"
-        )
-    try:
-        onset = frame["onset"].astype(float).to_numpy()
-        duration = frame["duration"].astype(float).to_numpy()
-    except ValueError as exc:
-        raise DataError(f"{path}: onset/duration is not a number ({exc})") from exc
     stim = (roles != "rest").to_numpy()
-    image = frame["image_index"].where(~frame["image_index"].isin(na_values), "")
-    bad = stim & (image == "").to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: stimulus row {row + 1} has no image_index")
-    try:
-        image_index = np.where(stim, pd.to_numeric(image.where(stim, "-1")), -1).astype(np.int64)
-    except ValueError as exc:
-        raise DataError(f"{path}: image_index is not an integer ({exc})") from exc
+    image_index = _image_index(path, frame["image_index"], stim, list(spec.get("na_values", ["n/a"])), n_images)
     if spec.get("drop_consecutive_repeats", False):
         _flag_consecutive_repeats(roles, image_index)
     stimulus_id = frame["stimulus_id"] if "stimulus_id" in frame.columns else pd.Series("", index=frame.index)
@@ -331,6 +334,64 @@ def read_events(path: str | os.PathLike[str], spec: dict[str, Any]) -> pd.DataFr
             "stimulus_id": stimulus_id.where(stim, "").to_numpy(),
         }
     )
+
+
+def _read_table(path: Path, spec: dict[str, Any]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a readable events.tsv ({exc})") from exc
+    needed = ["onset", "duration", spec["column"], "image_index", "stimulus_name"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} "
+            "(image_index and stimulus_name exist in ds001506 from release 1.3.0 on)"
+        )
+    return frame.apply(lambda col: col.str.strip())
+
+
+def _roles(path: Path, frame: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+    column = spec["column"]
+    codes = frame[column]
+    roles = pd.Series("", index=frame.index, dtype=object)
+    for role, key in (("sample", "stimulus"), ("repeat", "repeat"), ("rest", "rest")):
+        roles[codes.isin([str(c) for c in spec[key]])] = role
+    unknown = roles == ""
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        known = [str(c) for key in ("stimulus", "repeat", "rest") for c in spec[key]]
+        raise DataError(
+            f"{path}: unknown {column} {codes.iloc[row]!r} in row {row + 1}; expected one of: {', '.join(known)}"
+        )
+    return roles
+
+
+def _numbers(path: Path, column: pd.Series, name: str, valid, expected: str) -> np.ndarray:
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | ~valid(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: row {row + 1} has {name} {column.iat[row]!r}; expected {expected}")
+    return values
+
+
+def _image_index(
+    path: Path, column: pd.Series, stim: np.ndarray, na_values: list[str], n_images: int | None
+) -> np.ndarray:
+    text = column.where(~column.isin(na_values), "")
+    values = pd.to_numeric(text.where(stim, "-1"), errors="coerce").to_numpy(dtype=np.float64)
+    top = n_images if n_images is not None else np.inf
+    with np.errstate(invalid="ignore"):
+        bad = stim & (~np.isfinite(values) | (values != np.round(values)) | (values < 1) | (values > top))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        if text.iat[row] == "":
+            raise DataError(f"{path}: stimulus row {row + 1} has no image_index")
+        limit = f" to {n_images}" if n_images is not None else ""
+        raise DataError(f"{path}: row {row + 1} has image_index {text.iat[row]!r}; expected an integer from 1{limit}")
+    return np.where(stim, values, -1).astype(np.int64)
 
 
 def _flag_consecutive_repeats(roles: pd.Series, image_index: np.ndarray) -> None:

@@ -3,8 +3,11 @@
 ``download`` clones ``source.url`` into ``<data-home>/raw/<dataset>`` (once), refuses a clone
 that does not hold the recipe's pinned commit (and release tag), checks that commit out,
 then ``datalad get``s only the files that the requested subjects and splits need: the
-natural-image perception runs (BOLD, events, sidecars) and the ROI masks. git-annex
-resumes partial transfers, and a second run only fetches what is still missing.
+perception runs of the recipe's splits (BOLD, events, sidecars) and the ROI masks.
+``download_fmriprep`` does the same for the pinned fMRIPrep derivatives (OpenNeuroDerivatives)
+into ``<data-home>/raw/<dataset>-fmriprep``: only the head-motion and coregistration
+transforms and the hmc boldrefs of those runs. git-annex resumes partial transfers, and a
+second run only fetches what is still missing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fmri_bench.io import atomic_dir
 from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.progress import get_logger, track
 from fmri_bench.raw.bids import discover_runs, list_subjects, mask_paths, sidecar_chain
+from fmri_bench.raw.fmriprep import run_derivatives
 from fmri_bench.recipe import Recipe, load_recipe
 
 log = get_logger(__name__)
@@ -124,9 +128,30 @@ def clone(recipe: Recipe, target: Path) -> Path:
     DataError
         The clone does not hold the pinned commit, or the release tag points elsewhere.
     """
+    return clone_pinned(recipe.source["url"], recipe.source["commit"], recipe.source["release"], target)
+
+
+def clone_pinned(url: str, commit: str, release: str | None, target: Path) -> Path:
+    """Clone ``url`` into ``target`` (once) and check out ``commit``, refusing a clone without it.
+
+    Parameters
+    ----------
+    url : str
+        The datalad dataset's URL (or a local path).
+    commit : str
+        The pinned commit.
+    release : str or None
+        A release tag that must point at ``commit`` when it exists.
+    target : Path
+        The clone's folder; an existing clone (a ``.git`` there) is reused.
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
     import datalad.api as dl
 
-    url, commit, release = recipe.source["url"], recipe.source["commit"], recipe.source["release"]
     if not (target / ".git").exists():
         check_reachable(url)
         log.info("cloning %s into %s", url, target)
@@ -147,10 +172,12 @@ def clone(recipe: Recipe, target: Path) -> Path:
         != 0
     ):
         raise DataError(
-            f"{target}: the clone of {url} has no commit {commit} (release {release} pinned by the recipe); "
-            "refusing to prepare from another version"
+            f"{target}: the clone of {url} has no commit {commit} ({f'release {release} ' if release else ''}"
+            "pinned by the recipe); refusing to prepare from another version"
         )
-    tagged = _git(target, "rev-parse", "--verify", "--quiet", f"refs/tags/{release}^{{commit}}", check=False)
+    tagged = release and _git(
+        target, "rev-parse", "--verify", "--quiet", f"refs/tags/{release}^{{commit}}", check=False
+    )
     if tagged and tagged != commit:
         raise DataError(
             f"{target}: tag {release} is commit {tagged}, but the recipe pins {commit}; refusing a moved release"
@@ -320,3 +347,80 @@ def get_files(root: Path, files: Sequence[Path], batch: int = 8) -> None:
             raise NetworkError(
                 f"{chunk[0]}: download failed ({str(exc).splitlines()[0]}); run the command again to resume"
             ) from exc
+
+
+def fmriprep_files(raw_root: Path, fmriprep: Path, recipe: Recipe, subjects: Sequence[str]) -> list[Path]:
+    """The fMRIPrep files the T1w versions read for ``subjects``: per run, both transforms and the hmc boldref.
+
+    Parameters
+    ----------
+    raw_root : Path
+        The raw BIDS clone (its events files say which runs there are).
+    fmriprep : Path
+        The fMRIPrep derivatives clone.
+    recipe : Recipe
+        The dataset recipe.
+    subjects : sequence of str
+        Subjects.
+
+    Returns
+    -------
+    list of Path
+        Sorted.
+    """
+    files: set[Path] = set()
+    for subject in subjects:
+        for run in discover_runs(raw_root, recipe, subject):
+            found = run_derivatives(fmriprep, run)
+            files.update([*found.transforms(), found.hmc_boldref])
+    return sorted(files)
+
+
+def download_fmriprep(
+    recipe: Recipe, raw_root: Path, *, subjects: Sequence[str] | None = None, target: str | os.PathLike[str]
+) -> Path:
+    """Clone the recipe's pinned fMRIPrep derivatives and get the files of the requested runs only.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The dataset recipe (its ``[fmriprep]`` ``url`` and ``commit``).
+    raw_root : Path
+        The raw BIDS clone (already downloaded: its runs decide which files are fetched).
+    subjects : sequence of str, optional
+        Subjects (default: the recipe's).
+    target : path-like
+        The clone's folder (``<data-home>/raw/<dataset>-fmriprep``).
+
+    Returns
+    -------
+    Path
+        The derivatives root.
+    """
+    pinned = recipe.fmriprep
+    if not pinned.get("url") or not pinned.get("commit"):
+        raise DataError(f"recipe {recipe.name}: no [fmriprep] url and commit; pass --fmriprep DIR")
+    root = Path(target)
+    with git_environment():
+        clone_pinned(pinned["url"], pinned["commit"], None, root)
+        subjects = list(subjects or recipe.subjects or list_subjects(raw_root))
+        files = fmriprep_files(raw_root, root, recipe, subjects)
+        missing_files = [p for p in files if not os.path.lexists(p)]
+        if missing_files:
+            raise DataError(
+                f"{missing_files[0]}: not in the fMRIPrep derivatives at commit {pinned['commit']} "
+                f"({len(missing_files)} files missing); pass --fmriprep DIR"
+            )
+        missing, total, absent = missing_bytes(root, files)
+        log.info(
+            f"{recipe.name} fMRIPrep derivatives: {len(files)} files for {', '.join(subjects)}, "
+            f"{total / 1e6:.0f} MB annexed; {missing / 1e6:.0f} MB ({len(absent)} files) to download"
+        )
+        if absent:
+            get_files(root, absent)
+        _, _, left = missing_bytes(root, files)
+        if left:
+            raise NetworkError(
+                f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume"
+            )
+    return root
