@@ -113,7 +113,7 @@ def test_run_baseline_and_score_take_a_split(split_home: tuple[Path, dict], caps
     from fmri_bench.leaderboard.table import build_tables
 
     titles = {t.title for t in build_tables(rows)}
-    assert titles == {"ds001506 v1 letter (reconstruction)"}  # a table of its own, not mixed with test
+    assert titles == {"ds001506 v1 letter (reconstruction) · protocol mindeye v1"}  # its own table, not mixed with test
 
 
 def test_a_split_without_images_is_left_out_and_then_refused(reference_dir: Path, tmp_path: Path) -> None:
