@@ -184,6 +184,9 @@ class MetricInputs:
         The reconstructions are at their own resolution; every metric resizes them itself.
     models : dict
         Backbone name -> a caller's torch module used instead of the certified weight file.
+    feature_cache : mutable mapping or None
+        The caller's store of certified target features (see
+        :func:`fmri_bench.metrics.evaluate_detailed`).
     weights_used : dict
         Backbone -> the weight file used (``filename sha256:...``), or :data:`CUSTOM_MODEL`.
     """
@@ -191,6 +194,7 @@ class MetricInputs:
     targets: np.ndarray
     recons: np.ndarray
     models: dict[str, Any] = field(default_factory=dict)
+    feature_cache: Any = None
     weights_used: dict[str, str] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict)
     _features: dict[tuple, np.ndarray] = field(default_factory=dict)
@@ -323,16 +327,29 @@ class MetricInputs:
                 # Certified target features are shared across evaluations (reference rows,
                 # several subjects): keyed by the targets' content and the weight file.
                 shared = (self.fingerprint, *key, nodes, sha) if which == "targets" and sha else None
-                feats = _TARGET_FEATURES.get(shared) if shared else None
+                feats = self._cached_targets(shared)
                 if feats is None:
                     feats = self._extract(model, wf, nodes, spec, which, size, custom=sha is None)
                     if shared:
-                        _TARGET_FEATURES[shared] = feats
-                        while len(_TARGET_FEATURES) > 16:
-                            _TARGET_FEATURES.pop(next(iter(_TARGET_FEATURES)))
+                        self._store_targets(shared, feats)
                 for name, value in feats.items():
                     self._features[(*key, name, which)] = value
         return self._features[(*key, spec.node, "targets")], self._features[(*key, spec.node, "recons")]
+
+    def _cached_targets(self, shared: tuple | None) -> dict[str, np.ndarray] | None:
+        if shared is None:
+            return None
+        feats = _TARGET_FEATURES.get(shared)
+        if feats is None and self.feature_cache is not None:
+            feats = self.feature_cache.get(_store_key(shared))
+        return feats
+
+    def _store_targets(self, shared: tuple, feats: dict[str, np.ndarray]) -> None:
+        _TARGET_FEATURES[shared] = feats
+        while len(_TARGET_FEATURES) > 16:
+            _TARGET_FEATURES.pop(next(iter(_TARGET_FEATURES)))
+        if self.feature_cache is not None:
+            self.feature_cache[_store_key(shared)] = feats
 
     def _extract(self, model, wf, nodes, spec, which, size, *, custom: bool) -> dict[str, np.ndarray]:
         images = spec.prepare(self, which, size)
@@ -349,6 +366,11 @@ class MetricInputs:
         if self._fingerprint is None:
             self._fingerprint = hashlib.sha1(np.ascontiguousarray(self.targets).tobytes()).hexdigest()
         return self._fingerprint
+
+
+def _store_key(shared: tuple) -> str:
+    """A file-name-safe key for certified target features (content, network, preprocessing)."""
+    return hashlib.sha256(repr((METRICS_VERSION, *shared)).encode()).hexdigest()[:40]
 
 
 def _unique_images(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,7 @@ def evaluate_detailed(
     *,
     protocol: str | Protocol = DEFAULT_PROTOCOL,
     models: Mapping[str, Any] | None = None,
+    feature_cache: MutableMapping[str, dict[str, np.ndarray]] | None = None,
 ) -> Evaluation:
     """Compute metrics with their reasons, intervals, timings and weight files.
 
@@ -106,6 +107,11 @@ def evaluate_detailed(
     ----------
     targets, submission, metrics, protocol, models
         See :func:`evaluate`.
+    feature_cache : mutable mapping, optional
+        Where the certified network features of the *targets* are looked up and stored,
+        keyed by the targets' content, the network's weight file and the preprocessing. The
+        caller owns it (this function writes no file): the pipeline passes a folder-backed
+        store, so that a fresh process does not run the networks on the same targets again.
 
     Returns
     -------
@@ -121,7 +127,9 @@ def evaluate_detailed(
         get_backbone(key)  # an unknown backbone name: one line listing the known ones
     import torch  # noqa: F401  (imported before the timings, so no metric pays for it)
 
-    inputs = MetricInputs(to_float_nchw(targets), to_float_nchw(recons), dict(models or {}))
+    inputs = MetricInputs(
+        to_float_nchw(targets), to_float_nchw(recons), dict(models or {}), feature_cache=feature_cache
+    )
     for metric in chosen:
         if metric.feature is not None:
             inputs.plan(metric.feature)

@@ -16,6 +16,8 @@ from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
 from fmri_bench.metrics import DEFAULT_PROTOCOL, METRICS_VERSION, Evaluation, evaluate_detailed, get_protocol
 from fmri_bench.metrics.references import CHANCE_NAME, RESOLUTION_NAME, chance_submission, resolution_reference
+from fmri_bench.paths import data_home as resolve_data_home
+from fmri_bench.pipeline.cache import FeatureStore
 from fmri_bench.submission import load_sidecar, load_submission
 
 #: The reference rows recorded for every dataset/version/subject/protocol.
@@ -143,12 +145,28 @@ def _needs_refresh(row: dict[str, Any], metrics: Sequence[str] | None, protocol:
     return False
 
 
+def feature_store(data_home: str | os.PathLike[str] | None) -> FeatureStore:
+    """The targets' network features kept between runs, in ``<data-home>/cache/features``.
+
+    Parameters
+    ----------
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    FeatureStore
+    """
+    return FeatureStore(resolve_data_home(data_home) / "cache" / "features")
+
+
 def reference_evaluations(
     targets: np.ndarray,
     train_images: np.ndarray,
     metrics: Sequence[str] | None = None,
     *,
     protocol: str = DEFAULT_PROTOCOL,
+    feature_cache: FeatureStore | None = None,
 ) -> dict[str, tuple[Evaluation, np.ndarray]]:
     """Evaluate the reference reconstructions (chance, resolution reference) of a test set.
 
@@ -162,6 +180,8 @@ def reference_evaluations(
         Metric keys (default: all).
     protocol : str
         The scoring protocol.
+    feature_cache : FeatureStore, optional
+        Where the targets' network features are kept between runs.
 
     Returns
     -------
@@ -174,7 +194,8 @@ def reference_evaluations(
         (CHANCE_NAME, chance_submission(train_images, len(targets), size)),
         (RESOLUTION_NAME, resolution_reference(targets)),
     ):
-        out[label] = (evaluate_detailed(targets, recon, metrics, protocol=protocol), recon)
+        ev = evaluate_detailed(targets, recon, metrics, protocol=protocol, feature_cache=feature_cache)
+        out[label] = (ev, recon)
     return out
 
 
@@ -240,20 +261,12 @@ def record_reference_rows(
             if not refs:
                 targets = verified_images(dataset, version, split, data_home=data_home)
                 train = verified_images(dataset, version, "train", data_home=data_home)
-                refs = reference_evaluations(targets, train, metrics, protocol=protocol)
+                refs = reference_evaluations(targets, train, metrics, protocol=protocol,
+                                             feature_cache=feature_store(data_home))  # fmt: skip
             evaluation, recon = refs[ref_name]
-            new = reconstruction_row(
-                name=ref_name,
-                dataset=dataset,
-                version=version,
-                subject=subject,
-                evaluation=evaluation,
-                n_images=len(targets),
-                sha256=None,
-                submission=None,
-                reference=True,
-                split=split,
-            )
+            new = reconstruction_row(name=ref_name, dataset=dataset, version=version, subject=subject,
+                                     evaluation=evaluation, n_images=len(targets), sha256=None, submission=None,
+                                     reference=True, split=split)  # fmt: skip
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
     return written
@@ -378,7 +391,7 @@ def score_submission(
     sub = load_submission(path, n_expected=len(targets))
     board = Leaderboard(leaderboard) if record else None
     entry = check_entry_name(name if name is not None else default_name(path, sub.sidecar), board)
-    ev = evaluate_detailed(targets, sub.images, metrics, protocol=proto)
+    ev = evaluate_detailed(targets, sub.images, metrics, protocol=proto, feature_cache=feature_store(data_home))
     report = ScoreReport(
         name=entry, dataset=dataset, version=version, subject=subject, n_images=len(targets),
         protocol=ev.protocol, protocol_version=ev.protocol_version,
