@@ -168,3 +168,29 @@ def test_weights_cli_lists_and_imports(
     out = capsys.readouterr().out
     assert "squeezenet1_0" in out and "verified" in out and "clip_vit_l14" in out
     assert "absent" in out
+
+
+def test_target_features_are_kept_between_runs_in_the_callers_store(
+    with_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fmri_bench.metrics.core as core
+    from fmri_bench.pipeline.cache import FeatureStore
+
+    targets, recons = _images(6, seed=1), _images(6, seed=2)
+    store = FeatureStore(tmp_path / "features")
+    first = evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store)
+    assert len(store) == 1 and first.metrics["squeezenet"] is not None
+    # A fresh process: nothing in memory, the network runs only on the reconstructions.
+    monkeypatch.setattr(core, "_TARGET_FEATURES", {})
+    calls = []
+    real = core.extract_features
+    monkeypatch.setattr(core, "extract_features", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    again = evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store)
+    assert again.metrics == first.metrics and calls == [6]  # the recons' pass only
+    # A truncated cache file is recomputed, never trusted.
+    (file,) = (tmp_path / "features").glob("*.npz")
+    file.write_bytes(file.read_bytes()[:100])
+    monkeypatch.setattr(core, "_TARGET_FEATURES", {})
+    calls.clear()
+    assert evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store).metrics == first.metrics
+    assert calls == [6, 6] and len(store) == 1
