@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_subjects
+from fmri_bench.data import load_images, prepared_subjects, reference_reconstructions
 from fmri_bench.errors import DataError, SubmissionError
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
 from fmri_bench.metrics import METRICS, METRICS_VERSION, Evaluation, evaluate_detailed, ordered_names
@@ -19,6 +19,8 @@ from fmri_bench.submission import load_sidecar, load_submission
 
 #: The names reference rows use; a submission may not take them.
 REFERENCE_NAMES = (CHANCE_NAME, RESOLUTION_NAME)
+#: Names a submission may not take (nor any name of a reference row already on the leaderboard).
+RESERVED_NAMES = (*REFERENCE_NAMES, "oracle (true encoding model)")
 
 
 @dataclass
@@ -127,7 +129,10 @@ def record_reference_rows(
     metrics: Sequence[str] | None = None,
     force: bool = False,
 ) -> list[dict[str, Any]]:
-    """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
+    """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject, and the version's own.
+
+    The version's own reference rows are the reconstructions its recipe names
+    (``[references.*]``; the synthetic dataset's ``oracle (true encoding model)``).
 
     A subject's reference rows are (re)computed only when missing, from an older
     METRICS_VERSION, or lacking a metric that is available now (weights imported since);
@@ -186,6 +191,45 @@ def record_reference_rows(
             )
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
             written.append(new)
+        written += _record_version_references(dataset, version, subject, board, existing, data_home, metrics, force)
+    return written
+
+
+def _record_version_references(
+    dataset: str,
+    version: str,
+    subject: str,
+    board: Leaderboard,
+    existing: dict,
+    data_home: str | os.PathLike[str] | None,
+    metrics: Sequence[str] | None,
+    force: bool,
+) -> list[dict[str, Any]]:
+    """Record the reference reconstructions the prepared version carries for ``subject`` (the synthetic oracle).
+
+    They are subject-specific (the oracle decodes each subject's data), so each is evaluated
+    for its own subject; refreshed under the same rule as chance.
+    """
+    written = []
+    for name, recon in reference_reconstructions(dataset, version, subject, data_home=data_home).items():
+        row = existing.get((name, subject))
+        if row is not None and not force and not _needs_refresh(row, metrics):
+            continue
+        targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+        evaluation = evaluate_detailed(targets, recon, metrics)
+        new = reconstruction_row(
+            name=name,
+            dataset=dataset,
+            version=version,
+            subject=subject,
+            evaluation=evaluation,
+            n_images=len(targets),
+            sha256=None,
+            submission=None,
+            reference=True,
+        )
+        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+        written.append(new)
     return written
 
 
@@ -225,7 +269,7 @@ def check_entry_name(name: str) -> str:
     name = str(name).strip()
     if not name:
         raise SubmissionError("the entry name is blank; expected a name for the leaderboard (--name)")
-    if name.casefold() in {n.casefold() for n in REFERENCE_NAMES}:
+    if name.casefold() in {n.casefold() for n in RESERVED_NAMES}:
         raise SubmissionError(f"the name {name!r} belongs to a reference row; choose another name (--name)")
     return name
 

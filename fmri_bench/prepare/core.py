@@ -28,6 +28,7 @@ from fmri_bench.errors import DataError, FmriBenchError
 from fmri_bench.io import atomic_dir, save_npy_atomic, sha256_file, write_json_atomic, write_text_atomic
 from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunSamples, RunTask, process_run
+from fmri_bench.prepare.references import copy_references
 from fmri_bench.prepare.stimuli import build_images, catalogue
 from fmri_bench.progress import get_logger, track
 from fmri_bench.provenance import package_versions, utc_now
@@ -602,9 +603,13 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
     old = read_manifest(target)
     with atomic_dir(target) as tmp:
         subjects_meta, table = ({}, shared.table) if old is None else _keep_earlier(target, tmp, built, old, shared)
+        n_images = table["split"].value_counts().to_dict()
         for subject, item in built["subjects"].items():
             _write_subject(tmp / subject, item["arrays"], item["mask"])
             subjects_meta[subject] = _subject_meta(recipe, version, subject, item)
+            # The source's reference reconstructions (the synthetic oracle), read like chance by scoring.
+            refs = copy_references(recipe.references, Path(shared.release["source"]), tmp / subject, subject, n_images)
+            subjects_meta[subject]["references"] = refs
         _guard_write(
             tmp / "stimuli.tsv", lambda: write_text_atomic(tmp / "stimuli.tsv", table.to_csv(sep="\t", index=False))
         )
