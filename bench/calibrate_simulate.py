@@ -178,6 +178,12 @@ def main() -> None:
     )
     targets = np.asarray(load_images("synthetic", "v1", "test", data_home=home))
     subjects = prepared_subjects("synthetic", "v1", data_home=home)
+    flat = np.broadcast_to(targets.mean(axis=(1, 2), keepdims=True), targets.shape).astype(np.uint8)
+    scores = evaluate(targets, flat, PIXEL_METRICS)
+    print(
+        "reference: each test image's mean colour as a flat field: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    )
     features = kay_features(home, args.seed) if args.kay else None
     for subject in subjects:
         figures = subject_figures(bids, home, subject, targets, args.seed)

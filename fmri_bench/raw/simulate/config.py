@@ -59,7 +59,7 @@ class ModelParams:
 
     Units: degrees of visual angle (``fov_deg`` across the square image), cycles per image
     (cpi), seconds, percent signal change. The equations are in the
-    :mod:`fmri_bench.raw.simulate` docstring; ``REPORT`` figures in the README.
+    :mod:`fmri_bench.raw.simulate` docstring, the calibration figures there and in the README.
     """
 
     # stimulus and feature bank

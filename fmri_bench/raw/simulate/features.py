@@ -160,7 +160,7 @@ def normalized_energy(feats: dict, norms: dict, params: ModelParams) -> np.ndarr
     feats : dict
         :func:`image_features`.
     norms : dict
-        :func:`feature_norms` (the training images').
+        ``energy_mean``: the training images' mean energy per SF.
     params : ModelParams
         The model parameters.
 
@@ -173,69 +173,56 @@ def normalized_energy(feats: dict, norms: dict, params: ModelParams) -> np.ndarr
     return e / (np.float32(params.norm_c) * m + e.mean(axis=(2, 3, 4), keepdims=True))
 
 
-def feature_norms(feats: dict, params: ModelParams) -> dict[str, np.ndarray]:
-    """Normalization constants, computed once from the *training* images' features.
+def feature_maps(feats: dict, n_train: int, params: ModelParams) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The subject-independent maps that the voxels pool (float32, G x G grid), and their constants.
+
+    Every normalization constant comes from the first ``n_train`` images (the training
+    images), so adding images never changes the maps of the others.
 
     Parameters
     ----------
     feats : dict
-        :func:`image_features` of the training images.
+        :func:`image_features`, training images first.
+    n_train : int
+        Training images.
     params : ModelParams
         The model parameters.
 
     Returns
     -------
-    dict
-        ``energy_mean`` (S,): mean Gabor energy per SF; ``chroma_mean`` (1,); ``higher_mean``
-        (14,): mean of each higher-order map.
-    """
-    norms = {
-        "energy_mean": feats["energy"].mean(axis=(0, 2, 3, 4)).astype(np.float64),
-        "chroma_mean": np.array([float(feats["chroma_energy"].mean())]),
-    }
-    norms["higher_mean"] = higher_order_maps(feats, norms, params, scale=False).mean(axis=(0, 2, 3)).astype(np.float64)
-    return norms
-
-
-def model_maps(feats: dict, norms: dict, params: ModelParams) -> dict[str, np.ndarray]:
-    """The subject-independent maps that the voxels pool, on the G x G grid (float32).
-
-    Parameters
-    ----------
-    feats : dict
-        :func:`image_features`.
-    norms : dict
-        :func:`feature_norms`.
-    params : ModelParams
-        The model parameters.
-
-    Returns
-    -------
-    dict
+    maps : dict
         ``early`` (n, 3S, G, G): per SF s, the orientation harmonics of the normalized energy
-        ``A_s = sum_o E_so``, ``C_s = sum_o cos(2 theta_o) E_so``, ``S_s = sum_o sin(2 theta_o) E_so``;
+        ``A_s = sum_o E_so``, ``C_s = sum_o cos(2 theta_o) E_so``, ``S_s = sum_o sin(2 theta_o) E_so``
+        (a voxel's orientation tuning ``1 + kappa cos 2(theta - phi)`` needs only these);
         ``first`` (n, 3, G, G): first-order maps with a centre-surround profile ``F - k (g_sigma * F)``
-        (zero, i.e. grey, beyond the image); ``higher`` (n, 14, G, G): :func:`higher_order_maps`.
+        (zero, i.e. grey, beyond the image); ``higher`` (n, 14, G, G): :func:`higher_order_maps`
+        over their training means.
+    norms : dict
+        ``energy_mean`` (S,): training mean Gabor energy per SF; ``chroma_mean`` (1,);
+        ``higher_mean`` (14,): training mean of each higher-order map.
     """
     from scipy.ndimage import gaussian_filter
 
+    norms = {
+        "energy_mean": feats["energy"][:n_train].mean(axis=(0, 2, 3, 4)).astype(np.float64),
+        "chroma_mean": np.array([float(feats["chroma_energy"][:n_train].mean())]),
+    }
     en = normalized_energy(feats, norms, params)
+    higher = higher_order_maps(en, feats, norms, params)
+    norms["higher_mean"] = higher[:n_train].mean(axis=(0, 2, 3)).astype(np.float64)
+    higher /= norms["higher_mean"][None, :, None, None].astype(np.float32)
     n, s, o, g, _ = en.shape
     th = np.arange(o) * np.pi / o
-    cos2 = np.cos(2 * th).astype(np.float32)[None, None, :, None, None]
-    sin2 = np.sin(2 * th).astype(np.float32)[None, None, :, None, None]
-    early = np.stack([en.sum(2), (en * cos2).sum(2), (en * sin2).sum(2)], axis=2).reshape(n, 3 * s, g, g)
+    harmonics = np.stack([np.ones(o), np.cos(2 * th), np.sin(2 * th)]).astype(np.float32)  # (3, O)
+    early = np.moveaxis(np.tensordot(en, harmonics, axes=([2], [1])), -1, 2).reshape(n, 3 * s, g, g)
     sig = params.surround_sigma_deg / params.fov_deg * g
     first = feats["first"]
     first = first - np.float32(params.surround_k) * gaussian_filter(first, (0, 0, sig, sig), mode="constant")
-    return {
-        "early": np.ascontiguousarray(early, dtype=np.float32),
-        "first": np.ascontiguousarray(first, dtype=np.float32),
-        "higher": np.ascontiguousarray(higher_order_maps(feats, norms, params), dtype=np.float32),
-    }
+    maps = {"early": early, "first": first, "higher": higher}
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in maps.items()}, norms
 
 
-def higher_order_maps(feats: dict, norms: dict, params: ModelParams, *, scale: bool = True) -> np.ndarray:
+def higher_order_maps(energy: np.ndarray, feats: dict, norms: dict, params: ModelParams) -> np.ndarray:
     """Higher-order feature maps (n, 14, G, G) for LOC, FFA, PPA and HVC (``HIGHER_CHANNELS``).
 
     With ``E_so`` the normalized energy: edge density ``D`` (mean over 8, 16, 32 cpi and
@@ -248,18 +235,19 @@ def higher_order_maps(feats: dict, norms: dict, params: ModelParams, *, scale: b
 
     Parameters
     ----------
+    energy : ndarray, shape (n, S, O, G, G)
+        :func:`normalized_energy`.
     feats, norms : dict
-        :func:`image_features`, :func:`feature_norms`.
+        :func:`image_features`; ``norms["chroma_mean"]``.
     params : ModelParams
         The model parameters.
-    scale : bool
-        Divide each map by its training mean (``norms["higher_mean"]``).
 
     Returns
     -------
     ndarray, float32, shape (n, 14, G, G)
+        Not yet divided by their training means.
     """
-    e = normalized_energy(feats, norms, params)
+    e = energy
     n, _, o, g, _ = e.shape
     sfs = list(params.gabor_sf_cpi)
     i2, i8, i16, i32 = (sfs.index(v) for v in (2.0, 8.0, 16.0, 32.0))
@@ -276,7 +264,4 @@ def higher_order_maps(feats: dict, norms: dict, params: ModelParams, *, scale: b
     layout = e[:, i2].reshape(n, 4, o // 4, g, g).sum(2)
     fine = e[:, i32].mean(1)
     maps = [dens[:, None], contour, junction[:, None], curvature[:, None], colourful[:, None], cedge[:, None]]
-    out = np.concatenate([*maps, layout, fine[:, None]], axis=1).astype(np.float32)
-    if scale:
-        out /= norms["higher_mean"][None, :, None, None].astype(np.float32)
-    return out
+    return np.concatenate([*maps, layout, fine[:, None]], axis=1).astype(np.float32)

@@ -57,9 +57,12 @@ def _standardized_channels(subj: Subject, key: str, ch: np.ndarray, n_fit: int) 
     """The voxel's pooled channels standardized with area-level constants fitted on the training images."""
     if f"ch_mean_{key}" not in subj.norm:
         fit = ch[:n_fit]
-        subj.norm[f"ch_mean_{key}"] = fit.mean(axis=(0, 2)).astype(np.float64)
-        subj.norm[f"ch_sd_{key}"] = fit.std(axis=(0, 2)).astype(np.float64) + 1e-9
-    return (ch - subj.norm[f"ch_mean_{key}"][None, :, None]) / subj.norm[f"ch_sd_{key}"][None, :, None]
+        mean = fit.mean(axis=(0, 2), dtype=np.float64)
+        var = np.square(fit - mean.astype(np.float32)[None, :, None]).mean(axis=(0, 2), dtype=np.float64)
+        subj.norm[f"ch_mean_{key}"] = mean
+        subj.norm[f"ch_sd_{key}"] = np.sqrt(var) + 1e-9
+    mean = subj.norm[f"ch_mean_{key}"].astype(np.float32)[None, :, None]
+    return (ch - mean) * (1 / subj.norm[f"ch_sd_{key}"]).astype(np.float32)[None, :, None]  # float32: 4x faster
 
 
 def raw_components(subj: Subject, maps: dict, params: ModelParams, n_fit: int) -> dict[str, np.ndarray]:
@@ -112,7 +115,7 @@ def raw_components(subj: Subject, maps: dict, params: ModelParams, n_fit: int) -
         drive = np.einsum("ncv,vc->nv", pooled, subj.tuning[key][idx])
         out["energy"][:, idx] = np.power(np.maximum(drive, 1e-12), subj.tuning["exponent"][idx])
         zeta = _standardized_channels(subj, key, np.concatenate([pooled, first[:, :, idx]], axis=1), n_fit)
-        q = subj.tuning[f"q_{key}"][idx]  # (v, K, 2, C)
+        q = subj.tuning[f"q_{key}"][idx].astype(np.float32)  # (v, K, 2, C)
         for k in range(q.shape[1]):
             a = np.einsum("ncv,vc->nv", zeta, q[:, k, 0])
             b = np.einsum("ncv,vc->nv", zeta, q[:, k, 1])

@@ -123,7 +123,9 @@ def grf_sd(grid: tuple[int, int, int], kernel: np.ndarray) -> np.ndarray:
     return d[0][:, None, None] * d[1][None, :, None] * d[2][None, None, :]
 
 
-def grf_correlation(grid: tuple[int, int, int], kernel: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
+def grf_correlation(
+    grid: tuple[int, int, int], kernel: np.ndarray, flat_index: np.ndarray, dtype: type = np.float64
+) -> np.ndarray:
     """The exact correlation matrix of the spatial noise field between grid voxels (separable).
 
     Parameters
@@ -134,17 +136,20 @@ def grf_correlation(grid: tuple[int, int, int], kernel: np.ndarray, flat_index: 
         :func:`grf_kernel`.
     flat_index : ndarray
         The voxels (flat C-order indices).
+    dtype : type
+        The result's dtype.
 
     Returns
     -------
-    ndarray, float64, shape (V, V)
+    ndarray, shape (V, V)
     """
     ijk = np.array(np.unravel_index(flat_index, grid))
-    out = np.ones((len(flat_index), len(flat_index)))
+    out = None
     for ax, n in enumerate(grid):
         m = _axis_cov(n, tuple(kernel))
         d = np.sqrt(np.diag(m))
-        out *= (m / d[:, None] / d[None, :])[np.ix_(ijk[ax], ijk[ax])]
+        part = (m / d[:, None] / d[None, :]).astype(dtype)[np.ix_(ijk[ax], ijk[ax])]
+        out = part if out is None else np.multiply(out, part, out=out)
     return out
 
 
@@ -312,7 +317,9 @@ def drift_factors(
     return float(block), float((resid**2).sum(axis=1).mean())
 
 
-def block_noise_cov(subj: Subject, params: ModelParams, run: dict, voxel_mm: float) -> np.ndarray:
+def block_noise_cov(
+    subj: Subject, params: ModelParams, run: dict, voxel_mm: float, dtype: type = np.float64
+) -> np.ndarray:
     """The covariance (V, V) of one block-averaged noise sample at the ROI voxels, percent squared.
 
     ``Sigma = D [f_w a(rho_w) I + f_s a(rho_s) K + f_g a(rho_g) l l^T] D + delta^2 I`` with
@@ -331,17 +338,19 @@ def block_noise_cov(subj: Subject, params: ModelParams, run: dict, voxel_mm: flo
         The standard run: ``n_volumes``, ``n_blocks``, ``tr``, ``block_s``, ``rest_s``.
     voxel_mm : float
         Voxel size.
+    dtype : type
+        The result's dtype.
 
     Returns
     -------
-    ndarray, float64
+    ndarray
     """
     timing = (run["n_volumes"], run["n_blocks"], run["tr"], run["block_s"], run["rest_s"], params.oracle_delay_s)
-    sd = subj.noise_sd[subj.roi_in_brain]
-    load = subj.global_loading[subj.roi_in_brain]
-    cov = grf_correlation(subj.grid, grf_kernel(params, voxel_mm), subj.roi_index)
-    cov *= params.share_spatial * detrended_factors(params.rho_spatial, *timing)[0]
-    cov += params.share_global * detrended_factors(params.rho_global, *timing)[0] * np.outer(load, load)
+    sd = subj.noise_sd[subj.roi_in_brain].astype(dtype)
+    load = subj.global_loading[subj.roi_in_brain].astype(dtype)
+    cov = grf_correlation(subj.grid, grf_kernel(params, voxel_mm), subj.roi_index, dtype)
+    cov *= dtype(params.share_spatial * detrended_factors(params.rho_spatial, *timing)[0])
+    cov += dtype(params.share_global * detrended_factors(params.rho_global, *timing)[0]) * np.outer(load, load)
     cov[np.diag_indices_from(cov)] += params.share_white * detrended_factors(params.rho_white, *timing)[0]
     cov *= np.outer(sd, sd)
     cov[np.diag_indices_from(cov)] += drift_factors(params, *timing[:5])[0]

@@ -28,7 +28,7 @@ from fmri_bench.raw.simulate.config import (
     SizePreset,
     _rng,
 )
-from fmri_bench.raw.simulate.features import feature_norms, image_features, model_maps
+from fmri_bench.raw.simulate.features import feature_maps, image_features
 from fmri_bench.raw.simulate.model import COMPONENTS, combine, noise_free_series, quantized_peaks, raw_components
 from fmri_bench.raw.simulate.motion import (
     BOLDREF_SUFFIXES,
@@ -211,16 +211,19 @@ def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
     progress = make_progress()
     progress.start()
     try:
+        # Two workers take the jobs in order: every subject's model, then each subject's runs
+        # followed by its oracle; the main thread consumes the results in order (same bytes).
         with ThreadPoolExecutor(max_workers=2) as pool:
             ctx = _shared_model(root, deriv, preset, seed, progress, pool)
-            models = list(pool.map(lambda s: _subject_model(ctx, s), range(1, preset.n_subjects + 1)))
-            short_rows, oracle_jobs = [], []
-            for subj, heights, components in models:
+            models = [pool.submit(_subject_model, ctx, s) for s in range(1, preset.n_subjects + 1)]
+            short_rows, oracles = [], []
+            for model in models:
+                subj, heights, components = model.result()
                 rows, measurement = _write_subject_runs(ctx, subj, heights)
                 _write_subject_truth(ctx, subj, heights, components)
                 short_rows += rows
-                oracle_jobs.append((subj, heights, measurement))
-            scores = dict(pool.map(lambda job: _write_oracle(ctx, *job), oracle_jobs))
+                oracles.append(pool.submit(_write_oracle, ctx, subj, heights, measurement))
+            scores = dict(future.result() for future in oracles)
         _write_json(deriv / "oracle_scores.json", _oracle_record(scores), indent=2)
         _write_metadata(root, deriv, preset, seed, short_rows)
         _write_fmriprep_description(root)
@@ -252,9 +255,7 @@ def _shared_model(
     rows, images = _write_stimuli(root, deriv, preset, seed, progress)
     params = preset.params
     task = progress.add_task("image features", total=None)
-    feats = image_features(images, params)
-    norms = feature_norms({k: v[: preset.n_train] for k, v in feats.items()}, params)
-    maps = model_maps(feats, norms, params)
+    maps, norms = feature_maps(image_features(images, params), preset.n_train, params)
     progress.remove_task(task)
     _save_arrays(deriv / "shared", {f"norm_{k}": v for k, v in norms.items()})
     stim_by_split = {s: {r["image_index"]: r for r in rows if r["split"] == s} for s in SPLITS}
@@ -339,8 +340,12 @@ def _head_series(ctx: _Context, subj: Subject, heights: np.ndarray, plan: dict) 
     outside = np.flatnonzero(~subj.brain.reshape(-1))
     pct[:, outside] = THERMAL_PCT * rng.standard_normal((n_vol, len(outside)), dtype=np.float32)
     pct[:, subj.brain_index] = brain
-    head = subj.baseline.reshape(1, -1) * (1 + pct / np.float32(100.0))
-    return brain[:, subj.roi_in_brain], head
+    roi_series = brain[:, subj.roi_in_brain]
+    del brain
+    baseline = subj.baseline.reshape(1, -1)
+    pct *= baseline / np.float32(100.0)
+    pct += baseline  # the head image: baseline x (1 + percent / 100), in place
+    return roi_series, pct
 
 
 def _simulate_run(ctx: _Context, subj: Subject, heights: np.ndarray, plan: dict) -> tuple | None:
@@ -352,8 +357,9 @@ def _simulate_run(ctx: _Context, subj: Subject, heights: np.ndarray, plan: dict)
     ref = subj.baseline
     if preset.motion:
         head, ref = resample_run(head, subj.baseline, ctx.affine, plan["coreg"], plan["hmc"])
-    vol = np.clip(np.round(head), 0, 32767).astype(np.int16)
-    vol = np.ascontiguousarray(vol.T).reshape(*subj.grid, n_vol)
+    np.clip(np.rint(head, out=head), 0, 32767, out=head)
+    # NIfTI stores x fastest: each volume in (z, y, x) C order, i.e. an F-contiguous (x, y, z, t) array.
+    vol = np.ascontiguousarray(head.astype(np.int16).reshape(n_vol, *subj.grid).transpose(0, 3, 2, 1)).T
     sub, stem = f"sub-{subj.index:02d}", plan["stem"]
     func = ctx.root / sub / run["session"] / "func"
     deriv = ctx.root / "derivatives" / "fmriprep" / sub / run["session"] / "func"
