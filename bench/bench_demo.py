@@ -59,8 +59,8 @@ def main() -> int:
                 capture_output=True,
             )
     code = (
-        "import json; from fmri_bench.cli.demo import run_demo; "
-        f"print('TIMINGS=' + json.dumps(run_demo(data_home={str(home)!r}, leaderboard={str(board)!r})))"
+        "import json; from fmri_bench.pipeline import run_demo; "
+        f"print('TIMINGS=' + json.dumps(run_demo(data_home={str(home)!r}, leaderboard={str(board)!r})['timings']))"
     )
     reference_s = reference_workload()
     start = time.perf_counter()

@@ -324,3 +324,43 @@ def _describe(manifest: dict[str, Any], subject: str, average_test: bool) -> str
     if not manifest.get("images"):
         lines.append("prepared without stimulus images: images_train/images_test are None")
     return "\n".join(lines)
+
+
+def reference_reconstructions(
+    dataset: str,
+    version: str,
+    subject: str,
+    *,
+    split: str = "test",
+    data_home: str | os.PathLike[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """The reference reconstructions a version carries for one subject (the synthetic oracle).
+
+    prepare copies them from the source when the recipe names them (``[references.*]``);
+    they follow ``images_<split>.npy`` row for row.
+
+    Parameters
+    ----------
+    dataset, version, subject : str
+        Which preparation and subject.
+    split : str
+        The split they reconstruct.
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    dict
+        Reference name (the leaderboard row's name) -> reconstructions; empty when there is none.
+    """
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    refs = manifest.get("subjects", {}).get(subject, {}).get("references", {})
+    out = {}
+    for name, info in refs.items():
+        path = (folder / info["file"]).resolve()
+        if not path.is_relative_to(folder.resolve()):
+            raise DataError(f"{folder / 'manifest.json'}: reference file {info['file']!r} lies outside the version")
+        if info["split"] == split:
+            out[name] = load_npy(path, mmap=True)
+    return out

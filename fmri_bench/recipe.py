@@ -108,6 +108,11 @@ class Recipe:
         return int(self.data.get("stimuli", {}).get("resolution", 256))
 
     @property
+    def references(self) -> dict[str, dict[str, Any]]:
+        """Reference reconstructions the source ships: key -> ``name``, ``split``, ``path`` (``{subject}``)."""
+        return dict(self.data.get("references", {}))
+
+    @property
     def versions(self) -> list[str]:
         return sorted(self.data["versions"])
 
@@ -153,8 +158,13 @@ class Recipe:
             "splits": {s: {"sessions": self.splits[s]["sessions"]} for s in self.split_names},
             "events": self.events,
             "stimuli": {"resolution": self.resolution},
-            # Which raw data: the pinned release, or the simulator's size and seed; and which transforms.
-            "source": {k: v for k, v in self.source.items() if k in ("kind", "release", "commit", "size", "seed")},
+            # Which raw data: the pinned release, or the simulator's version, size, seed and motion;
+            # and which transforms.
+            "source": {
+                k: v
+                for k, v in self.source.items()
+                if k in ("kind", "release", "commit", "size", "seed", "motion", "simulator_version")
+            },
             "fmriprep": {k: v for k, v in self.fmriprep.items() if k == "commit"},
         }
 
@@ -226,6 +236,11 @@ def validate(data: dict[str, Any], where: str) -> Recipe:
     for key in ("column", "stimulus", "repeat", "rest"):
         if key not in data["events"]:
             raise _fail(where, f"missing key events.{key}")
+    for key, ref in data.get("references", {}).items():
+        if not all(isinstance(ref.get(k), str) and ref.get(k) for k in ("name", "split", "path")):
+            raise _fail(where, f"references.{key} needs the strings name, split and path")
+        if ref["split"] not in data["splits"] or "{subject}" not in ref["path"]:
+            raise _fail(where, f"references.{key}: split must be a split of the recipe and path must hold {{subject}}")
     if not data["versions"]:
         raise _fail(where, "no [versions.*] table")
     for version, params in data["versions"].items():

@@ -76,13 +76,19 @@ def test_svm_sanity_refuses_without_repeated_blocks(tmp_path: Path) -> None:
 # computed once with `run_baseline(name, subject="sub-01", data_home=tiny_home, score=False,
 # params=...)` followed by `fmri_bench.scoring.evaluate(images_test, submission, PIXEL_METRICS)`,
 # and written here. A change that silently degrades a baseline moves them out of tolerance.
+# Re-pinned for simulator version 3 (issue 9): tiny is now the Gabor-energy pRF model with
+# spatially correlated noise (1.5 % per volume) and a subject-specific share, on a 16x14x10
+# grid, instead of version 2's linear channel model at SNR 0.3. Its shapes are decodable in
+# principle but carry less mean-colour signal: PixCorr fell (pca-ridge 0.38 -> 0.26, srm-ridge
+# 0.40 -> 0.29, the GANs 0.34 -> 0.26-0.27) while pixel identification rose (0.73-0.78 ->
+# 0.79-0.83); the oracle row on the same data: PixCorr 0.35 / 0.30, identification 0.92 / 0.91.
 PINNED = {
-    "pca-ridge": ({}, {"pixcorr": 0.3836, "ssim": 0.8164, "pixel_identification": 0.7333}),
-    "srm-ridge": ({}, {"pixcorr": 0.3980, "ssim": 0.8199, "pixel_identification": 0.7667}),
-    # GAN rows re-pinned the same way (with GAN_TINY) when the generator became an
-    # adversarial autoencoder decoded straight from a ridge latent (search off by default).
-    "pca-gan": (GAN_TINY, {"pixcorr": 0.3468, "ssim": 0.8136, "pixel_identification": 0.7778}),
-    "srm-gan": (GAN_TINY, {"pixcorr": 0.3392, "ssim": 0.8127, "pixel_identification": 0.7778}),
+    "pca-ridge": ({}, {"pixcorr": 0.2608, "ssim": 0.8213, "pixel_identification": 0.7889}),
+    "srm-ridge": ({}, {"pixcorr": 0.2925, "ssim": 0.8267, "pixel_identification": 0.8222}),
+    # GAN rows pinned the same way (with GAN_TINY): the generator is an adversarial
+    # autoencoder decoded straight from a ridge latent (search off by default).
+    "pca-gan": (GAN_TINY, {"pixcorr": 0.2729, "ssim": 0.7619, "pixel_identification": 0.8333}),
+    "srm-gan": (GAN_TINY, {"pixcorr": 0.2601, "ssim": 0.7511, "pixel_identification": 0.8333}),
 }
 # 10 test images: one flipped pair moves pixel identification by 1/90; allow a few.
 TOLERANCE = {"pixcorr": 0.05, "ssim": 0.03, "pixel_identification": 0.06}

@@ -127,13 +127,7 @@ def acquire(
     root = raw_dir(recipe, data_home)
     clean_leftovers(root.parent)
     if recipe.source["kind"] == "simulate":
-        if not (root / "dataset_description.json").is_file():
-            from fmri_bench.raw.simulate import simulate_dataset
-
-            log.info("simulating the %s dataset into %s (first use)", recipe.name, root)
-            with atomic_dir(root) as tmp:
-                simulate_dataset(tmp, size=recipe.source.get("size", "default"), seed=int(recipe.source.get("seed", 0)))
-        return root
+        return _simulated(recipe, root)
     from fmri_bench.raw.openneuro import download, download_fmriprep
 
     root = download(recipe, subjects=subjects, versions=versions, target=root)
@@ -157,6 +151,31 @@ def fmriprep_dir(recipe: Recipe, data_home: str | os.PathLike[str] | None = None
     Path
     """
     return resolve_data_home(data_home) / "raw" / f"{recipe.name}-fmriprep"
+
+
+def _simulated(recipe: Recipe, root: Path) -> Path:
+    """Simulate the recipe's dataset into ``root`` unless it holds that simulation (version, size, seed, motion)."""
+    import json
+
+    from fmri_bench.raw.simulate import SIMULATOR_VERSION, simulate_dataset
+
+    wanted = recipe.source.get("simulator_version", SIMULATOR_VERSION)
+    if str(wanted) != SIMULATOR_VERSION:
+        raise FmriBenchError(
+            f"recipe {recipe.name} asks for simulator version {wanted}; this fmri-bench has version "
+            f"{SIMULATOR_VERSION} (update the recipe or fmri-bench)"
+        )
+    args = {"size": recipe.source.get("size", "default"), "seed": int(recipe.source.get("seed", 0))}
+    args["motion"] = bool(recipe.source.get("motion", False))
+    record = root / "derivatives" / "simulation" / "simulation.json"
+    with contextlib.suppress(OSError, ValueError):
+        info = json.loads(record.read_text(encoding="utf-8"))
+        if {k: info.get(k) for k in args} == args and info.get("simulator_version") == SIMULATOR_VERSION:
+            return root
+    log.info("simulating the %s dataset into %s (first use, or the simulator changed)", recipe.name, root)
+    with atomic_dir(root) as tmp:
+        simulate_dataset(tmp, **args)
+    return root
 
 
 def prepare_dataset(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_dir, prepared_subjects
+from fmri_bench.data import load_images, prepared_dir, prepared_subjects, reference_reconstructions
 from fmri_bench.errors import DataError, SubmissionError
 from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
@@ -211,7 +211,10 @@ def record_reference_rows(
     protocol: str = DEFAULT_PROTOCOL,
     split: str = "test",
 ) -> list[dict[str, Any]]:
-    """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject.
+    """Record the chance and resolution-reference rows of ``dataset``/``version`` per subject, and the version's own.
+
+    The version's own reference rows are the reconstructions its recipe names
+    (``[references.*]``; the synthetic dataset's ``oracle (true encoding model)``).
 
     Reference rows are per protocol. A subject's reference rows are (re)computed only when
     missing, from an older METRICS_VERSION or protocol version, or lacking a metric that is
@@ -269,6 +272,45 @@ def record_reference_rows(
                                      reference=True, split=split)  # fmt: skip
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
+        written += _record_version_references(dataset, version, subject, board, existing, data_home, metrics, force)
+    return written
+
+
+def _record_version_references(
+    dataset: str,
+    version: str,
+    subject: str,
+    board: Leaderboard,
+    existing: dict,
+    data_home: str | os.PathLike[str] | None,
+    metrics: Sequence[str] | None,
+    force: bool,
+) -> list[dict[str, Any]]:
+    """Record the reference reconstructions the prepared version carries for ``subject`` (the synthetic oracle).
+
+    They are subject-specific (the oracle decodes each subject's data), so each is evaluated
+    for its own subject; refreshed under the same rule as chance.
+    """
+    written = []
+    for name, recon in reference_reconstructions(dataset, version, subject, data_home=data_home).items():
+        row = existing.get((name, subject))
+        if row is not None and not force and not _needs_refresh(row, metrics):
+            continue
+        targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
+        evaluation = evaluate_detailed(targets, recon, metrics)
+        new = reconstruction_row(
+            name=name,
+            dataset=dataset,
+            version=version,
+            subject=subject,
+            evaluation=evaluation,
+            n_images=len(targets),
+            sha256=None,
+            submission=None,
+            reference=True,
+        )
+        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+        written.append(new)
     return written
 
 

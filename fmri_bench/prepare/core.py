@@ -32,6 +32,7 @@ from fmri_bench.paths import data_home as resolve_data_home
 from fmri_bench.prepare.extract import DROP_REPEAT, DROP_SHORT, RunResult
 from fmri_bench.prepare.parallel import check_backend, runner
 from fmri_bench.prepare.quality import alignment_qc, reliability, summary_line
+from fmri_bench.prepare.references import copy_references
 from fmri_bench.prepare.stimuli import build_images, catalogue
 from fmri_bench.prepare.tasks import Mask, SubjectInputs, subject_inputs
 from fmri_bench.progress import get_logger
@@ -644,9 +645,13 @@ def _write_version(recipe: Recipe, version: str, target: Path, built: dict[str, 
     old = read_manifest(target)
     with atomic_dir(target) as tmp:
         subjects_meta, table = ({}, shared.table) if old is None else _keep_earlier(target, tmp, built, old, shared)
+        n_images = table["split"].value_counts().to_dict()
         for subject, item in built["subjects"].items():
             _write_subject(tmp / subject, item["arrays"], item["mask"])
             subjects_meta[subject] = _subject_meta(recipe, version, subject, item)
+            # The source's reference reconstructions (the synthetic oracle), read like chance by scoring.
+            refs = copy_references(recipe.references, Path(shared.release["source"]), tmp / subject, subject, n_images)
+            subjects_meta[subject]["references"] = refs
         _guard_write(
             tmp / "stimuli.tsv", lambda: write_text_atomic(tmp / "stimuli.tsv", table.to_csv(sep="\t", index=False))
         )

@@ -1,77 +1,104 @@
-"""Synthetic BIDS dataset laid out like OpenNeuro ds001506 1.3.x, with a known encoding model.
+"""Synthetic BIDS dataset laid out like OpenNeuro ds001506 1.3.x, with a known, realistic ground truth.
 
-``simulate_dataset(out_dir, size="default", seed=0)`` writes a dataset whose file names,
-events columns and codes, sidecar keys and ROI mask names are those of ds001506
-("Deep Image Reconstruction", Shen et al. 2019), with procedural stimulus images and
-BOLD generated from the ground-truth encoding model below. Everything is a deterministic
-function of (size, seed): the same arguments give byte-identical files.
+``simulate_dataset(out_dir, size="default", seed=0, motion=None)`` writes a dataset whose file
+names, events columns and codes, sidecar keys, ROI mask names and fMRIPrep derivatives are
+those of ds001506 ("Deep Image Reconstruction", Shen et al. 2019) and its OpenNeuroDerivatives
+fMRIPrep 23.2.1 release, with procedural stimuli and BOLD from the encoding model below.
+Everything is a deterministic function of the arguments (single-threaded BLAS while
+simulating; independent random streams ``default_rng([seed, stream, ...])``): the same
+arguments give byte-identical files. Modules: ``config`` (presets, :class:`ModelParams`),
+``stimuli`` (the natural-image family), ``shapes`` (DIR's 40 colour shapes and 10 letters),
+``features`` (the Gabor pyramid), ``anatomy`` (one subject), ``model`` (responses, HRF),
+``noise``, ``motion``, ``schedule`` (runs and events), ``oracle``, ``writer`` (the BIDS files).
 
-Ground-truth encoding model
----------------------------
-1. **Images.** Procedural 128 px RGB images (numpy + Pillow): a background (flat colour,
-   colour gradient, sinusoidal grating or band-passed noise texture) and 1-3 shapes
-   (disc, square, triangle, bar, ring) filled with a flat colour, a grating or a noise
-   texture. Each *category* is a style (palette, preferred shapes, textures); its images
-   vary position, size, orientation and colour. Test categories are new styles, as in the
-   real data where test images come from categories not used for training.
-2. **Feature maps.** Each image is block-averaged to a 32x32 grid (4x4 blocks of the
-   128 px image, RGB in [0, 1]) and turned into 7 feature maps (:data:`FEATURES`):
-   luminance ``(R+G+B)/3``, red-green ``R-G``, blue-yellow ``B-(R+G)/2``, and edge energy
-   ``(gx cos t + gy sin t)^2`` for t = 0, 45, 90, 135 degrees, where ``gy, gx =
-   np.gradient(luminance)``. Each map is standardized with the dataset-wide mean and
-   standard deviation of that feature (``feature_mean``/``feature_std`` in derivatives).
-3. **Shared latent channels.** A population of K channels, common to all subjects, in 5
-   levels (V1, V2, V3, hV4, higher visual cortex). Channel c has an isotropic Gaussian
-   receptive field (centre ``x, y`` in image units [0, 1], x to the right, y downwards;
-   width ``sigma`` growing with level: about 0.05 in V1 to 0.25 in the higher level) and a
-   tuning vector over the 7 features (sparse for low levels, dense for the higher one).
-   Its drive is ``d_c = sum_f tuning[c, f] * sum_p rf_c[p] * F_f[p]`` with ``rf_c`` the
-   Gaussian normalized to sum 1; ``z_c`` is ``d_c`` standardized across all images
-   (``channel_mean``/``channel_std``).
-4. **Voxels.** Each subject has its own voxels: ROI masks on a small 2 mm grid (V1-V3
-   dorsal/ventral, hV4, LOC, FFA, PPA, and HVC = LOC+FFA+PPA plus a band in front, per
-   hemisphere), a retinotopic target per voxel (contralateral hemifield; dorsal ROIs
-   the lower, ventral ROIs the upper quadrant; higher ROIs near the centre), and a
-   linear mix of ``m`` channels of its ROI's level picked near that target with its own
-   random positive weights: ``a_v = (sum_k w[v, k] z_{c[v, k]} - a_mean_v) / a_std_v``
-   (unit variance across images). This shared latent structure with subject-specific
-   mixing is what shared-response-model alignment can exploit.
-5. **BOLD.** The block height of voxel v for an image is ``h_v = amp_v * (0.5 + a_v)``
-   in percent signal change (``amp_v`` around 1 %). Each block is a boxcar (its onset
-   and duration from events.tsv) convolved with the canonical SPM HRF
-   (:func:`spm_hrf`, the same numbers as ``nilearn.glm.first_level.spm_hrf``, sampled
-   at TR/16) and read at the start of each volume: ``signal_v(t) = sum_b X[t, b] h_v(image_b)``. The volume is
-   ``baseline_v * (1 + (signal_v + noise_v) / 100) + drift_v`` with AR(1) noise
-   (``ar_rho``) of standard deviation ``noise_pct_v = sd_t(signal_v) / snr`` (the
-   configured SNR, an amplitude ratio per voxel), a slow per-run drift (linear +
-   quadratic Legendre terms), rounded to int16 like scanner data. Voxels outside the
-   ROIs carry the same noise and drift but no stimulus signal; voxels outside the
-   brain hold a low background.
+The model (simulator version 3)
+-------------------------------
+Kay et al. 2008's Gabor-wavelet-pyramid model of early visual cortex with population
+receptive fields (Dumoulin & Wandell 2008). Numbers are :class:`ModelParams` fields.
 
-Everything needed to recompute the model goes into ``derivatives/simulation/``:
-``simulation.json`` (size preset, seed, SNR, simulator version), ``stimuli.tsv``,
-``short_runs.tsv``, ``shared/*.npy`` (channel parameters, feature and channel
-statistics, ``z`` for every image) and ``sub-0X/*.npy`` (ROI voxel indices and labels,
-channel indices and weights, ``amp``, ``baseline``, ``noise_pct``, per-image noise-free
-block heights ``heights_train``/``heights_test`` in percent). :func:`noise_free_signal`
-rebuilds a run's noise-free signal from these and the run's events.
+1. **Stimuli.** 128 px RGB spanning 12 deg: the natural-image family (1-3 shapes, gratings
+   and textures in category styles; test images are new categories), and DIR's test sets.
+2. **Features** (:mod:`.features`, numpy FFTs; why not pymoten: its docstring). Complex-cell
+   Gabor energy of the luminance at 2-32 cycles/image x 8 orientations (1-octave bandwidth,
+   grey padding, >= 4 px per cycle), averaged on a 32 x 32 grid, divisively normalized by the
+   image-wide energy per SF (Heeger 1992); first-order luminance and colour-opponent maps
+   with a centre-surround; 14 higher-order maps (edge density, second-order contours,
+   junctions, curvature, colourfulness, chromatic edges, coarse layout, fine texture).
+3. **Anatomy and retinotopy** (:mod:`.anatomy`). Each subject has its own cortical sheet on
+   an occipital slab (2 mm voxels): a curved calcarine, V1-V3 bands on both sides, hV4
+   ventrally, LOC, FFA, PPA and an HVC-only band in front, warped by a random field; its
+   own eccentricity map (Horton & Hoyt), polar angle across each band, and pRF size
+   ``sigma = b + m ecc`` with slopes 0.10, 0.15, 0.27, 0.40 (V1-hV4; Kay et al. 2013).
+   LOC/FFA/PPA/HVC have large, foveal, position-tolerant pRFs.
+4. **Responses** (:mod:`.model`). V1-hV4: the pRF-pooled normalized energy, tuned to a
+   preferred SF falling with eccentricity (Broderick et al. 2022) and weakly (radially
+   biased) to orientation, under a compressive exponent 0.5-0.3 (CSS); higher areas: L2
+   pooling of the higher-order maps with Dirichlet tuning per area, exponent 0.25. Plus a
+   signed first-order term (share 0.5-0.6 in V1-hV4, 0.1-0.15 higher) and a
+   **subject-specific** bilinear term of each voxel's own channels, smooth over cortex
+   (``subject_share = 0.2`` of the signal variance): subjects differ in maps, tuning,
+   gains and HRFs, so functional alignment has real work to do. Block height (percent
+   signal change) ``h_v = amp_v (1 + a_v)``; every constant fitted on the training images.
+5. **Haemodynamics and noise** (:mod:`.model`, :mod:`.noise`). A double-gamma HRF per voxel
+   peaking at 4-7 s (median 5.5 s, spatially smooth); noise 3.5 % per volume (log-normal
+   across voxels): 30 % independent AR(1) (rho 0.4), 40 % a Gaussian random field (FWHM
+   10 mm) with AR(1) time courses, 30 % one global AR(1) signal with voxel loadings, and a
+   slow drift (Legendre 1-2, 3 cosines). Voxels outside the brain get thermal noise only.
+6. **Head motion** (:mod:`.motion`). Every session puts the head at its own position (up to
+   2 mm and 2 deg per axis), every run adds a small offset, slow drift and jitter (the
+   reference volume is the middle one); the BOLD of a run is the head image moved
+   accordingly. The true transforms are written beside the raw data as fMRIPrep writes
+   them (``derivatives/fmriprep/sub-XX/ses-YY/func/<run>_from-orig_to-boldref_mode-image_desc-hmc_xfm.txt``,
+   ``..._from-boldref_to-T1w_mode-image_desc-coreg_xfm.txt``, ``..._desc-{hmc,coreg}_boldref.nii.gz``):
+   a mask voxel ``m`` is read at ``inv(A_bold) HMC[t] COREG A_mask m`` of volume ``t``.
+   The ROI masks stay on the T1w-aligned grid (``sourcedata``), as in the real release.
+7. **The oracle** (:mod:`.oracle`): the Wiener decoder from the true noise-free training
+   responses and the known noise covariance, applied to each subject's measured test data
+   averaged over repetitions; its reconstructions (uint8, stimulus resolution) go to
+   ``derivatives/simulation/sub-XX/oracle_test.npy`` with pixel figures in
+   ``oracle_scores.json``; the recipe's ``[references.oracle]`` carries them through
+   prepare, and scoring records the row ``oracle (true encoding model)``.
+
+Sessions: natural-image training and test sessions; ``ses-perceptionArtificialImage0N``
+(40 shapes x 20 runs, 8 s blocks, 4 one-backs per run) and ``ses-perceptionLetterImage01``
+(10 letters x 12 runs, 12 s blocks each followed by 12 s of rest), with DIR's names and
+codes; ``tiny`` has 2 runs of each. One training run per subject is cut short, like
+ds001506's 47 short runs.
+
+Head motion: off by default, for now
+------------------------------------
+The presets and the recipe (``[source] motion``) leave motion off: today's prepare reads
+the mask voxels of the raw grid directly, which with motion reads the wrong anatomy
+(``tests/test_simulate_motion.py``, tiny, 7 runs: realigning through the written transforms
+recovers the motion-free BOLD with a median temporal r of 0.87-0.93, the direct read gives
+0.60-0.90 depending on the session's position, and its error is 1.5-4.5x the realigned one's).
+Once prepare resamples through fMRIPrep's transforms (versions with ``space = "T1w"``), the
+default dataset switches to ``motion = true`` and the calibration below is measured again.
+
+Calibration (default size, seed 0, motion off; ``bench/calibrate_simulate.py --kay``)
+-------------------------------------------------------------------------------------
+Measured through ``fmri_bench.prepare`` (v1) and the package's baselines and metrics;
+sub-01 / sub-02 / sub-03:
+
+- visual voxels: 4,598 / 4,835 / 4,588 (target >= 3,000); v1 keeps 4,128 / 4,366 / 4,133;
+- the seed's sanity check (svm-sanity) on v1: 0.633 / 0.635 / 0.571 (target 0.55-0.70;
+  real ds001506 sub-01: 0.56);
+- participation ratio of the noise-free responses, 650 images: 23.0 / 31.6 / 29.3 (>= 20;
+  the previous model: about 2);
+- reliable components of the prepared test data (even- vs odd-repetition PCs, r > 0.3):
+  40 / 45 / 45 of 49 (>= 10);
+- oracle PixCorr 0.643 / 0.663 / 0.645 (>= 0.5), SSIM 0.835 / 0.829 / 0.828, pixel
+  identification 1.000 / 0.999 / 1.000; pca-ridge reaches 0.77 / 0.82 / 0.83 of the
+  oracle's PixCorr (a flat field of each image's true mean colour alone scores 0.46);
+- Kay et al. 2008 identification (encoding model on pymoten features, 500 best V1-V3
+  voxels, 8-repetition averages): 0.84 / 0.90 / 0.92 of 120 images (Kay: 92 % / 72 %),
+  0.68 / 0.82 / 0.74 of 1,000 (Kay: about 80 %), single trials 0.41 / 0.54 / 0.48 (Kay:
+  about 51 % / 32 %).
 """
 
 from __future__ import annotations
 
-from fmri_bench.raw.simulate.config import FEATURES, ROIS, SIMULATOR_VERSION, SIZES, SizePreset
-from fmri_bench.raw.simulate.model import block_regressors, feature_maps, spm_hrf
+from fmri_bench.raw.simulate.config import ROIS, SIMULATOR_VERSION, SIZES, ModelParams, SizePreset
 from fmri_bench.raw.simulate.writer import noise_free_signal, simulate_dataset
 
-__all__ = [
-    "FEATURES",
-    "ROIS",
-    "SIMULATOR_VERSION",
-    "SIZES",
-    "SizePreset",
-    "block_regressors",
-    "feature_maps",
-    "noise_free_signal",
-    "simulate_dataset",
-    "spm_hrf",
-]
+__all__ = ["ROIS", "SIMULATOR_VERSION", "SIZES", "ModelParams", "SizePreset", "noise_free_signal", "simulate_dataset"]

@@ -1,4 +1,7 @@
-"""The ground-truth encoding model: feature maps, latent channels, anatomy, HRF, noise."""
+"""The encoding model: pRF pooling of the feature maps into noise-free block heights, and the HRFs.
+
+Section 3 and 4 of the :mod:`fmri_bench.raw.simulate` docstring give the equations.
+"""
 
 from __future__ import annotations
 
@@ -6,262 +9,308 @@ import math
 
 import numpy as np
 
-from fmri_bench.raw.simulate.config import (
-    _LEVEL_SIGMA,
-    _OVERSAMPLING,
-    _ROI_LEVEL,
-    FEATURE_GRID,
-    FEATURES,
-    HEMISPHERES,
-    ROIS,
-    SizePreset,
-    _rng,
-)
+from fmri_bench.raw.simulate.anatomy import Subject
+from fmri_bench.raw.simulate.config import AREAS, EARLY_AREAS, OVERSAMPLING, ModelParams
 
-# ------------------------------------------------------------------- encoding model
+#: The raw model components, in the order of ``components_test.npy``.
+COMPONENTS = ("energy", "first", "specific")
 
 
-def feature_maps(images: np.ndarray) -> np.ndarray:
-    """Return the raw 7 feature maps of uint8 images (n, H, W, 3) on the 32x32 grid.
+def prf_weights(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, grid: int) -> np.ndarray:
+    """Gaussian pRFs integrated over each cell of the pooling grid, (G*G, V) float32.
 
-    See the :mod:`fmri_bench.raw.simulate` docstring (step 2); ``H`` and ``W`` must be
-    multiples of 32.
+    ``w[p, v]`` is the exact mass of the isotropic Gaussian in cell p (differences of the
+    normal CDF, separable), so a pRF lying partly outside the image loses that part: the
+    grey screen around the image drives nothing.
 
     Parameters
     ----------
-    images : ndarray, uint8, shape (n, H, W, 3)
-        RGB images (0-255).
+    x, y, sigma : ndarray, shape (V,)
+        pRF centres and sizes in image units (x to the right, y downwards).
+    grid : int
+        Cells per side.
 
     Returns
     -------
-    ndarray, float64, shape (n, 7, 32, 32)
-        Per grid cell: luminance, red-green, blue-yellow (from RGB in [0, 1]), then the
-        squared luminance gradient along 0, 45, 90 and 135 degrees (:data:`FEATURES` order).
+    ndarray, float32, shape (grid * grid, V)
     """
-    images = np.asarray(images)
-    n, h, w, _ = images.shape
-    bh, bw = h // FEATURE_GRID, w // FEATURE_GRID
-    x = images.astype(np.float64).reshape(n, FEATURE_GRID, bh, FEATURE_GRID, bw, 3).mean(axis=(2, 4)) / 255.0
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    lum = (r + g + b) / 3.0
-    gy, gx = np.gradient(lum, axis=(1, 2))
-    maps = [lum, r - g, b - (r + g) / 2.0]
-    for deg in (0, 45, 90, 135):
-        t = np.deg2rad(deg)
-        maps.append((gx * np.cos(t) + gy * np.sin(t)) ** 2)
-    return np.stack(maps, axis=1)
+    from scipy.special import ndtr
+
+    edges = np.arange(grid + 1) / grid
+    wx = np.diff(ndtr((edges[None, :] - x[:, None]) / sigma[:, None]), axis=1)
+    wy = np.diff(ndtr((edges[None, :] - y[:, None]) / sigma[:, None]), axis=1)
+    w = (wy[:, :, None] * wx[:, None, :]).reshape(len(x), -1)
+    w[w < 1e-7] = 0.0  # no float32 denormals from the tails beyond ~5 sd
+    return np.ascontiguousarray(w.T, dtype=np.float32)
 
 
-def _rf_matrix(x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Gaussian receptive fields on the feature grid, (K, 32*32), each summing to 1."""
-    centres = (np.arange(FEATURE_GRID) + 0.5) / FEATURE_GRID
-    gx = np.exp(-((centres[None, :] - x[:, None]) ** 2) / (2 * sigma[:, None] ** 2))
-    gy = np.exp(-((centres[None, :] - y[:, None]) ** 2) / (2 * sigma[:, None] ** 2))
-    rf = gy[:, :, None] * gx[:, None, :]
-    rf = rf.reshape(len(x), -1)
-    return rf / rf.sum(axis=1, keepdims=True)
+def _pooled(maps: np.ndarray, weights: np.ndarray, lp: float | None = None) -> np.ndarray:
+    """(n, C, G, G) maps pooled by pRF weights (G*G, V) -> (n, C, V); L_p pooling with ``lp``."""
+    n, c = maps.shape[:2]
+    flat = maps.reshape(n * c, -1)
+    if lp is None:
+        return (flat @ weights).reshape(n, c, -1)
+    return np.power(np.maximum(np.power(flat, lp) @ weights, 0), 1.0 / lp).reshape(n, c, -1)
 
 
-def _make_channels(preset: SizePreset, seed: int) -> dict[str, np.ndarray]:
-    """The shared latent channels: level, RF centre and width, feature tuning."""
-    rng = _rng(seed, 3)
-    levels, xs, ys, sigmas, tunings = [], [], [], [], []
-    n_feat = len(FEATURES)
-    for level, count in enumerate(preset.channels_per_level):
-        if level < 4:
-            x = rng.uniform(-0.05, 1.05, count)
-            y = rng.uniform(-0.05, 1.05, count)
-        else:
-            x = np.clip(rng.normal(0.5, 0.18, count), 0.05, 0.95)
-            y = np.clip(rng.normal(0.5, 0.18, count), 0.05, 0.95)
-        sigma = _LEVEL_SIGMA[level] * np.exp(rng.normal(0, 0.2, count))
-        # Low levels are selective (sparse Dirichlet), the higher level mixes features.
-        conc = (0.3, 0.5, 0.8, 1.2, 2.0)[level]
-        tuning = rng.dirichlet(np.full(n_feat, conc), size=count)
-        # Colour-opponent and luminance preferences can be of either sign.
-        tuning[:, :3] *= rng.choice([-1.0, 1.0], size=(count, 3))
-        levels.append(np.full(count, level))
-        xs.append(x), ys.append(y), sigmas.append(sigma), tunings.append(tuning)
-    return {
-        "channel_level": np.concatenate(levels).astype(np.int64),
-        "channel_x": np.concatenate(xs),
-        "channel_y": np.concatenate(ys),
-        "channel_sigma": np.concatenate(sigmas),
-        "channel_tuning": np.concatenate(tunings),
+def _standardized_channels(subj: Subject, key: str, ch: np.ndarray, n_fit: int) -> np.ndarray:
+    """The voxel's pooled channels standardized with area-level constants fitted on the training images."""
+    if f"ch_mean_{key}" not in subj.norm:
+        fit = ch[:n_fit]
+        mean = fit.mean(axis=(0, 2), dtype=np.float64)
+        var = np.square(fit - mean.astype(np.float32)[None, :, None]).mean(axis=(0, 2), dtype=np.float64)
+        subj.norm[f"ch_mean_{key}"] = mean
+        subj.norm[f"ch_sd_{key}"] = np.sqrt(var) + 1e-9
+    mean = subj.norm[f"ch_mean_{key}"].astype(np.float32)[None, :, None]
+    return (ch - mean) * (1 / subj.norm[f"ch_sd_{key}"]).astype(np.float32)[None, :, None]  # float32: 4x faster
+
+
+def raw_components(subj: Subject, maps: dict, params: ModelParams, n_fit: int) -> dict[str, np.ndarray]:
+    """The unnormalized model components per image and voxel, each (n, V) float64.
+
+    With ``W_v`` the voxel's pRF weights (:func:`prf_weights`):
+
+    - ``energy``: early areas ``(sum_c t_vc <W_v, early_c>)^{n_v}``: pRF-pooled, SF- and
+      orientation-tuned normalized Gabor energy under a compressive exponent (CSS); higher
+      areas ``(sum_c t_vc Q_vc / (eps + mean_c Q_vc))^{n_v}`` with ``Q_vc = <W_v,
+      higher_c^2>^{1/2}`` (L2 pooling: position tolerance; normalization across the pool);
+    - ``first``: ``sum_c w_vc <W_v, first_c>``: signed, linear in centre-surround luminance and colour;
+    - ``specific``: ``sum_k (a_vk . zeta_v)(b_vk . zeta_v) / d``, ``zeta_v`` the voxel's d
+      pooled channels standardized with area-level constants fitted on the first ``n_fit``
+      (training) images: an idiosyncratic, nonlinear tuning no other subject spans linearly.
+
+    Parameters
+    ----------
+    subj : Subject
+        The subject (its ``norm`` receives the channel constants on first use).
+    maps : dict
+        :func:`fmri_bench.raw.simulate.features.model_maps` of the images.
+    params : ModelParams
+        The model parameters.
+    n_fit : int
+        The first ``n_fit`` images are the training images.
+
+    Returns
+    -------
+    dict
+        ``energy``, ``first``, ``specific``.
+    """
+    n = maps["early"].shape[0]
+    weights = prf_weights(subj.prf_x, subj.prf_y, subj.prf_sigma, params.pool_grid)
+    first = _pooled(maps["first"], weights)  # (n, 3, V)
+    out = {
+        "energy": np.zeros((n, subj.n_voxels)),
+        "first": np.einsum("ncv,vc->nv", first, subj.tuning["first"]),
+        "specific": np.zeros((n, subj.n_voxels)),
     }
-
-
-def _channel_drive(
-    features: np.ndarray, channels: dict[str, np.ndarray], feature_mean: np.ndarray, feature_std: np.ndarray
-) -> np.ndarray:
-    """Drive d (n_images, K) of every channel (before standardization across images)."""
-    f = (features - feature_mean[None, :, None, None]) / feature_std[None, :, None, None]
-    rf = _rf_matrix(channels["channel_x"], channels["channel_y"], channels["channel_sigma"])
-    n, n_feat = f.shape[:2]
-    pooled = (f.reshape(n * n_feat, -1) @ rf.T).reshape(n, n_feat, -1)  # (n, F, K)
-    return np.einsum("nfk,kf->nk", pooled, channels["channel_tuning"])
-
-
-# ------------------------------------------------------------------ anatomy / masks
-
-
-def _brain_mask(grid: tuple[int, int, int]) -> np.ndarray:
-    """A rounded box (superellipsoid) filling most of the grid."""
-    idx = np.indices(grid).astype(np.float64)
-    total = np.zeros(grid)
-    for axis, n in enumerate(grid):
-        c = (n - 1) / 2.0
-        total += (np.abs(idx[axis] - c) / (n / 2.0)) ** 4
-    return total <= 1.0
-
-
-def _roi_labels(grid: tuple[int, int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Assign ROI labels to the posterior part of the brain of one subject.
-
-    Returns (label, hemisphere): label is an index into ROIS (-1 = none; the index of
-    "HVC" marks voxels in HVC only), hemisphere is 0 for LH (low x), 1 for RH.
-    Bands run from the occipital pole (low y) forwards: V1, V2, V3, hV4 (ventral),
-    then LOC (dorsal), FFA (ventral lateral), PPA (ventral medial), and an HVC-only band.
-    """
-    nx, ny, nz = grid
-    brain = _brain_mask(grid)
-    x, y, z = np.indices(grid)
-    band_width = max(1.0, ny / 20.0)
-    # Subject-specific anatomy: jittered band borders and a shifted dorsal/ventral border.
-    depth = (y - 1 + rng.normal(0, 0.3, grid)) / band_width
-    z_mid = (nz - 1) / 2.0 + rng.normal(0, 0.5)
-    dorsal = z > z_mid
-    hemi = (x >= nx / 2.0).astype(np.int64)
-    lateral = np.abs(x - (nx - 1) / 2.0) > nx / 4.0
-    midline = np.abs(x - (nx - 1) / 2.0) < 1.0
-    label = np.full(grid, -1, dtype=np.int64)
-    band = np.floor(depth).astype(np.int64)
-    valid = brain & ~midline & (y >= 1)
-    roi = {name: i for i, name in enumerate(ROIS)}
-    for b, (d_name, v_name) in enumerate((("V1d", "V1v"), ("V2d", "V2v"), ("V3d", "V3v"))):
-        label[valid & (band == b) & dorsal] = roi[d_name]
-        label[valid & (band == b) & ~dorsal] = roi[v_name]
-    label[valid & (band == 3) & ~dorsal] = roi["hV4"]
-    higher = valid & ((band == 4) | (band == 5))
-    label[higher & dorsal] = roi["LOC"]
-    label[higher & ~dorsal & lateral] = roi["FFA"]
-    label[higher & ~dorsal & ~lateral] = roi["PPA"]
-    label[valid & (band == 6)] = roi["HVC"]
-    return label, hemi
-
-
-def _roi_masks(label: np.ndarray, hemi: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
-    """Binary masks per (hemisphere, ROI); HVC = LOC + FFA + PPA + the HVC-only band."""
-    masks = {}
-    hvc_parts = {ROIS.index(r) for r in ("LOC", "FFA", "PPA", "HVC")}
-    for h, hname in enumerate(HEMISPHERES):
-        for i, roi in enumerate(ROIS):
-            if roi == "HVC":
-                m = np.isin(label, list(hvc_parts)) & (hemi == h)
-            else:
-                m = (label == i) & (hemi == h)
-            masks[(hname, roi)] = m
-    return masks
-
-
-def _retinotopic_targets(roi_names: list[str], hemis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2) target positions (x, y in [0, 1]) in each voxel's part of the visual field."""
-    n = len(roi_names)
-    out = np.empty((n, 2))
-    for i, (roi, h) in enumerate(zip(roi_names, hemis)):
-        # LH sees the right hemifield; dorsal ROIs the lower (y > 0.5) quadrant.
-        xlo, xhi = (0.5, 1.0) if h == 0 else (0.0, 0.5)
-        if roi.endswith("d"):
-            ylo, yhi = 0.5, 1.0
-        elif roi.endswith("v"):
-            ylo, yhi = 0.0, 0.5
+    early = np.isin(subj.area, EARLY_AREAS)
+    for key, idx in (("early", np.flatnonzero(early)), ("higher", np.flatnonzero(~early))):
+        if not len(idx):
+            continue
+        if key == "early":
+            pooled = _pooled(maps["early"], weights[:, idx])
         else:
-            ylo, yhi = 0.0, 1.0
-        if _ROI_LEVEL[roi] == 4:
-            out[i] = np.clip(rng.normal([0.55 if h == 0 else 0.45, 0.5], 0.15), 0.1, 0.9)
-        else:
-            out[i] = rng.uniform([xlo, ylo], [xhi, yhi])
+            pooled = _pooled(maps["higher"], weights[:, idx], params.higher_lp)
+            pooled = pooled / (pooled.mean(axis=1, keepdims=True) + np.float32(params.higher_norm_eps))
+        drive = np.einsum("ncv,vc->nv", pooled, subj.tuning[key][idx])
+        out["energy"][:, idx] = np.power(np.maximum(drive, 1e-12), subj.tuning["exponent"][idx])
+        zeta = _standardized_channels(subj, key, np.concatenate([pooled, first[:, :, idx]], axis=1), n_fit)
+        q = subj.tuning[f"q_{key}"][idx].astype(np.float32)  # (v, K, 2, C)
+        for k in range(q.shape[1]):
+            a = np.einsum("ncv,vc->nv", zeta, q[:, k, 0])
+            b = np.einsum("ncv,vc->nv", zeta, q[:, k, 1])
+            out["specific"][:, idx] += a * b / q.shape[-1]
     return out
 
 
-# ------------------------------------------------------------------------ timing
+def fit_normalization(subj: Subject, comps_train: dict[str, np.ndarray]) -> None:
+    """Store each component's per-voxel mean and per-area scale, from the training images.
 
-
-def spm_hrf(tr: float, oversampling: int = _OVERSAMPLING, time_length: float = 32.0) -> np.ndarray:
-    """The SPM canonical HRF, the same numbers as ``nilearn.glm.first_level.spm_hrf``.
-
-    A difference of gamma densities (peak: shape 6; undershoot: shape 16, ratio 0.167;
-    both shifted by one fine sample), sampled every ``tr / oversampling`` seconds over
-    ``time_length`` seconds and normalized to sum 1. Written out with numpy so that
-    simulating does not import nilearn's GLM stack (seconds of import time).
+    The scale of a component in an area is the median, over the area's voxels whose pRF
+    centre is in the image, of the sd over training images: a voxel that sees little of
+    the image keeps little signal (it is not blown up by a per-voxel z-score).
 
     Parameters
     ----------
-    tr : float
-        The repetition time, in seconds.
-    oversampling : int
-        Fine samples per TR.
-    time_length : float
-        The HRF's length, in seconds.
+    subj : Subject
+        The subject (``norm`` receives ``<name>_mean`` and ``<name>_scale``).
+    comps_train : dict
+        :func:`raw_components` of the training images.
+    """
+    inside = (subj.prf_x > 0) & (subj.prf_x < 1) & (subj.prf_y > 0) & (subj.prf_y < 1)
+    for name, values in comps_train.items():
+        sd = values.std(axis=0)
+        scale = np.ones(subj.n_voxels)
+        for a in AREAS:
+            m = subj.area == a
+            if m.any():
+                ref = sd[m & inside] if (m & inside).any() else sd[m]
+                scale[m] = max(float(np.median(ref)), 1e-12)
+        subj.norm[f"{name}_mean"] = values.mean(axis=0)
+        subj.norm[f"{name}_scale"] = scale
+
+
+def combine(subj: Subject, comps: dict[str, np.ndarray], params: ModelParams, n_train: int) -> np.ndarray:
+    """Noise-free block heights (percent signal change) from the raw components.
+
+    ``a_v = sqrt(1 - s) [sqrt(1 - beta_v) e_v + sqrt(beta_v) f_v] + sqrt(s) q_v`` of the
+    normalized components (``x_v = (X_v - mean_v) / scale_area``; ``s = subject_share``,
+    ``beta_v`` the area's first-order share), then ``h_v = amp_v (mean_response + a_v)``. The
+    means and scales are fitted on the first ``n_train`` images (the training images) once.
+
+    Parameters
+    ----------
+    subj : Subject
+        The subject (``norm`` receives the constants on first use).
+    comps : dict
+        :func:`raw_components`.
+    params : ModelParams
+        The model parameters.
+    n_train : int
+        Training images.
 
     Returns
     -------
-    ndarray, float64, shape (round(time_length * oversampling / tr),)
-        The HRF at the fine time steps, summing to 1.
+    ndarray, float64, shape (n_images, V)
     """
-    dt = tr / oversampling
-    t = np.linspace(0, time_length, int(np.rint(float(time_length) / dt))) - dt
+    if "energy_mean" not in subj.norm:
+        fit_normalization(subj, {k: v[:n_train] for k, v in comps.items()})
+    z = {k: (comps[k] - subj.norm[f"{k}_mean"]) / subj.norm[f"{k}_scale"] for k in comps}
+    beta, s = subj.tuning["first_share"], params.subject_share
+    shared = np.sqrt(1 - beta) * z["energy"] + np.sqrt(beta) * z["first"]
+    activation = np.sqrt(1 - s) * shared + np.sqrt(s) * z["specific"]
+    return subj.amp[None, :] * (params.mean_response + activation)
 
-    def gamma_pdf(x: np.ndarray, shape: float) -> np.ndarray:
+
+def subject_responses(subj: Subject, maps: dict, params: ModelParams, n_train: int) -> np.ndarray:
+    """Noise-free block heights of every image for every ROI voxel: :func:`combine` of :func:`raw_components`.
+
+    Parameters
+    ----------
+    subj : Subject
+        The subject.
+    maps : dict
+        :func:`fmri_bench.raw.simulate.features.model_maps` of the images, training images first.
+    params : ModelParams
+        The model parameters.
+    n_train : int
+        Training images (every constant is fitted on them, so later images never change the model).
+
+    Returns
+    -------
+    ndarray, float64, shape (n_images, V)
+    """
+    return combine(subj, raw_components(subj, maps, params, n_fit=n_train), params, n_train)
+
+
+# ------------------------------------------------------------------------ haemodynamics
+
+
+def hrf(peak_s: float, dt: float, length_s: float = 32.0) -> np.ndarray:
+    """A double-gamma HRF with its maximum at ``peak_s``, sampled every ``dt`` s, summing to 1.
+
+    ``h(t) = g(t; peak + 1, 1) - g(t; peak + 11, 1) / 6`` (gamma densities of shape k, scale 1;
+    mode = k - 1): ``peak_s = 5`` is the SPM canonical HRF (shapes 6 and 16, ratio 1/6).
+
+    Parameters
+    ----------
+    peak_s : float
+        Time of the maximum, seconds.
+    dt : float
+        Sampling step, seconds.
+    length_s : float
+        Length, seconds.
+
+    Returns
+    -------
+    ndarray, float64
+    """
+    t = np.arange(0, length_s, dt)
+
+    def gamma_pdf(x: np.ndarray, k: float) -> np.ndarray:
         out = np.zeros_like(x)
         pos = x > 0
-        out[pos] = np.exp((shape - 1) * np.log(x[pos]) - x[pos] - math.lgamma(shape))
+        out[pos] = np.exp((k - 1) * np.log(x[pos]) - x[pos] - math.lgamma(k))
         return out
 
-    hrf = gamma_pdf(t, 6.0) - 0.167 * gamma_pdf(t, 16.0)
-    return hrf / hrf.sum()
+    h = gamma_pdf(t, peak_s + 1.0) - gamma_pdf(t, peak_s + 11.0) / 6.0
+    return h / h.sum()
 
 
-def block_regressors(onsets: np.ndarray, durations: np.ndarray, n_volumes: int, tr: float) -> np.ndarray:
-    """Unit-height HRF-convolved boxcars, one column per block, read at each volume start.
+def design(onsets: np.ndarray, durations: np.ndarray, n_volumes: int, tr: float, peak_s: float) -> np.ndarray:
+    """Unit boxcars convolved with :func:`hrf` (peak ``peak_s``), read at each volume start.
 
-    The boxcar is sampled every ``tr / 16`` s and convolved with :func:`spm_hrf`; a
-    boxcar's convolution is a difference of the HRF's cumulative sums, computed directly.
+    The boxcars are sampled every ``tr / 16`` s; a boxcar's convolution is a difference of the
+    HRF's cumulative sums, computed directly.
 
     Parameters
     ----------
     onsets, durations : array, seconds
-        The blocks (from events.tsv).
+        The blocks.
     n_volumes : int
         Volumes to return.
     tr : float
-        Repetition time in seconds.
+        Repetition time, seconds.
+    peak_s : float
+        The HRF's peak time.
 
     Returns
     -------
     ndarray, shape (n_volumes, n_blocks)
     """
-    dt = tr / _OVERSAMPLING
-    cum = np.cumsum(spm_hrf(tr))
-    onsets = np.asarray(onsets, dtype=np.float64)
-    durations = np.asarray(durations, dtype=np.float64)
-    first = np.ceil(onsets / dt - 1e-9).astype(np.int64)  # first fine sample inside the block
-    stop = np.ceil((onsets + durations) / dt - 1e-9).astype(np.int64)  # first sample after it
-    n = (np.arange(n_volumes) * _OVERSAMPLING)[:, None]
+    dt = tr / OVERSAMPLING
+    cum = np.cumsum(hrf(peak_s, dt))
+    first = np.ceil(np.asarray(onsets, dtype=np.float64) / dt - 1e-9).astype(np.int64)
+    stop = np.ceil((np.asarray(onsets, dtype=np.float64) + np.asarray(durations)) / dt - 1e-9).astype(np.int64)
+    fine = (np.arange(n_volumes) * OVERSAMPLING)[:, None]
 
     def c(i: np.ndarray) -> np.ndarray:  # sum of hrf[0..i], 0 for i < 0
         return np.where(i < 0, 0.0, cum[np.clip(i, 0, len(cum) - 1)])
 
-    return c(n - first[None, :]) - c(n - stop[None, :])
+    return c(fine - first[None, :]) - c(fine - stop[None, :])
 
 
-def _ar1(eps: np.ndarray, rho: float) -> np.ndarray:
-    """AR(1) filter along axis 0: e[t] = rho e[t-1] + sqrt(1 - rho^2) eps[t], e[0] = eps[0]."""
-    out = np.empty_like(eps)
-    out[0] = eps[0]
-    c = eps.dtype.type(math.sqrt(1 - rho**2))
-    r = eps.dtype.type(rho)
-    for t in range(1, len(eps)):
-        np.multiply(out[t - 1], r, out=out[t])
-        out[t] += c * eps[t]
+def quantized_peaks(subj: Subject, step: float) -> np.ndarray:
+    """The voxels' HRF peaks rounded to ``step`` s, so that voxels share design matrices.
+
+    Parameters
+    ----------
+    subj : Subject
+        The subject.
+    step : float
+        Quantization step, seconds.
+
+    Returns
+    -------
+    ndarray
+    """
+    return np.round(subj.hrf_peak / step) * step
+
+
+def noise_free_series(
+    peaks: np.ndarray, heights: np.ndarray, onsets: np.ndarray, durations: np.ndarray, n_volumes: int, tr: float
+) -> np.ndarray:
+    """A run's noise-free signal ``sum_b X_{tau_v}[t, b] h_v(image_b)`` (percent), float32.
+
+    Parameters
+    ----------
+    peaks : ndarray, shape (V,)
+        Quantized HRF peak of each voxel.
+    heights : ndarray, shape (n_blocks, V)
+        Block heights of the run's blocks, in order.
+    onsets, durations : ndarray
+        The blocks, seconds.
+    n_volumes : int
+        Volumes.
+    tr : float
+        Repetition time.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_volumes, V)
+    """
+    out = np.zeros((n_volumes, heights.shape[1]), dtype=np.float32)
+    for p in np.unique(peaks):
+        m = peaks == p
+        out[:, m] = (design(onsets, durations, n_volumes, tr, float(p)) @ heights[:, m]).astype(np.float32)
     return out

@@ -1,11 +1,11 @@
-"""Write the simulated dataset as BIDS, laid out like OpenNeuro ds001506 1.3.x."""
+"""Write the simulated dataset as BIDS, laid out like OpenNeuro ds001506 1.3.x, with fMRIPrep's transforms."""
 
 from __future__ import annotations
 
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +14,39 @@ import numpy as np
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.io import atomic_dir
 from fmri_bench.progress import make_progress
+from fmri_bench.raw.simulate.anatomy import Subject, make_subject
 from fmri_bench.raw.simulate.config import (
     _BOLD_SIDECAR,
-    _LEVEL_SIGMA,
-    _ROI_LEVEL,
-    EVENTS_COLUMNS,
-    FEATURE_GRID,
-    FEATURES,
-    LEVELS,
+    HEMISPHERES,
     ROIS,
     SIMULATOR_VERSION,
     SIZES,
+    STREAM_MOTION,
+    STREAM_RUN_NOISE,
+    STREAM_SCHEDULE,
     TASK,
     SizePreset,
     _rng,
 )
-from fmri_bench.raw.simulate.model import (
-    _ar1,
-    _brain_mask,
-    _channel_drive,
-    _make_channels,
-    _retinotopic_targets,
-    _roi_labels,
-    _roi_masks,
-    block_regressors,
-    feature_maps,
+from fmri_bench.raw.simulate.features import feature_maps, image_features
+from fmri_bench.raw.simulate.model import COMPONENTS, combine, noise_free_series, quantized_peaks, raw_components
+from fmri_bench.raw.simulate.motion import (
+    BOLDREF_SUFFIXES,
+    resample_run,
+    run_motion,
+    run_transforms,
+    session_position,
+    write_fmriprep_transforms,
 )
+from fmri_bench.raw.simulate.noise import run_noise
+from fmri_bench.raw.simulate.oracle import Measurement, oracle_reconstructions, standard_blocks
+from fmri_bench.raw.simulate.schedule import events_table, read_events, run_schedule
+from fmri_bench.raw.simulate.shapes import render_test_sets
 from fmri_bench.raw.simulate.stimuli import _make_stimuli
+
+#: The four stimulus sets, in the order of the model's image rows.
+SPLITS = ("train", "test", "artificial", "letter")
+THERMAL_PCT = 2.0  # white noise of the voxels outside the brain (no physiology, no signal)
 
 
 def _slice_timing(nz: int, tr: float, multiband: int) -> list[float]:
@@ -51,89 +57,6 @@ def _slice_timing(nz: int, tr: float, multiband: int) -> list[float]:
     for rank, s in enumerate(order):
         times[s] = round(rank * tr / shots, 4)
     return [times[k % shots] for k in range(nz)]
-
-
-def _run_schedule(preset: SizePreset, rng: np.random.Generator) -> list[dict]:
-    """The runs of one subject: split, session, run number, the images shown in order."""
-    runs = []
-    for split, n_img, reps in (("train", preset.n_train, preset.train_reps), ("test", preset.n_test, preset.test_reps)):
-        sequence = np.concatenate([rng.permutation(n_img) + 1 for _ in range(reps)])
-        chunks = [sequence[i : i + preset.images_per_run] for i in range(0, len(sequence), preset.images_per_run)]
-        for k, chunk in enumerate(chunks):
-            session = k // preset.runs_per_session + 1
-            label = "Training" if split == "train" else "Test"
-            n_rep = min(preset.onebacks_per_run, len(chunk))
-            # One-back repeats follow their original immediately, never the first block.
-            repeat_after = set(rng.choice(np.arange(len(chunk)), size=n_rep, replace=False).tolist())
-            blocks = []
-            for pos, img in enumerate(chunk):
-                blocks.append((int(img), 1))
-                if pos in repeat_after:
-                    blocks.append((int(img), 2))
-            runs.append(
-                {
-                    "split": split,
-                    "session": f"ses-perceptionNaturalImage{label}{session:02d}",
-                    "run": k % preset.runs_per_session + 1,
-                    "blocks": blocks,
-                }
-            )
-    return runs
-
-
-def _events_table(
-    blocks: list[tuple[int, int]], stim: dict[int, dict], preset: SizePreset, rng: np.random.Generator
-) -> tuple[str, np.ndarray, np.ndarray, float]:
-    """Return (events.tsv text, block onsets, block durations, run length in seconds)."""
-    lines = ["\t".join(EVENTS_COLUMNS)]
-
-    def fmt(x: float) -> str:
-        return f"{x:g}"
-
-    lines.append(f"0\t{fmt(preset.initial_rest_s)}\t-1\tn/a\tn/a\tn/a\tn/a\tn/a")
-    onsets, durs = [], []
-    t = preset.initial_rest_s
-    for img, code in blocks:
-        s = stim[img]
-        rt = f"{t + rng.uniform(0.6, 1.6):.6f}" if code == 2 else "n/a"
-        lines.append(
-            "\t".join(
-                [
-                    fmt(t),
-                    fmt(preset.block_s),
-                    str(code),
-                    s["stimulus_id"],
-                    s["stimulus_name"],
-                    str(s["category_index"]),
-                    str(img),
-                    rt,
-                ]
-            )
-        )
-        onsets.append(t), durs.append(preset.block_s)
-        t += preset.block_s
-    lines.append(f"{fmt(t)}\t{fmt(preset.final_rest_s)}\t-2\tn/a\tn/a\tn/a\tn/a\tn/a")
-    return "\n".join(lines) + "\n", np.array(onsets), np.array(durs), t + preset.final_rest_s
-
-
-def _read_events(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(onset, duration, event_type, image_index) of every stimulus/one-back row."""
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        rows = [line.rstrip("\n").split("\t") for line in fh if line.strip()]
-    col = {c: i for i, c in enumerate(header)}
-    onset, dur, code, image = [], [], [], []
-    for r in rows:
-        et = int(float(r[col["event_type"]]))
-        if et in (1, 2):
-            onset.append(float(r[col["onset"]]))
-            dur.append(float(r[col["duration"]]))
-            code.append(et)
-            image.append(int(r[col["image_index"]]))
-    return np.array(onset), np.array(dur), np.array(code), np.array(image)
-
-
-# ------------------------------------------------------------------------ writing
 
 
 def _save_nifti(path: Path, data: np.ndarray, affine: np.ndarray, tr: float | None) -> None:
@@ -167,7 +90,7 @@ def _record_path(root: Path) -> Path:
     return root / "derivatives" / "simulation" / "simulation.json"
 
 
-def _check_existing(out_dir: Path, size: str, seed: int) -> bool:
+def _check_existing(out_dir: Path, size: str, seed: int, motion: bool) -> bool:
     """True if out_dir already holds this simulation; raise if it holds something else."""
     if not out_dir.exists():
         return False
@@ -184,11 +107,11 @@ def _check_existing(out_dir: Path, size: str, seed: int) -> bool:
         raise FmriBenchError(
             f"{out_dir} is not empty and is not a simulated dataset; expected a new or empty folder"
         ) from None
-    found = (info.get("size"), info.get("seed"), info.get("simulator_version"))
-    if found[:2] != (size, seed):
+    found = (info.get("size"), info.get("seed"), info.get("simulator_version"), info.get("motion"))
+    if found[:2] != (size, seed) or found[3] != motion:
         raise FmriBenchError(
-            f"{out_dir} holds a simulation with size={found[0]} seed={found[1]}; "
-            f"expected size={size} seed={seed} (choose a new folder)"
+            f"{out_dir} holds a simulation with size={found[0]} seed={found[1]} motion={found[3]}; "
+            f"expected size={size} seed={seed} motion={motion} (choose a new folder)"
         )
     if found[2] != SIMULATOR_VERSION:
         raise FmriBenchError(
@@ -198,18 +121,22 @@ def _check_existing(out_dir: Path, size: str, seed: int) -> bool:
     return True
 
 
-def simulate_dataset(out_dir: str | os.PathLike[str], *, size: str = "default", seed: int = 0) -> Path:
+def simulate_dataset(
+    out_dir: str | os.PathLike[str], *, size: str = "default", seed: int = 0, motion: bool | None = None
+) -> Path:
     """Write the synthetic ds001506-like BIDS dataset into ``out_dir``; return its root.
 
     Parameters
     ----------
     out_dir : path-like
-        New (or empty) folder. An earlier simulation with the same size, seed and
+        New (or empty) folder. An earlier simulation with the same size, seed, motion and
         simulator version is returned as is, without rewriting.
     size : {"tiny", "default"}
         Size preset (see :data:`SIZES`).
     seed : int
-        Seed of every random draw; the same (size, seed) gives byte-identical files.
+        Seed of every random draw; the same arguments give byte-identical files.
+    motion : bool, optional
+        Head motion in the written BOLD (default: the preset's).
 
     Returns
     -------
@@ -224,10 +151,11 @@ def simulate_dataset(out_dir: str | os.PathLike[str], *, size: str = "default", 
         raise FmriBenchError(f"seed must be an integer, got {seed!r}") from None
     if seed < 0:
         raise FmriBenchError(f"seed must be a non-negative integer, got {seed}")
+    preset = SIZES[size] if motion is None else replace(SIZES[size], motion=bool(motion))
     out_dir = Path(out_dir).expanduser().absolute()
-    if _check_existing(out_dir, size, seed):
+    if _check_existing(out_dir, size, seed, preset.motion):
         return out_dir
-    return _simulate(out_dir, SIZES[size], seed)
+    return _simulate(out_dir, preset, seed)
 
 
 def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
@@ -241,30 +169,27 @@ def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
     return out_dir
 
 
-def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
-    nx, ny, nz = preset.grid
+def grid_affine(preset: SizePreset) -> np.ndarray:
+    """The voxel -> RAS affine of the masks and the raw BOLD: axis-aligned, centred on 0.
+
+    Parameters
+    ----------
+    preset : SizePreset
+        ``grid``, ``voxel_mm``.
+
+    Returns
+    -------
+    ndarray, shape (4, 4)
+    """
     vs = preset.voxel_mm
-    affine = np.array(
-        [[vs, 0, 0, -vs * (nx - 1) / 2], [0, vs, 0, -vs * (ny - 1) / 2], [0, 0, vs, -vs * (nz - 1) / 2], [0, 0, 0, 1.0]]
-    )
-    deriv = root / "derivatives" / "simulation"
-    deriv.mkdir(parents=True)
-    progress = make_progress()
-    progress.start()
-    try:
-        with ThreadPoolExecutor(max_workers=2) as writer:
-            ctx = _shared_model(root, deriv, preset, seed, affine, progress, writer)
-            short_rows: list[list] = []
-            for s in range(1, preset.n_subjects + 1):
-                short_rows += _write_subject(ctx, s)
-        _write_metadata(root, deriv, preset, seed, short_rows)
-    finally:
-        progress.stop()
+    out = np.diag([vs, vs, vs, 1.0])
+    out[:3, 3] = -vs * (np.asarray(preset.grid) - 1) / 2
+    return out
 
 
 @dataclass
 class _Context:
-    """What every subject's simulation shares: paths, preset, stimuli and the latent channels."""
+    """What every subject's simulation shares: paths, preset, stimuli and the feature maps."""
 
     root: Path
     deriv: Path
@@ -272,251 +197,285 @@ class _Context:
     seed: int
     affine: np.ndarray
     progress: Any
-    writer: ThreadPoolExecutor
-    channels: dict[str, np.ndarray]
-    z: np.ndarray
+    pool: ThreadPoolExecutor
+    images: np.ndarray  # every stimulus, rows in SPLITS order
+    offsets: dict[str, int]  # split -> first row
     stim_by_split: dict[str, dict[int, dict]]
+    maps: dict[str, np.ndarray]
     sidecar: dict[str, Any]
-    brain: np.ndarray
 
 
-def _write_stimuli(
-    root: Path, deriv: Path, preset: SizePreset, seed: int, progress: Any
-) -> tuple[list[dict], np.ndarray]:
-    """Render the stimuli, write them as PNG and their table; return (rows, images)."""
+def _write_dataset(root: Path, preset: SizePreset, seed: int) -> None:
+    deriv = root / "derivatives" / "simulation"
+    deriv.mkdir(parents=True)
+    progress = make_progress()
+    progress.start()
+    try:
+        # Two workers take the jobs in order: every subject's model, then each subject's runs
+        # followed by its oracle; the main thread consumes the results in order (same bytes).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ctx = _shared_model(root, deriv, preset, seed, progress, pool)
+            models = [pool.submit(_subject_model, ctx, s) for s in range(1, preset.n_subjects + 1)]
+            short_rows, oracles = [], []
+            for model in models:
+                subj, heights, components = model.result()
+                rows, measurement = _write_subject_runs(ctx, subj, heights)
+                _write_subject_truth(ctx, subj, heights, components)
+                short_rows += rows
+                oracles.append(pool.submit(_write_oracle, ctx, subj, heights, measurement))
+            scores = dict(future.result() for future in oracles)
+        _write_json(deriv / "oracle_scores.json", _oracle_record(scores), indent=2)
+        _write_metadata(root, deriv, preset, seed, short_rows)
+        _write_fmriprep_description(root)
+    finally:
+        progress.stop()
+
+
+def _write_stimuli(root: Path, deriv: Path, preset: SizePreset, seed: int, progress: Any) -> tuple[list, np.ndarray]:
+    """Render every stimulus, write the PNGs and their table; return (rows, images) in SPLITS order."""
     from PIL import Image
 
-    rows, images = _make_stimuli(preset, seed, progress)
+    rows, natural = _make_stimuli(preset, seed, progress)
+    extra_rows, extra = render_test_sets(preset.image_px)
+    for r in extra_rows:
+        r.update(background="grey", shapes=r.pop("shape"), fill=r.pop("colour"))
+    rows, images = rows + extra_rows, np.concatenate([natural, extra])
     (root / "stimuli").mkdir()
     for r, img in zip(rows, images):
         Image.fromarray(img).save(root / "stimuli" / f"{r['stimulus_name']}.png", compress_level=1)
-    stim_cols = [
-        "stimulus_name",
-        "stimulus_id",
-        "split",
-        "image_index",
-        "category_index",
-        "background",
-        "shapes",
-        "fill",
-    ]
-    _write_tsv(deriv / "stimuli.tsv", stim_cols, [[r[c] for c in stim_cols] for r in rows])
+    cols = ["stimulus_name", "stimulus_id", "split", "image_index", "category_index", "background", "shapes", "fill"]
+    _write_tsv(deriv / "stimuli.tsv", cols, [[r[c] for c in cols] for r in rows])
     return rows, images
 
 
 def _shared_model(
-    root: Path,
-    deriv: Path,
-    preset: SizePreset,
-    seed: int,
-    affine: np.ndarray,
-    progress: Any,
-    writer: ThreadPoolExecutor,
+    root: Path, deriv: Path, preset: SizePreset, seed: int, progress: Any, pool: ThreadPoolExecutor
 ) -> _Context:
-    """Write the stimuli; compute the shared channels' standardized drive ``z`` for every image."""
+    """Write the stimuli; compute the subject-independent feature maps of every image."""
     rows, images = _write_stimuli(root, deriv, preset, seed, progress)
-    feats = feature_maps(images)
-    feature_mean = feats.mean(axis=(0, 2, 3))
-    feature_std = feats.std(axis=(0, 2, 3))
-    channels = _make_channels(preset, seed)
-    drive = _channel_drive(feats, channels, feature_mean, feature_std)
-    channel_mean, channel_std = drive.mean(axis=0), drive.std(axis=0)
-    z = (drive - channel_mean) / channel_std
-    _save_arrays(
-        deriv / "shared",
-        {
-            **channels,
-            "feature_mean": feature_mean,
-            "feature_std": feature_std,
-            "channel_mean": channel_mean,
-            "channel_std": channel_std,
-            "z_train": z[: preset.n_train],
-            "z_test": z[preset.n_train :],
-        },
-    )
-    stim_by_split = {split: {r["image_index"]: r for r in rows if r["split"] == split} for split in ("train", "test")}
+    params = preset.params
+    task = progress.add_task("image features", total=None)
+    maps, norms = feature_maps(image_features(images, params), preset.n_train, params)
+    progress.remove_task(task)
+    _save_arrays(deriv / "shared", {f"norm_{k}": v for k, v in norms.items()})
+    stim_by_split = {s: {r["image_index"]: r for r in rows if r["split"] == s} for s in SPLITS}
+    offsets, start = {}, 0
+    for s in SPLITS:
+        offsets[s], start = start, start + len(stim_by_split[s])
     nz = preset.grid[2]
-    sidecar = {
-        **_BOLD_SIDECAR,
-        "RepetitionTime": preset.tr,
-        "SliceTiming": _slice_timing(nz, preset.tr, _BOLD_SIDECAR["MultibandAccelerationFactor"]),
-    }
-    sidecar = {
-        k: sidecar[k]
-        for k in (
-            "Manufacturer",
-            "ManufacturersModelName",
-            "MagneticFieldStrength",
-            "FlipAngle",
-            "EchoTime",
-            "RepetitionTime",
-            "SliceTiming",
-            "MultibandAccelerationFactor",
-            "TaskName",
-        )
-    }
-    return _Context(
-        root,
-        deriv,
-        preset,
-        seed,
-        affine,
-        progress,
-        writer,
-        channels,
-        z,
-        stim_by_split,
-        sidecar,
-        _brain_mask(preset.grid),
-    )
+    sidecar = {**_BOLD_SIDECAR, "RepetitionTime": preset.tr}
+    sidecar["SliceTiming"] = _slice_timing(nz, preset.tr, _BOLD_SIDECAR["MultibandAccelerationFactor"])
+    order = ("Manufacturer", "ManufacturersModelName", "MagneticFieldStrength", "FlipAngle", "EchoTime")
+    order += ("RepetitionTime", "SliceTiming", "MultibandAccelerationFactor", "TaskName")
+    sidecar = {k: sidecar[k] for k in order}
+    affine = grid_affine(preset)
+    return _Context(root, deriv, preset, seed, affine, progress, pool, images, offsets, stim_by_split, maps, sidecar)
 
 
-def _voxel_model(ctx: _Context, label: np.ndarray, hemi: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-    """One subject's ROI voxels, their mixing of the shared channels and their block heights."""
-    preset, channels = ctx.preset, ctx.channels
-    flat_label = label.reshape(-1)
-    roi_idx = np.flatnonzero(flat_label >= 0)
-    roi_names = [ROIS[i] for i in flat_label[roi_idx]]
-    roi_hemi = hemi.reshape(-1)[roi_idx]
-    targets = _retinotopic_targets(roi_names, roi_hemi, rng)
-    n_roi = len(roi_idx)
-    chan_idx = np.empty((n_roi, preset.mix), dtype=np.int64)
-    for v, roi in enumerate(roi_names):
-        pool = np.flatnonzero(channels["channel_level"] == _ROI_LEVEL[roi])
-        d2 = (channels["channel_x"][pool] - targets[v, 0]) ** 2 + (channels["channel_y"][pool] - targets[v, 1]) ** 2
-        scale = 0.05 + _LEVEL_SIGMA[_ROI_LEVEL[roi]]
-        p = np.exp(-d2 / (2 * scale**2)) + 1e-12
-        chan_idx[v] = rng.choice(pool, size=preset.mix, replace=False, p=p / p.sum())
-    weights = rng.gamma(2.0, 1.0, size=(n_roi, preset.mix))
-    weights /= weights.sum(axis=1, keepdims=True)
-    raw = np.einsum("nvk,vk->nv", ctx.z[:, chan_idx], weights)  # (n_images, n_roi)
-    a_mean, a_std = raw.mean(axis=0), raw.std(axis=0)
-    a = (raw - a_mean) / a_std
-    amp = np.exp(rng.normal(np.log(1.0), 0.25, n_roi))
-    n_vox = int(np.prod(preset.grid))
-    return {
-        "roi_voxel_index": roi_idx,
-        "roi_label": flat_label[roi_idx],
-        "roi_hemisphere": roi_hemi,
-        "retinotopic_target": targets,
-        "channel_index": chan_idx,
-        "channel_weight": weights,
-        "rf_x": np.sum(weights * channels["channel_x"][chan_idx], axis=1),
-        "rf_y": np.sum(weights * channels["channel_y"][chan_idx], axis=1),
-        "rf_sigma": np.sum(weights * channels["channel_sigma"][chan_idx], axis=1),
-        "a_mean": a_mean,
-        "a_std": a_std,
-        "amp": amp,
-        "baseline": np.where(ctx.brain.reshape(-1), 1000.0 * np.exp(rng.normal(0, 0.1, n_vox)), 30.0),
-        "heights": amp * (0.5 + a),  # percent signal change per image
-    }
+def _subject_model(ctx: _Context, s: int) -> tuple[Subject, np.ndarray, np.ndarray]:
+    """Draw one subject and its noise-free block heights for every image (rows in SPLITS order).
 
-
-def _plan_runs(ctx: _Context, model: dict[str, Any], rng: np.random.Generator) -> list[tuple]:
-    """Events, lengths and noise-free signal of every run of one subject (one short run among them)."""
+    The raw model components of the test images go to the ground truth (``components_test.npy``).
+    """
     preset = ctx.preset
-    schedule = _run_schedule(preset, rng)
-    # Runs to cut short, like the 47 short runs of ds001506 (e.g. 233 instead of 239 volumes).
-    train_runs = [i for i, r in enumerate(schedule) if r["split"] == "train"]
-    short = {int(rng.choice(train_runs)): int(rng.integers(1, 7))}
-    run_data = []
-    for i, run in enumerate(schedule):
-        stim = ctx.stim_by_split[run["split"]]
-        text, onsets, durs, length = _events_table(run["blocks"], stim, preset, rng)
-        n_expected = int(round(length / preset.tr))
-        n_vol = n_expected - short.get(i, 0)
-        X = block_regressors(onsets, durs, n_vol, preset.tr)
-        imgs = np.array([img for img, _ in run["blocks"]])
-        offset = 0 if run["split"] == "train" else preset.n_train
-        signal = X @ model["heights"][imgs - 1 + offset]  # (n_vol, n_roi) percent
-        run_data.append((run, text, n_vol, n_expected, length, signal))
-    return run_data
+    subj = make_subject(preset.grid, preset.params, ctx.seed, s)
+    comps = raw_components(subj, ctx.maps, preset.params, n_fit=preset.n_train)
+    heights = combine(subj, comps, preset.params, preset.n_train)
+    test = slice(ctx.offsets["test"], ctx.offsets["test"] + preset.n_test)
+    return subj, heights, np.stack([comps[k][test] for k in COMPONENTS]).astype(np.float32)
 
 
-def _noise_levels(ctx: _Context, model: dict[str, Any], run_data: list[tuple], rng: np.random.Generator) -> np.ndarray:
-    """Per-voxel noise SD (percent) that sets the configured SNR in the ROI voxels."""
-    preset = ctx.preset
-    pooled = np.concatenate([sig - sig.mean(axis=0) for *_, sig in run_data])
-    signal_sd = pooled.std(axis=0)
-    n_vox = int(np.prod(preset.grid))
-    noise_pct = np.full(n_vox, float(np.median(signal_sd)) / preset.snr)
-    noise_pct *= np.exp(rng.normal(0, 0.1, n_vox))
-    noise_pct[model["roi_voxel_index"]] = signal_sd / preset.snr
-    model["signal_sd"] = signal_sd
-    return noise_pct
-
-
-def _run_volume(
-    ctx: _Context,
-    model: dict[str, Any],
-    noise_pct: np.ndarray,
-    s: int,
-    i: int,
-    n_vol: int,
-    n_expected: int,
-    signal: np.ndarray,
-) -> np.ndarray:
-    """One run's int16 BOLD (x, y, z, t): baseline x (1 + (signal + AR(1) noise) / 100) + drift."""
-    preset = ctx.preset
-    nx, ny, nz = preset.grid
-    run_rng = _rng(ctx.seed, 20, s, i)
-    eps = run_rng.standard_normal((n_vol, nx * ny * nz), dtype=np.float32)
-    pct = _ar1(eps, preset.ar_rho) * noise_pct.astype(np.float32)[None, :]
-    pct[:, model["roi_voxel_index"]] += signal
-    t = np.linspace(-1, 1, n_expected)[:n_vol]
-    legendre = np.stack([t, 1.5 * t**2 - 0.5], axis=1)  # (n_vol, 2)
-    pct += (legendre @ run_rng.normal(0, preset.drift_pct, (2, nx * ny * nz))).astype(np.float32)
-    bold = model["baseline"].astype(np.float32)[None, :] * (1 + pct / np.float32(100.0))
-    outside = ~ctx.brain.reshape(-1)
-    bold[:, outside] = 30.0 + 4.0 * run_rng.standard_normal((n_vol, int(outside.sum())), dtype=np.float32)
-    vol = np.clip(np.round(bold), 0, 32767).astype(np.int16)
-    return np.ascontiguousarray(vol.T).reshape(nx, ny, nz, n_vol)
-
-
-def _write_subject(ctx: _Context, s: int) -> list[list]:
-    """Write one subject's masks, runs and ground truth; return its short-run rows."""
-    preset, sub = ctx.preset, f"sub-{s:02d}"
-    rng = _rng(ctx.seed, 10, s)
-    label, hemi = _roi_labels(preset.grid, rng)
+def _write_masks(ctx: _Context, subj: Subject, sub: str) -> None:
+    """Binary masks per (hemisphere, ROI) on the T1w-aligned grid; HVC = LOC + FFA + PPA + the HVC-only band."""
     anat = ctx.root / "sourcedata" / sub / "anat"
     anat.mkdir(parents=True)
-    for (h, roi), m in _roi_masks(label, hemi).items():
-        _save_nifti(anat / f"{sub}_mask_{h}_{roi}.nii.gz", m.astype(np.uint8), ctx.affine, None)
-    model = _voxel_model(ctx, label, hemi, rng)
-    run_data = _plan_runs(ctx, model, rng)
-    noise_pct = _noise_levels(ctx, model, run_data, rng)
-    task = ctx.progress.add_task(f"{sub} runs", total=len(run_data))
-    pending: list = []
-    short_rows: list[list] = []
-    for i, (run, text, n_vol, n_expected, length, signal) in enumerate(run_data):
-        func = ctx.root / sub / run["session"] / "func"
-        func.mkdir(parents=True, exist_ok=True)
-        stem = f"{sub}_{run['session']}_task-{TASK}_run-{run['run']:02d}"
-        (func / f"{stem}_events.tsv").write_text(text, encoding="utf-8")
-        _write_json(func / f"{stem}_bold.json", ctx.sidecar)
-        vol = _run_volume(ctx, model, noise_pct, s, i, n_vol, n_expected, signal)
-        # gzip (zlib releases the GIL) runs beside the next run's arithmetic.
-        pending.append(ctx.writer.submit(_save_nifti, func / f"{stem}_bold.nii.gz", vol, ctx.affine, preset.tr))
-        while len(pending) > 3:
-            pending.pop(0).result()
-            ctx.progress.advance(task)
-        if n_vol < n_expected:
-            short_rows.append([stem, n_vol, n_expected, f"{length:g}", f"{(n_expected - n_vol) * preset.tr:g}"])
-    while pending:
-        pending.pop(0).result()
+    hvc = np.isin(subj.label, [ROIS.index(r) for r in ("LOC", "FFA", "PPA", "HVC")])
+    for h, hname in enumerate(HEMISPHERES):
+        for i, roi in enumerate(ROIS):
+            m = (hvc if roi == "HVC" else subj.label == i) & (subj.hemi == h)
+            _save_nifti(anat / f"{sub}_mask_{hname}_{roi}.nii.gz", m.astype(np.uint8), ctx.affine, None)
+
+
+def _run_plans(ctx: _Context, subj: Subject) -> list[dict]:
+    """Every run of one subject: events, length (one training run cut short), head position and motion."""
+    preset = ctx.preset
+    rng = _rng(ctx.seed, STREAM_SCHEDULE, subj.index)
+    n_extra = (len(ctx.stim_by_split["artificial"]), len(ctx.stim_by_split["letter"]))
+    schedule = run_schedule(preset, *n_extra, rng)
+    # One run cut short, like the 47 short runs of ds001506 (e.g. 233 instead of 239 volumes).
+    short = {int(rng.choice([i for i, r in enumerate(schedule) if r["split"] == "train"])): int(rng.integers(1, 7))}
+    motion_rng = _rng(ctx.seed, STREAM_MOTION, subj.index)
+    sessions: dict[str, np.ndarray] = {}
+    plans = []
+    for i, run in enumerate(schedule):
+        text, onsets, durations, length = events_table(run, ctx.stim_by_split[run["split"]], preset, rng)
+        n_expected = int(round(length / preset.tr))
+        n_vol = n_expected - short.get(i, 0)
+        coreg, hmc = np.eye(4), np.tile(np.eye(4), (n_vol, 1, 1))
+        if preset.motion:
+            if run["session"] not in sessions:
+                sessions[run["session"]] = session_position(preset.motion_params, motion_rng)
+            offset, series = run_motion(preset.motion_params, n_vol, motion_rng)
+            coreg, hmc = run_transforms(sessions[run["session"]], offset, series, preset.motion_params)
+        stem = f"sub-{subj.index:02d}_{run['session']}_task-{TASK}_run-{run['run']:02d}"
+        plans.append(
+            {"index": i, "run": run, "text": text, "onsets": onsets, "durations": durations, "length": length,
+             "n_vol": n_vol, "n_expected": n_expected, "coreg": coreg, "hmc": hmc, "stem": stem}
+        )  # fmt: skip
+    return plans
+
+
+def _head_series(ctx: _Context, subj: Subject, heights: np.ndarray, plan: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One run's percent signal change at the ROI voxels and its head images (T, N) on the T1w grid."""
+    preset, params = ctx.preset, ctx.preset.params
+    run, n_vol = plan["run"], plan["n_vol"]
+    images = np.array([img for img, _ in run["blocks"]])
+    rows = heights[ctx.offsets[run["split"]] + images - 1]
+    peaks = quantized_peaks(subj, params.hrf_peak_step)
+    signal = noise_free_series(peaks, rows, plan["onsets"], plan["durations"], n_vol, preset.tr)
+    rng = _rng(ctx.seed, STREAM_RUN_NOISE, subj.index, plan["index"])
+    brain = run_noise(subj, params, n_vol, plan["n_expected"], preset.voxel_mm, rng)
+    brain[:, subj.roi_in_brain] += signal
+    pct = np.empty((n_vol, int(np.prod(subj.grid))), dtype=np.float32)
+    outside = np.flatnonzero(~subj.brain.reshape(-1))
+    pct[:, outside] = THERMAL_PCT * rng.standard_normal((n_vol, len(outside)), dtype=np.float32)
+    pct[:, subj.brain_index] = brain
+    roi_series = brain[:, subj.roi_in_brain]
+    del brain
+    baseline = subj.baseline.reshape(1, -1)
+    pct *= baseline / np.float32(100.0)
+    pct += baseline  # the head image: baseline x (1 + percent / 100), in place
+    return roi_series, pct
+
+
+def _simulate_run(ctx: _Context, subj: Subject, heights: np.ndarray, plan: dict) -> tuple | None:
+    """Write one run (BOLD, events, sidecar, fMRIPrep transforms and boldrefs); return its v1 measurement."""
+    from fmri_bench.raw.simulate.oracle import measure_run
+
+    preset, run, n_vol = ctx.preset, plan["run"], plan["n_vol"]
+    roi_series, head = _head_series(ctx, subj, heights, plan)
+    ref = subj.baseline
+    if preset.motion:
+        head, ref = resample_run(head, subj.baseline, ctx.affine, plan["coreg"], plan["hmc"])
+    np.clip(np.rint(head, out=head), 0, 32767, out=head)
+    # NIfTI stores x fastest: each volume in (z, y, x) C order, i.e. an F-contiguous (x, y, z, t) array.
+    vol = np.ascontiguousarray(head.astype(np.int16).reshape(n_vol, *subj.grid).transpose(0, 3, 2, 1)).T
+    sub, stem = f"sub-{subj.index:02d}", plan["stem"]
+    func = ctx.root / sub / run["session"] / "func"
+    deriv = ctx.root / "derivatives" / "fmriprep" / sub / run["session"] / "func"
+    func.mkdir(parents=True, exist_ok=True)
+    deriv.mkdir(parents=True, exist_ok=True)
+    (func / f"{stem}_events.tsv").write_text(plan["text"], encoding="utf-8")
+    _write_json(func / f"{stem}_bold.json", ctx.sidecar)
+    _save_nifti(func / f"{stem}_bold.nii.gz", vol, ctx.affine, preset.tr)
+    write_fmriprep_transforms(deriv, stem, plan["coreg"], plan["hmc"])
+    for suffix in BOLDREF_SUFFIXES:
+        _save_nifti(deriv / f"{stem}{suffix}", np.asarray(ref, dtype=np.float32), ctx.affine, None)
+    if run["split"] not in ("train", "test"):
+        return None
+    windows = standard_blocks(preset, plan["onsets"], n_vol, preset.params)
+    return (run["split"], *measure_run(roi_series, run["blocks"], windows))
+
+
+def _write_subject_runs(ctx: _Context, subj: Subject, heights: np.ndarray) -> tuple[list[list], Measurement]:
+    """Write one subject's masks and runs (two at a time); return its short-run rows and the oracle's measurement."""
+    preset, sub = ctx.preset, f"sub-{subj.index:02d}"
+    _write_masks(ctx, subj, sub)
+    plans = _run_plans(ctx, subj)
+    task = ctx.progress.add_task(f"{sub} runs", total=len(plans))
+    measurement = Measurement(subj.n_voxels, {"train": preset.n_train, "test": preset.n_test})
+
+    def job(plan: dict) -> tuple | None:
+        out = _simulate_run(ctx, subj, heights, plan)
         ctx.progress.advance(task)
+        return out
+
+    for result in ctx.pool.map(job, plans):  # in run order: the sums do not depend on the threading
+        if result is not None:
+            measurement.add(*result)
     ctx.progress.remove_task(task)
-    heights = model.pop("heights")
-    _save_arrays(
-        ctx.deriv / sub,
-        {
-            **model,
-            "noise_pct": noise_pct,
-            "heights_train": heights[: preset.n_train],
-            "heights_test": heights[preset.n_train :],
-        },
+    short_rows = [
+        [p["stem"], p["n_vol"], p["n_expected"], f"{p['length']:g}", f"{(p['n_expected'] - p['n_vol']) * preset.tr:g}"]
+        for p in plans
+        if p["n_vol"] < p["n_expected"]
+    ]
+    _write_runs_table(ctx, subj, plans)
+    return short_rows, measurement
+
+
+def _write_subject_truth(ctx: _Context, subj: Subject, heights: np.ndarray, components: np.ndarray) -> None:
+    """The subject's ground truth in ``derivatives/simulation/sub-XX/`` (arrays follow ``roi_voxel_index``)."""
+    truth = {
+        "roi_voxel_index": subj.roi_index,
+        "roi_label": np.array([ROIS.index(r) for r in subj.roi]),
+        "roi_hemisphere": subj.hemi.reshape(-1)[subj.roi_index],
+        **{name: getattr(subj, name) for name in ("prf_x", "prf_y", "prf_sigma", "ecc", "angle", "amp", "hrf_peak")},
+        "noise_sd": subj.noise_sd[subj.roi_in_brain],
+        "global_loading": subj.global_loading[subj.roi_in_brain],
+        "baseline": subj.baseline,
+        "components_test": components,
+        **{f"tuning_{k}": np.asarray(v) for k, v in subj.tuning.items()},
+        **{f"norm_{k}": np.asarray(v) for k, v in subj.norm.items()},
+    }
+    for split in SPLITS:
+        start = ctx.offsets[split]
+        truth[f"heights_{split}"] = heights[start : start + len(ctx.stim_by_split[split])].astype(np.float32)
+    _save_arrays(ctx.deriv / f"sub-{subj.index:02d}", truth)
+
+
+def _write_runs_table(ctx: _Context, subj: Subject, plans: list[dict]) -> None:
+    """``runs.tsv``: every run, its split, volumes and largest head displacement; ``motion_coreg.npy``."""
+    folder = ctx.deriv / f"sub-{subj.index:02d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "motion_coreg.npy", np.stack([p["coreg"] for p in plans]), allow_pickle=False)
+    _write_tsv(
+        folder / "runs.tsv",
+        ["run", "split", "volumes", "max_motion_mm"],
+        [
+            [p["stem"], p["run"]["split"], p["n_vol"], f"{_max_displacement(p, ctx.affine, subj.grid):.3f}"]
+            for p in plans
+        ],
     )
-    return short_rows
+
+
+def _max_displacement(plan: dict, affine: np.ndarray, grid: tuple[int, int, int]) -> float:
+    """The largest distance (mm) any grid point moves from its T1w position in any volume of the run."""
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in grid], indexing="ij")).reshape(3, -1)
+    points = affine @ np.vstack([corners, np.ones((1, corners.shape[1]))])
+    moved = np.einsum("tij,jk,kn->tin", plan["hmc"], plan["coreg"], points)
+    return float(np.linalg.norm(moved[:, :3] - points[None, :3], axis=1).max())
+
+
+def _write_oracle(ctx: _Context, subj: Subject, heights: np.ndarray, measurement: Measurement) -> tuple[str, dict]:
+    """Decode the test images with the oracle; save the reconstructions and return their pixel figures."""
+    from fmri_bench.stats import correlation_matrix, pearson_rows
+
+    preset, sub = ctx.preset, f"sub-{subj.index:02d}"
+    train = ctx.images[: preset.n_train]
+    recon = oracle_reconstructions(subj, preset, heights[: preset.n_train], train, measurement)
+    np.save(ctx.deriv / sub / "oracle_test.npy", recon, allow_pickle=False)
+    targets = ctx.images[ctx.offsets["test"] : ctx.offsets["test"] + preset.n_test].astype(np.float64) / 255.0
+    guess = recon.astype(np.float64) / 255.0
+    r = correlation_matrix(targets, guess)
+    ident = (r < np.diag(r)[None, :]).sum(axis=0) / max(len(r) - 1, 1)
+    return sub, {
+        "pixel_correlation": float(pearson_rows(targets, guess).mean()),
+        "pixel_identification": float(ident.mean()),
+        "pixel_mse": float(((targets - guess) ** 2).mean()),
+    }
+
+
+def _oracle_record(scores: dict[str, dict]) -> dict:
+    return {
+        "name": "oracle (true encoding model)",
+        "reconstructions": "<subject>/oracle_test.npy: uint8 (n_test, H, W, 3), test image_index order",
+        "construction": "fmri_bench.raw.simulate.oracle (Wiener decoder from the true noise-free training "
+        "responses and the known noise covariance, applied to the measured test data averaged over repetitions)",
+        "figures": "at the stimulus resolution: pixel_correlation = mean Pearson r of flattened RGB; "
+        "pixel_identification = two-way identification on pixels (chance 0.5); pixel_mse. The leaderboard's "
+        "oracle row scores the same reconstructions with every metric of its protocol.",
+        "subjects": scores,
+    }
 
 
 def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, short_rows: list[list]) -> None:
@@ -529,16 +488,12 @@ def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, shor
         "simulator_version": SIMULATOR_VERSION,
         "size": preset.name,
         "seed": seed,
-        "snr": preset.snr,
-        "snr_definition": "per ROI voxel: sd over time of the noise-free signal (run means removed) / sd of the AR(1) noise",
-        "ar_rho": preset.ar_rho,
-        "drift_pct": preset.drift_pct,
-        "hrf": "SPM canonical (= nilearn.glm.first_level.spm_hrf), sampled at TR/16, read at volume start",
-        "features": list(FEATURES),
-        "feature_grid": FEATURE_GRID,
-        "levels": list(LEVELS),
-        "roi_level": _ROI_LEVEL,
+        "motion": preset.motion,
+        "model": "fmri_bench/raw/simulate (package docstring): Gabor-energy pRF model of V1-hV4, "
+        "higher-order features in LOC/FFA/PPA, subject-specific share, per-voxel HRFs, spatially "
+        "correlated noise, head motion when 'motion' is true",
         "rois": list(ROIS),
+        "splits": {s: f"heights_{s}.npy rows: image_index 1..n" for s in SPLITS},
         "preset": preset.as_dict(),
         "subjects": [f"sub-{s:02d}" for s in range(1, preset.n_subjects + 1)],
         "short_runs": [r[0] for r in short_rows],
@@ -564,28 +519,53 @@ def _write_metadata(root: Path, deriv: Path, preset: SizePreset, seed: int, shor
     (root / "README").write_text(
         "# fmri-bench synthetic dataset\n\n"
         f"SYNTHETIC data written by `fmri-bench simulate` (simulator version {SIMULATOR_VERSION}, "
-        f"size={preset.name}, seed={seed}). It is laid out like OpenNeuro ds001506 1.3.x "
+        f"size={preset.name}, seed={seed}, motion={preset.motion}). It is laid out like OpenNeuro ds001506 1.3.x "
         "(Deep Image Reconstruction) but holds no real brain data: the BOLD comes from a known "
         "encoding model of procedural images (see fmri_bench/raw/simulate/ and derivatives/simulation/).\n\n"
         f"- {preset.n_subjects} subjects, {preset.n_train} training images x {preset.train_reps}, "
-        f"{preset.n_test} test images x {preset.test_reps}\n"
-        f"- grid {nx}x{ny}x{nz} at {preset.voxel_mm:g} mm, TR {preset.tr:g} s, SNR {preset.snr:g}\n"
-        "- stimuli/<stimulus_name>.png: the images; stimulus wnids >= n90000000 are not ImageNet ids\n",
+        f"{preset.n_test} test images x {preset.test_reps}, 40 colour shapes x {preset.artificial_reps}, "
+        f"10 letters x {preset.letter_reps}\n"
+        f"- grid {nx}x{ny}x{nz} at {preset.voxel_mm:g} mm, TR {preset.tr:g} s\n"
+        "- stimuli/<stimulus_name>.png: the images; stimulus wnids >= n90000000 are not ImageNet ids\n"
+        "- derivatives/fmriprep: the true head-motion and coregistration transforms, named as fMRIPrep 23.2 names them\n"
+        "- derivatives/simulation: the ground truth and the oracle decoder's reconstructions\n",
         encoding="utf-8",
     )
     (root / "CHANGES").write_text(f"{SIMULATOR_VERSION} synthetic\n  - simulated by fmri-bench\n", encoding="utf-8")
-    (root / "sourcedata").mkdir(exist_ok=True)
     (root / "sourcedata" / "README").write_text(
-        "# ROI mask images (synthetic)\n\n'sourcedata/sub-*/anat' holds binary ROI masks on the EPI grid, "
-        "named '<subject>_mask_<hemisphere>_<ROI>.nii.gz' as in ds001506.\n",
+        "# ROI mask images (synthetic)\n\n'sourcedata/sub-*/anat' holds binary ROI masks on a grid of the EPI's "
+        "size coregistered to the T1w space (the head moves in the BOLD, the masks do not), named "
+        "'<subject>_mask_<hemisphere>_<ROI>.nii.gz' as in ds001506.\n",
         encoding="utf-8",
+    )
+
+
+def _write_fmriprep_description(root: Path) -> None:
+    """derivatives/fmriprep/dataset_description.json, as the OpenNeuroDerivatives release has it, but honest."""
+    _write_json(
+        root / "derivatives" / "fmriprep" / "dataset_description.json",
+        {
+            "Name": "fMRIPrep - fMRI PREProcessing workflow (simulated: the true transforms)",
+            "BIDSVersion": "1.4.0",
+            "DatasetType": "derivative",
+            "GeneratedBy": [
+                {
+                    "Name": "fmri-bench simulate",
+                    "Version": SIMULATOR_VERSION,
+                    "Description": "the simulation's true head-motion and coregistration transforms, written with "
+                    "nitransforms as fMRIPrep 23.2.1 writes its minimal outputs",
+                }
+            ],
+            "SourceDatasets": [{"URL": "../../"}],
+            "License": "CC0",
+        },
     )
 
 
 def noise_free_signal(
     root: str | os.PathLike[str], subject: str, events_path: str | os.PathLike[str], n_volumes: int
 ) -> np.ndarray:
-    """Rebuild one run's noise-free signal (percent change) in the ROI voxels.
+    """Rebuild one run's noise-free signal (percent signal change) at the ROI voxels.
 
     Parameters
     ----------
@@ -594,20 +574,24 @@ def noise_free_signal(
     subject : str
         e.g. ``"sub-01"``.
     events_path : path-like
-        The run's events.tsv; its session name says whether it is a test run.
+        The run's events.tsv; its session name says which stimulus set it shows.
     n_volumes : int
         Volumes in the run's BOLD file.
 
     Returns
     -------
     ndarray, shape (n_volumes, n_roi_voxels)
-        In the order of ``derivatives/simulation/<subject>/roi_voxel_index.npy``.
+        In the order of ``derivatives/simulation/<subject>/roi_voxel_index.npy``, before head motion.
     """
     root = Path(root)
     info = json.loads(_record_path(root).read_text(encoding="utf-8"))
-    tr = float(info["preset"]["tr"])
-    split = "test" if "NaturalImageTest" in Path(events_path).name else "train"
-    heights = np.load(root / "derivatives" / "simulation" / subject / f"heights_{split}.npy", allow_pickle=False)
-    onset, dur, _, image = _read_events(Path(events_path))
-    X = block_regressors(onset, dur, n_volumes, tr)
-    return X @ heights[image - 1]
+    preset = info["preset"]
+    name = Path(events_path).name
+    labels = {"NaturalImageTest": "test", "ArtificialImage": "artificial", "LetterImage": "letter"}
+    split = next((s for label, s in labels.items() if label in name), "train")
+    folder = root / "derivatives" / "simulation" / subject
+    heights = np.load(folder / f"heights_{split}.npy", allow_pickle=False).astype(np.float64)
+    peak = np.load(folder / "hrf_peak.npy", allow_pickle=False)
+    step = float(preset["params"]["hrf_peak_step"])
+    onset, duration, _, image = read_events(Path(events_path))
+    return noise_free_series(np.round(peak / step) * step, heights[image - 1], onset, duration, n_volumes, preset["tr"])
