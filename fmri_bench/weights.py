@@ -251,6 +251,14 @@ _declare(
 )
 _declare(
     Backbone(
+        "vgg19",
+        "torchvision VGG19, IMAGENET1K_V1 (the network of Shen et al. 2019; the icnn baseline on real data)",
+        lambda: _tv().vgg19(weights=None),
+        (WeightFile("vgg19-dcbb9e9d.pth", "dcbb9e9d", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"),),
+    )
+)
+_declare(
+    Backbone(
         "squeezenet1_0",
         "torchvision SqueezeNet 1.0 (official, or the Deep-Compression ImageNet file)",
         lambda: _tv().squeezenet1_0(weights=None),

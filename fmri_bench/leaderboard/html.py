@@ -33,6 +33,7 @@ def _html_table(table: Table, index: int) -> str:
             tds.append(f'<td data-value="{e(value)}"{cls}{title}>{e(format_cell(cell))}</td>')
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(tds) + "</tr>")
     notes = "".join(f"<li>n/a in {e(label)}: {e(reason)}</li>" for label, reason in table.notes())
+    notes += "".join(f"<li>{e(note)}</li>" for note in table.network_notes())
     return (
         f'<h2>{e(table.title)}</h2>\n<table class="board" id="board-{index}">\n<thead><tr>{"".join(head)}'
         f"</tr></thead>\n<tbody>\n"

@@ -118,6 +118,10 @@ def _markdown_table(table: Table) -> str:
     if notes:
         out.append("")
         out.extend(f"- n/a in {escape(label)}: {escape(reason)}" for label, reason in notes)
+    networks = table.network_notes()
+    if networks:
+        out.append("")
+        out.extend(f"- {escape(note)}" for note in networks)
     return "\n".join(out)
 
 

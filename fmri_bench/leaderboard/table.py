@@ -124,6 +124,36 @@ class Table:
                     seen[(labels[key], cell.reason)] = None
         return list(seen)
 
+    def network_notes(self) -> list[str]:
+        """One line per entry whose submissions declare the networks they ran (sidecar ``networks``).
+
+        A method that optimises its images with a network the table's metrics also read
+        (icnn with SqueezeNet, say) is flagged, with those metrics named.
+
+        Returns
+        -------
+        list of str
+        """
+        from fmri_bench.metrics import PROTOCOLS, get_protocol
+
+        declared: dict[str, dict[str, None]] = {}
+        for line in self.lines:
+            sidecar = line.row.get("sidecar") if isinstance(line.row.get("sidecar"), dict) else {}
+            networks = sidecar.get("networks") if isinstance(sidecar.get("networks"), list) else []
+            for network in networks:
+                declared.setdefault(line.name, {})[str(network)] = None
+        proto = get_protocol(self.protocol if self.protocol in PROTOCOLS else None) if declared else None
+        notes = []
+        for name, networks in declared.items():
+            shared = [
+                label
+                for key, label, _ in self.columns
+                if key in proto.names() and proto.metric(key).backbone in networks
+            ]
+            note = f"{name} runs the network {', '.join(networks)}"
+            notes.append(note + (f", which this table's {', '.join(shared)} also reads" if shared else ""))
+        return notes
+
 
 def metric_columns(rows: list[dict[str, Any]], protocol: str | None = None) -> list[Column]:
     """Columns of a reconstruction table: the protocol's metrics in their order, then unknown keys.

@@ -59,7 +59,7 @@ def render_terminal(
             if any(ln.shown(c[0]).value is not None or ln.shown(c[0]).text for ln in table.lines)
         ]
         notes = table.notes()
-        caption = "\n".join(f"n/a in {label}: {reason}" for label, reason in notes) or None
+        caption = "\n".join([*(f"n/a in {label}: {reason}" for label, reason in notes), *table.network_notes()]) or None
         rt = RichTable(title=escape(table.title), caption=escape(caption) if caption else None, caption_justify="left")
         rt.add_column("entry", overflow="fold")
         rt.add_column("subject", overflow="fold")

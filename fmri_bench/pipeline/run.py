@@ -241,7 +241,10 @@ class _Run:
     split: str = "test"
 
     def provenance(self, data: PreparedData) -> dict[str, Any]:
+        # A baseline that runs a network the metrics may also use declares it (``networks_``).
+        networks = [str(n) for n in getattr(self.estimator, "networks_", [])]
         return {
+            **({"networks": networks} if networks else {}),
             "baseline": self.name,
             "kind": self.estimator.kind,
             "origin": BASELINES.origin(self.name),

@@ -1,0 +1,513 @@
+"""Feature-matching image reconstruction (iCNN; Shen, Horikawa, Majima & Kamitani 2019).
+
+Shen G, Horikawa T, Majima K, Kamitani Y (2019). Deep image reconstruction from human brain
+activity. PLoS Comput Biol 15(1): e1006633. https://doi.org/10.1371/journal.pcbi.1006633
+
+Two steps, as the authors do them:
+
+1. **Feature decoding.** A CNN's features of the training images are regressed on the
+   fMRI, layer by layer. The authors decode every unit with sparse linear regression
+   (Horikawa & Kamitani 2017, voxels preselected by correlation); here one ridge per
+   layer (:class:`sklearn.linear_model.RidgeCV`, leave-one-out alpha) on the leading
+   principal components of the standardized fMRI, an accepted substitute. To keep it
+   fast, each convolutional layer is average-pooled to at most ``grid`` x ``grid``
+   positions (the loss below is computed on the same pooled features). The decoded
+   features are then rescaled as the authors do ("Correct the norm of the decoded CNN
+   features", KamitaniLab/DeepImageReconstruction@e9c4346a ``1_reconstruct_natural_image.py``
+   and ``icnn.utils.estimate_cnn_feat_std`` of KamitaniLab/icnn@793e58a9): each image's
+   decoded layer is divided by its own feature SD (per-channel SD over positions, averaged
+   over channels; plain SD for vectors) and multiplied by the mean SD of the true features
+   (theirs: estimated from 10000 images; here: the training images).
+
+2. **Image optimisation.** Minimise, per image, the weighted feature-matching loss
+   ``sum_l w_l ||phi_l(x) - t_l||^2`` (their ``loss_type='l2'``: a sum of squared errors),
+   with the authors' layer weights ``w_l = 1 / ||t_l||^2`` normalised to sum to one
+   (same scripts). The optimiser is their gradient descent with momentum,
+   ``icnn_gd.reconstruct_image`` of KamitaniLab/icnn@793e58a9 (``icnn/icnn_gd.py``), whose
+   PyTorch port is ``bdpy.recon.torch.icnn.reconstruct`` of KamitaniLab/bdpy@d86199fc
+   (https://github.com/KamitaniLab/bdpy/blob/d86199fc0683fe257dc0a3d474a1abdc81b0249f/bdpy/recon/torch/icnn.py),
+   with the same defaults: the image in 0-255 units minus the mean pixel, started at the
+   mean (the authors' ``initial_image`` of the mean ImageNet colour; here the training
+   images' mean colour); for iteration ``t`` of ``T``, every schedule linear from its start
+   to its end value (``v_t = v_0 + t (v_1 - v_0) / T``): gradient divided by its mean
+   absolute value, ``delta = momentum * delta + grad``, ``x -= lr * delta``, then L2 decay
+   ``x *= 1 - decay``, then a Gaussian blur of width ``sigma``; lr 2 -> 1e-10, momentum
+   0.9, decay 0.2 -> 1e-10, sigma 2 -> 0.5 px (at their 224 px), 200 iterations, no
+   jitter (``image_jitter=False``). The paper's figures without a generator used L-BFGS
+   (``icnn_lbfgs``, 200 iterations, ``2_reconstruct_natural_image_without_DGN.py``); the
+   generator-prior variant (DGN: optimise the generator's input with the same
+   gradient descent, decay 0.01, bounded input) is not implemented here.
+
+Every images of a batch are optimised together (the loss is a sum of per-image terms and
+the gradient is normalised per image, so each image follows its own trajectory). The blur
+uses reflected borders (torch's ``reflect``, which skips the edge pixel; scipy's
+``gaussian_filter`` in theirs repeats it), kernel radius ``4 sigma``.
+
+Networks: VGG19 as the authors (all 16 conv and 3 fc layers, before their ReLU), or the
+offline SqueezeNet 1.0 / MobileNetV2 of ``../shared/weights`` on the embedded dataset
+(:data:`NETWORKS`). Activations are taken before the following in-place ReLU: the network
+is copied with ``inplace=False`` so hooked outputs are not overwritten.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fmri_bench.errors import FmriBenchError
+
+_VGG19_CONV = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A backbone of :mod:`fmri_bench.weights` and the layers whose features are matched.
+
+    Attributes
+    ----------
+    backbone : str
+        The declared backbone (its weights come from the torch cache, never downloaded here).
+    layers : tuple of str
+        Module names in forward order (``features.<i>``, ``classifier.<i>``).
+    input_size : int
+        The side the images are resized to before the network; 0 keeps their own size.
+    """
+
+    backbone: str
+    layers: tuple[str, ...]
+    input_size: int = 0
+
+
+NETWORKS: dict[str, Network] = {
+    # Shen et al.: every conv and fc layer of VGG19 (before ReLU), 224 px input.
+    "vgg19": Network(
+        "vgg19", tuple(f"features.{i}" for i in _VGG19_CONV) + ("classifier.0", "classifier.3", "classifier.6"), 224
+    ),
+    # The offline networks: one layer per resolution stage, the images' own size.
+    "mobilenet_v2": Network("mobilenet_v2", ("features.1", "features.3", "features.6", "features.13", "features.18")),
+    "squeezenet1_0": Network("squeezenet1_0", ("features.0", "features.4", "features.8", "features.12")),
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The optimiser's schedules: each (start, end), linear over ``n_iter`` iterations.
+
+    Defaults are the authors' (``icnn_gd``; ``bdpy.recon.torch.icnn.reconstruct``), with
+    ``sigma`` in pixels of the optimised image.
+    """
+
+    n_iter: int = 200
+    lr: tuple[float, float] = (2.0, 1e-10)
+    momentum: tuple[float, float] = (0.9, 0.9)
+    decay: tuple[float, float] = (0.2, 1e-10)
+    sigma: tuple[float, float] = (2.0, 0.5)
+
+    def at(self, it: int) -> tuple[float, float, float, float]:
+        """The (lr, momentum, decay, sigma) of iteration ``it`` (``v0 + it (v1 - v0) / n_iter``).
+
+        Parameters
+        ----------
+        it : int
+            The iteration, from 0.
+
+        Returns
+        -------
+        tuple of float
+        """
+        return tuple(a + it * (b - a) / self.n_iter for a, b in (self.lr, self.momentum, self.decay, self.sigma))
+
+
+def _steps(model: Any) -> list[tuple[str, Any]]:
+    """The network as a list of named steps run in order (``features``, then VGG's head)."""
+    import torch
+
+    steps = [(f"features.{i}", m) for i, m in enumerate(model.features)]
+    if hasattr(model, "avgpool") and hasattr(model, "classifier"):
+        steps += [("avgpool", model.avgpool), ("flatten", torch.nn.Flatten())]
+        steps += [(f"classifier.{i}", m) for i, m in enumerate(model.classifier)]
+    return steps
+
+
+class FeatureNet:
+    """A backbone truncated after its last matched layer: images -> pooled features per layer.
+
+    Parameters
+    ----------
+    network : Network
+        The backbone and layers.
+    grid : int
+        Convolutional layers are average-pooled to at most ``grid`` x ``grid`` positions.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    input_size : int, optional
+        Overrides ``network.input_size`` (0: the images' own size).
+
+    Raises
+    ------
+    fmri_bench.weights.WeightsError
+        The backbone's weights are not in the torch cache (one line: what to fetch).
+    """
+
+    def __init__(self, network: Network, grid: int, device: str, input_size: int | None = None) -> None:
+        import torch
+
+        from fmri_bench.weights import load_backbone
+
+        shared, resolved = load_backbone(network.backbone)
+        model = copy.deepcopy(shared)  # the loaded network is shared: never modify it
+        for module in model.modules():
+            if hasattr(module, "inplace"):
+                module.inplace = False
+        # The metrics turn the shared network channels-last for speed; one memory format here
+        # keeps a seed's bytes the same whether or not a metric ran first in the process.
+        model = model.to(device, memory_format=torch.contiguous_format).eval().requires_grad_(False)
+        names = [name for name, _ in _steps(model)]
+        missing = [layer for layer in network.layers if layer not in names]
+        if missing:
+            raise FmriBenchError(f"{network.backbone} has no layer {missing[0]!r}; expected one of {names}")
+        last = max(names.index(layer) for layer in network.layers)
+        self.steps = _steps(model)[: last + 1]
+        self.layers = network.layers
+        self.grid = int(grid)
+        self.input_size = network.input_size if input_size is None else int(input_size)
+        wf = resolved.file
+        self.mean = torch.tensor(wf.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(wf.std, device=device).view(1, 3, 1, 1)
+        self.device = device
+        self.sha256 = resolved.sha256
+
+    def __call__(self, images: Any) -> list[Any]:
+        """Pooled, flattened features of each layer for float images in [0, 1].
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape (B, 3, H, W)
+            RGB in [0, 1].
+
+        Returns
+        -------
+        list of torch.Tensor, shape (B, D_l)
+            One per layer, in ``layers`` order.
+        """
+        import torch.nn.functional as F
+
+        x = (images - self.mean) / self.std
+        if self.input_size and x.shape[-1] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+        out = {}
+        for name, step in self.steps:
+            x = step(x)
+            if name in self.layers:
+                out[name] = _pool(x, self.grid)
+        return [out[layer].flatten(1) for layer in self.layers]
+
+    def shapes(self, size: int) -> list[tuple[int, ...]]:
+        """Each layer's pooled feature shape for ``size`` px images ((C, h, w) or (D,)).
+
+        Parameters
+        ----------
+        size : int
+            Image side.
+
+        Returns
+        -------
+        list of tuple
+        """
+        import torch
+
+        x = torch.zeros(1, 3, size, size, device=self.device)
+        x = (x - self.mean) / self.std
+        if self.input_size:
+            x = torch.nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear")
+        shapes = {}
+        with torch.no_grad():
+            for name, step in self.steps:
+                x = step(x)
+                if name in self.layers:
+                    shapes[name] = tuple(_pool(x, self.grid).shape[1:])
+        return [shapes[layer] for layer in self.layers]
+
+    def extract(self, images: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:
+        """Features of float images in [0, 1] (no gradient), in batches.
+
+        Parameters
+        ----------
+        images : ndarray, float32, shape (N, 3, H, W)
+            RGB in [0, 1].
+        batch_size : int
+            Images per forward pass.
+
+        Returns
+        -------
+        list of ndarray, float32, shape (N, D_l)
+        """
+        import torch
+
+        chunks: list[list[np.ndarray]] = [[] for _ in self.layers]
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(self.device)
+                for i, feat in enumerate(self(batch)):
+                    chunks[i].append(feat.cpu().numpy())
+        return [np.concatenate(c).astype(np.float32) for c in chunks]
+
+
+def _pool(x: Any, grid: int) -> Any:
+    """Average-pool a (B, C, H, W) activation to at most ``grid`` x ``grid`` positions."""
+    import torch.nn.functional as F
+
+    if x.ndim == 4 and (x.shape[-1] > grid or x.shape[-2] > grid):
+        return F.adaptive_avg_pool2d(x, (min(grid, x.shape[-2]), min(grid, x.shape[-1])))
+    return x
+
+
+def feature_sd(features: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Each row's feature SD as the authors estimate it (``estimate_cnn_feat_std``).
+
+    Convolutional layers: the SD over positions of each channel, averaged over channels;
+    vectors (or 1 x 1 maps): the plain SD.
+
+    Parameters
+    ----------
+    features : ndarray, shape (N, D)
+        Flattened features of one layer.
+    shape : tuple of int
+        The layer's per-image shape, (C, h, w) or (D,).
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    features = np.asarray(features, dtype=np.float64)
+    if len(shape) == 3 and shape[1] * shape[2] > 1:
+        per_channel = features.reshape(len(features), shape[0], -1).std(axis=2)
+        return per_channel.mean(axis=1)
+    return features.std(axis=1)
+
+
+def rescale_features(decoded: np.ndarray, shape: tuple[int, ...], target_sd: float) -> np.ndarray:
+    """The authors' norm correction: ``decoded / feature_sd(decoded) * target_sd``, per image.
+
+    Parameters
+    ----------
+    decoded : ndarray, shape (N, D)
+        Decoded features of one layer.
+    shape : tuple of int
+        The layer's per-image shape.
+    target_sd : float
+        The mean feature SD of the true features (training images).
+
+    Returns
+    -------
+    ndarray, float32, shape (N, D)
+    """
+    sd = feature_sd(decoded, shape)
+    sd = np.where(sd > 0, sd, 1.0)
+    return (decoded / sd[:, None] * target_sd).astype(np.float32)
+
+
+def layer_weights(targets: list[np.ndarray]) -> np.ndarray:
+    """The authors' layer weights: ``1 / ||t_l||^2`` per image, normalised to sum to one.
+
+    Parameters
+    ----------
+    targets : list of ndarray, shape (N, D_l)
+        The target features of each layer.
+
+    Returns
+    -------
+    ndarray, float32, shape (N, n_layers)
+    """
+    norms = np.stack([np.sum(np.asarray(t, dtype=np.float64) ** 2, axis=1) for t in targets], axis=1)
+    inverse = 1.0 / np.maximum(norms, 1e-12)
+    return (inverse / inverse.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class FeatureDecoder:
+    """fMRI -> CNN features, one ridge per layer on the PCA of the standardized fMRI.
+
+    Parameters
+    ----------
+    n_components : int
+        Principal components (clipped to the data).
+    random_state : int
+        Seed of the units each layer's alpha is chosen on (the PCA is exact).
+    max_cv_targets : int
+        Each layer's alpha (:class:`~sklearn.linear_model.RidgeCV`, efficient leave-one-out)
+        is chosen on at most this many of its units, drawn at random; every unit is then fit
+        with it (leave-one-out over 15 alphas costs n_samples x n_units per alpha).
+    """
+
+    def __init__(self, n_components: int = 300, random_state: int = 0, max_cv_targets: int = 500) -> None:
+        self.n_components = n_components
+        self.random_state = random_state
+        self.max_cv_targets = max_cv_targets
+
+    def fit(self, X: np.ndarray, features: list[np.ndarray]) -> FeatureDecoder:
+        """Fit the shared PCA and one ridge per layer.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_samples, n_voxels)
+            Training fMRI.
+        features : list of ndarray, shape (n_samples, D_l)
+            The training images' features, one array per layer.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import Ridge, RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
+
+        from fmri_bench.estimators.decoders import DEFAULT_ALPHAS
+
+        n = max(1, min(int(self.n_components), X.shape[0] - 1, X.shape[1]))
+        self.embed_ = make_pipeline(StandardScaler(), PCA(n_components=n, svd_solver="full"))
+        rng = np.random.default_rng(self.random_state)
+        self.alphas_, self.ridges_ = [], []
+        # One BLAS thread: on a busy 2-core machine two spin-waiting OpenBLAS threads made the
+        # PCA of a 600 x 4128 matrix 7x slower (2.96 s against 0.44 s, measured back to back).
+        with threadpool_limits(limits=1, user_api="blas"):
+            Z = self.embed_.fit_transform(np.asarray(X, dtype=np.float32))
+            for f in features:
+                # Leave-one-out costs n_samples x n_units per alpha: choose the layer's alpha on
+                # at most max_cv_targets of its units, then fit every unit with it.
+                cols = np.sort(rng.choice(f.shape[1], min(f.shape[1], self.max_cv_targets), replace=False))
+                alpha = float(RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(Z, f[:, cols]).alpha_)
+                self.alphas_.append(alpha)
+                self.ridges_.append(Ridge(alpha=alpha).fit(Z, f))
+        return self
+
+    def predict(self, X: np.ndarray) -> list[np.ndarray]:
+        """Decode each layer's features.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, n_voxels)
+            fMRI.
+
+        Returns
+        -------
+        list of ndarray, float32, shape (n, D_l)
+        """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            Z = self.embed_.transform(np.asarray(X, dtype=np.float32))
+            return [ridge.predict(Z).astype(np.float32) for ridge in self.ridges_]
+
+
+def gaussian_blur(x: Any, sigma: float) -> Any:
+    """Blur each channel of (B, C, H, W) with a Gaussian of width ``sigma`` px (radius 4 sigma).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images.
+    sigma : float
+        Standard deviation in pixels; 0 or less returns ``x``.
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    import torch
+    import torch.nn.functional as F
+
+    radius = min(int(4.0 * sigma + 0.5), x.shape[-1] - 1, x.shape[-2] - 1)
+    if sigma <= 0 or radius < 1:
+        return x
+    grid = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (grid / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def feature_loss(net: FeatureNet, images: Any, targets: list[Any], weights: Any) -> Any:
+    """Per-image loss ``sum_l w_l ||phi_l(x) - t_l||^2``.
+
+    Parameters
+    ----------
+    net : FeatureNet
+    images : torch.Tensor, shape (B, 3, H, W)
+        RGB in [0, 1].
+    targets : list of torch.Tensor, shape (B, D_l)
+        Target features.
+    weights : torch.Tensor, shape (B, n_layers)
+        Layer weights.
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+    """
+    feats = net(images)
+    return sum(weights[:, i] * (f - t).pow(2).sum(dim=1) for i, (f, t) in enumerate(zip(feats, targets)))
+
+
+def match_features(
+    net: FeatureNet,
+    targets: list[np.ndarray],
+    weights: np.ndarray,
+    *,
+    size: int,
+    mean_rgb: np.ndarray,
+    schedule: Schedule = Schedule(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimise images so their features match ``targets`` (the authors' ``icnn_gd``), batched.
+
+    Parameters
+    ----------
+    net : FeatureNet
+    targets : list of ndarray, shape (B, D_l)
+        Target features per layer.
+    weights : ndarray, shape (B, n_layers)
+        Layer weights (:func:`layer_weights`).
+    size : int
+        Side of the optimised images.
+    mean_rgb : ndarray, shape (3,)
+        The mean pixel in [0, 1]: the start and the centre of the L2 decay.
+    schedule : Schedule
+        lr, momentum, decay and blur schedules and the number of iterations.
+
+    Returns
+    -------
+    images : ndarray, float32, shape (B, 3, size, size)
+        In [0, 1].
+    loss : ndarray, float32, shape (n_iter + 1, B)
+        Each image's loss before every iteration and after the last.
+    """
+    import torch
+
+    device = net.device
+    t = [torch.as_tensor(np.asarray(a, dtype=np.float32), device=device) for a in targets]
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device)
+    mean255 = torch.as_tensor(np.asarray(mean_rgb, dtype=np.float32) * 255, device=device).view(1, 3, 1, 1)
+    x = torch.zeros(len(w), 3, size, size, device=device)  # 0-255 units, mean subtracted
+    delta = torch.zeros_like(x)
+    history = []
+    for it in range(schedule.n_iter):
+        lr, momentum, decay, sigma = schedule.at(it)
+        x.requires_grad_(True)
+        loss = feature_loss(net, (x + mean255) / 255, t, w)
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        history.append(loss.detach().cpu().numpy())
+        x = x.detach()
+        scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True)
+        grad = grad / torch.where(scale > 0, scale, torch.ones_like(scale))
+        delta = momentum * delta + grad
+        x = gaussian_blur((x - lr * delta) * (1 - decay), sigma)
+    images = ((x + mean255) / 255).clamp(0, 1)
+    with torch.no_grad():
+        history.append(feature_loss(net, images, t, w).cpu().numpy())
+    return images.cpu().numpy().astype(np.float32), np.stack(history).astype(np.float32)

@@ -1,0 +1,208 @@
+"""The icnn baseline (Shen et al. 2019): feature decoding, feature-matching optimisation, safety."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators.feature_matching import (
+    FeatureDecoder,
+    Schedule,
+    feature_sd,
+    gaussian_blur,
+    layer_weights,
+    match_features,
+    rescale_features,
+)
+from fmri_bench.stats import pearson_rows
+
+SQUEEZE = "squeezenet1_0-imagenet-deepcompression.pth"
+ICNN_TINY = {"n_iter": 15, "n_components": 20, "grid": 4}
+
+
+def _images(n: int, size: int = 16, seed: int = 0) -> np.ndarray:
+    """Smooth random RGB images in [0, 1] (N, 3, size, size): blobs of colour, not noise."""
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(0.1, 0.9, size=(n, 3, 4, 4)).astype(np.float32)
+    return np.repeat(np.repeat(low, size // 4, axis=2), size // 4, axis=3)
+
+
+class _LinearNet:
+    """A stand-in FeatureNet: a fixed random conv (pre-ReLU, as the authors' layers) and a pooled deeper layer."""
+
+    device = "cpu"
+
+    def __init__(self) -> None:
+        import torch
+
+        gen = torch.Generator().manual_seed(0)
+        self.w1 = torch.randn(12, 3, 3, 3, generator=gen) / 3
+        self.w2 = torch.randn(16, 12, 3, 3, generator=gen) / 6
+
+    def __call__(self, images):
+        import torch.nn.functional as F
+
+        a = F.conv2d(images, self.w1, padding=1)
+        b = F.avg_pool2d(F.conv2d(F.relu(a), self.w2, padding=1), 2)
+        return [a.flatten(1), b.flatten(1)]
+
+    def extract(self, images: np.ndarray) -> list[np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            return [f.numpy() for f in self(torch.from_numpy(images))]
+
+
+def test_the_feature_decoder_recovers_features_that_are_linear_in_the_fmri() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(260, 40))
+    features = [X @ rng.normal(size=(40, d)) + 0.5 * rng.normal(size=(260, d)) for d in (30, 700)]
+    decoder = FeatureDecoder(n_components=40, max_cv_targets=100).fit(X[:200], [f[:200] for f in features])
+    for predicted, true in zip(decoder.predict(X[200:]), features):
+        assert predicted.shape == true[200:].shape
+        assert pearson_rows(predicted.T, true[200:].T).mean() > 0.95  # every unit decoded
+    # no signal: nothing decoded (the alpha chosen by leave-one-out shrinks it away)
+    noise = FeatureDecoder(n_components=40).fit(X[:200], [rng.normal(size=(200, 30))])
+    assert np.abs(noise.predict(X[200:])[0]).max() < 0.5
+
+
+def test_the_authors_rescaling_and_layer_weights() -> None:
+    rng = np.random.default_rng(1)
+    conv = rng.normal(size=(5, 2 * 3 * 3)) * np.array([1.0, 3.0]).repeat(9)  # channel SDs 1 and 3
+    sd = feature_sd(conv, (2, 3, 3))
+    per_channel = conv.reshape(5, 2, 9).std(axis=2).mean(axis=1)
+    assert np.allclose(sd, per_channel)  # SD per channel over positions, averaged over channels
+    rescaled = rescale_features(conv, (2, 3, 3), 7.0)
+    assert np.allclose(feature_sd(rescaled, (2, 3, 3)), 7.0, rtol=1e-5)
+    vector = rng.normal(size=(5, 10))
+    assert np.allclose(feature_sd(vector, (10,)), vector.std(axis=1))
+    weights = layer_weights([np.full((2, 4), 1.0), np.full((2, 1), 2.0)])  # squared norms 4 and 4
+    assert np.allclose(weights, 0.5)
+    weights = layer_weights([np.full((1, 1), 1.0), np.full((1, 1), 2.0)])  # 1/1 and 1/4, normalised
+    assert np.allclose(weights, [[0.8, 0.2]])
+
+
+def test_the_blur_keeps_the_mean_and_smooths() -> None:
+    import torch
+
+    x = torch.zeros(1, 3, 15, 15)
+    x[:, :, 7, 7] = 1.0
+    blurred = gaussian_blur(x, 1.0)
+    assert torch.allclose(blurred.sum(), x.sum(), rtol=1e-5)
+    assert blurred[0, 0, 7, 7] < 0.2 and blurred[0, 0, 7, 8] > 0.05
+    assert gaussian_blur(x, 0.0) is x
+
+
+def test_the_optimiser_lowers_the_loss_and_inverts_true_features() -> None:
+    from fmri_bench.estimators.torch_support import torch_threads
+
+    net = _LinearNet()
+    images = _images(6)
+    targets = net.extract(images)
+    mean = images.mean(axis=(0, 2, 3))
+    with torch_threads("cpu"):
+        out, loss = match_features(net, targets, layer_weights(targets), size=16, mean_rgb=mean,
+                                   schedule=Schedule(n_iter=60, sigma=(0.5, 0.1)))  # fmt: skip
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    assert loss.shape == (61, 6)
+    assert np.all(loss[-1] < 0.05 * loss[0])  # every image's feature-matching loss fell 20-fold
+    r = pearson_rows(out.reshape(6, -1), images.reshape(6, -1))
+    assert r.min() > 0.9  # the image whose features were given is recovered
+    # the images are told apart: each reconstruction is nearest to its own stimulus
+    distance = ((out[:, None] - images[None]) ** 2).sum(axis=(2, 3, 4))
+    assert np.array_equal(distance.argmin(axis=1), np.arange(6))
+
+
+def test_parameters_are_checked_before_any_work() -> None:
+    from fmri_bench.pipeline.run import make_estimator
+
+    for params, needle in (
+        ({"n_iter": "0"}, "n_iter"),
+        ({"network": "alexnet"}, "network"),
+        ({"momentum": "1.5"}, "momentum"),
+        ({"sigma_start": "-1"}, "sigma_start"),
+        ({"grid": "0"}, "grid"),
+    ):
+        with pytest.raises(FmriBenchError, match=needle) as info:
+            make_estimator("icnn", params, seed=0, device="cpu", memory=None)
+        assert "\n" not in str(info.value)
+    with pytest.raises(FmriBenchError, match="random_state"):
+        make_estimator("icnn", None, seed=-1, device="cpu", memory=None)
+
+
+def test_absent_weights_and_absent_cuda_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from fmri_bench.baselines.icnn import ICNN
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    X, images = np.zeros((4, 5)), np.zeros((4, 16, 16, 3), np.uint8)
+    with pytest.raises(FmriBenchError, match="weights for squeezenet1_0 not found") as info:
+        ICNN().fit(X, images)  # 16 px: the offline network
+    assert "\n" not in str(info.value)
+    with pytest.raises(FmriBenchError, match="weights for vgg19 not found"):
+        ICNN().fit(X, np.zeros((4, 128, 128, 3), np.uint8))  # real-data sizes: the authors' VGG19
+    if not torch.cuda.is_available():
+        with pytest.raises(FmriBenchError, match="--device cuda was asked for but torch sees no CUDA GPU"):
+            ICNN(device="cuda").fit(X, images)
+
+
+@pytest.fixture
+def squeezenet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_weights: Path) -> None:
+    from fmri_bench.weights import import_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    import_weights("squeezenet1_0", shared_weights / SQUEEZE)
+
+
+def test_squeezenet_features_of_a_stimulus_give_it_back(squeezenet: None) -> None:
+    from fmri_bench.baselines.icnn import ICNN
+
+    images = (_images(8, size=32, seed=2) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    model = ICNN(**ICNN_TINY).fit(np.random.default_rng(0).normal(size=(8, 30)), images)
+    true = model.net_.extract(images.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    out, loss = model.reconstruct(true)
+    assert np.all(loss[-1] < loss[0])
+    from fmri_bench.stats import correlation_matrix
+
+    r = correlation_matrix(out.reshape(8, -1), images.reshape(8, -1).astype(np.float32))
+    assert np.median(np.diag(r)) > 0.3  # 15 iterations from the mean colour, 4 pooled layers
+    assert np.array_equal(r.argmax(axis=1), np.arange(8))  # each is nearest its own stimulus
+
+
+def test_icnn_runs_on_the_tiny_dataset_and_declares_its_network(
+    squeezenet: None, tiny_home: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from fmri_bench.leaderboard import Leaderboard
+    from fmri_bench.leaderboard.markdown import render_results_markdown
+    from fmri_bench.pipeline import run_baseline
+
+    before = torch.random.get_rng_state()
+    runs = [
+        run_baseline(
+            "icnn",
+            subject="sub-01",
+            data_home=tiny_home,
+            out=tmp_path / f"o{i}",
+            params=ICNN_TINY,
+            leaderboard=tmp_path / "board" if i == 0 else None,
+            score=i == 0,
+        )[0]  # fmt: skip
+        for i in range(2)
+    ]
+    assert torch.equal(before, torch.random.get_rng_state())  # the caller's generator is untouched
+    a, b = (np.load(r.submission_path) for r in runs)
+    assert a.shape == (10, 64, 64, 3) and np.array_equal(a, b)  # same seed, same bytes
+    assert json.loads(runs[0].sidecar_path.read_text())["networks"] == ["squeezenet1_0"]
+    # pinned: computed once with this very call (tiny_home v1 sub-01, seed 0, ICNN_TINY, the
+    # shared SqueezeNet file) when the defaults were set; pca-ridge gives PixCorr 0.38 there
+    assert runs[0].metrics["pixcorr"] == pytest.approx(0.242, abs=0.05)
+    assert runs[0].metrics["ssim"] == pytest.approx(0.807, abs=0.05)
+    markdown = render_results_markdown(Leaderboard(tmp_path / "board").rows())
+    assert "icnn runs the network squeezenet1_0, which this table's" in markdown
