@@ -272,7 +272,9 @@ def record_reference_rows(
                                      reference=True, split=split)  # fmt: skip
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
-        written += _record_version_references(dataset, version, subject, board, existing, data_home, metrics, force)
+        written += _record_version_references(
+            dataset, version, subject, board, existing, data_home, metrics, force, protocol, split
+        )
     return written
 
 
@@ -285,6 +287,8 @@ def _record_version_references(
     data_home: str | os.PathLike[str] | None,
     metrics: Sequence[str] | None,
     force: bool,
+    protocol: str,
+    split: str,
 ) -> list[dict[str, Any]]:
     """Record the reference reconstructions the prepared version carries for ``subject`` (the synthetic oracle).
 
@@ -292,12 +296,14 @@ def _record_version_references(
     for its own subject; refreshed under the same rule as chance.
     """
     written = []
-    for name, recon in reference_reconstructions(dataset, version, subject, data_home=data_home).items():
+    for name, recon in reference_reconstructions(dataset, version, subject, split=split, data_home=data_home).items():
         row = existing.get((name, subject))
-        if row is not None and not force and not _needs_refresh(row, metrics):
+        if row is not None and not force and not _needs_refresh(row, metrics, protocol):
             continue
-        targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
-        evaluation = evaluate_detailed(targets, recon, metrics)
+        targets = verified_images(dataset, version, split, data_home=data_home)
+        evaluation = evaluate_detailed(
+            targets, recon, metrics, protocol=protocol, feature_cache=feature_store(data_home)
+        )
         new = reconstruction_row(
             name=name,
             dataset=dataset,
@@ -308,8 +314,9 @@ def _record_version_references(
             sha256=None,
             submission=None,
             reference=True,
+            split=split,
         )
-        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
         written.append(new)
     return written
 
