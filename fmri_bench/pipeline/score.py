@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_dir, prepared_subjects, reference_reconstructions
+from fmri_bench.data import (
+    ceiling_references,
+    load_images,
+    prepared_dir,
+    prepared_subjects,
+    reference_reconstructions,
+)
 from fmri_bench.errors import DataError, SubmissionError
 from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
@@ -296,6 +302,7 @@ def _record_version_references(
     for its own subject; refreshed under the same rule as chance.
     """
     written = []
+    ceilings = ceiling_references(dataset, version, subject, data_home=data_home)
     for name, recon in reference_reconstructions(dataset, version, subject, split=split, data_home=data_home).items():
         row = existing.get((name, subject))
         if row is not None and not force and not _needs_refresh(row, metrics, protocol):
@@ -316,6 +323,8 @@ def _record_version_references(
             reference=True,
             split=split,
         )
+        if name in ceilings:
+            new["ceiling"] = True
         board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
         written.append(new)
     return written
