@@ -12,15 +12,16 @@ come from ``fmri-bench weights fetch vgg19``, never implicitly). On the embedded
 ``../shared/weights``): measured on the default synthetic dataset (sub-01, 40
 iterations, the authors' decay), MobileNetV2's features were barely decodable (leave-one-out
 chose alpha 3e4 for every layer) and gave reconstructions with no image-specific content
-(PixCorr -0.004, SqueezeNet identification 0.500, against 0.281 and 0.556 for SqueezeNet). SqueezeNet 1.0 ``features.12`` is also the
-network of the ``squeezenet`` identification metric of the ``mindeye`` protocol, so this
-baseline optimises images toward (decoded) features of the very network that metric
-reads: the row declares it (``networks`` in the submission's sidecar, shown on the
-leaderboard). ``auto`` picks VGG19 for images of 128 px or more (the real datasets).
+(PixCorr -0.004, SqueezeNet identification 0.500, against 0.281 and 0.556 for SqueezeNet). SqueezeNet 1.0 is also the network of the
+``squeezenet`` identification metric of the ``mindeye`` protocol (its ``features.12``):
+icnn matches conv1, fire3 and fire6, not that layer, but the metric is not independent of
+its objective, so the row declares it (``networks`` in the submission's sidecar, shown
+on the leaderboard). ``auto`` picks VGG19 for images of 128 px or more (the real datasets).
 
 Deviations from the authors' defaults, each measured on the default synthetic dataset
-(v1, sub-01, SqueezeNet, 40 iterations; figures in ``baselines/README.md``; chosen on
-sub-01's test images, so sub-02 and sub-03 are the fairer check):
+(prepared at 5053658, before fc5b6a3, v1, sub-01, SqueezeNet with fire9 as a fourth layer, 40 iterations;
+figures in ``baselines/README.md``; chosen on sub-01's test images, so sub-02 and sub-03
+are the fairer check):
 
 * 40 iterations instead of 200: the demo's budget on 2 CPU cores (60 gave PixCorr
   0.292 against 0.281 for 40, with the authors' decay);
