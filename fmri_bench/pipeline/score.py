@@ -294,7 +294,7 @@ def _record_version_references(
     written = []
     for name, recon in reference_reconstructions(dataset, version, subject, data_home=data_home).items():
         row = existing.get((name, subject))
-        if row is not None and not force and not _needs_refresh(row, metrics):
+        if row is not None and not force and not _needs_refresh(row, metrics, row.get("protocol") or DEFAULT_PROTOCOL):
             continue
         targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
         evaluation = evaluate_detailed(targets, recon, metrics)
