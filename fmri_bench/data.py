@@ -326,6 +326,28 @@ def _describe(manifest: dict[str, Any], subject: str, average_test: bool) -> str
     return "\n".join(lines)
 
 
+def ceiling_references(
+    dataset: str, version: str, subject: str, *, data_home: str | os.PathLike[str] | None = None
+) -> set[str]:
+    """The names of the reference rows the recipe marks as a ceiling (the synthetic oracle).
+
+    Parameters
+    ----------
+    dataset, version, subject : str
+        Which preparation and subject.
+    data_home : path-like, optional
+        The data home.
+
+    Returns
+    -------
+    set of str
+    """
+    folder = prepared_dir(dataset, version, data_home=data_home)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    refs = manifest.get("subjects", {}).get(subject, {}).get("references", {})
+    return {name for name, info in refs.items() if info.get("ceiling")}
+
+
 def reference_reconstructions(
     dataset: str,
     version: str,

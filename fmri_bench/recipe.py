@@ -241,6 +241,8 @@ def validate(data: dict[str, Any], where: str) -> Recipe:
             raise _fail(where, f"references.{key} needs the strings name, split and path")
         if ref["split"] not in data["splits"] or "{subject}" not in ref["path"]:
             raise _fail(where, f"references.{key}: split must be a split of the recipe and path must hold {{subject}}")
+        if not isinstance(ref.get("ceiling", False), bool):
+            raise _fail(where, f"references.{key}: ceiling must be true or false")
     if not data["versions"]:
         raise _fail(where, "no [versions.*] table")
     for version, params in data["versions"].items():

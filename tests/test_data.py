@@ -67,7 +67,7 @@ def test_missing_preparation_says_what_to_run(tmp_path: Path, tiny_home: Path) -
         load("ds001506", "v2", "sub-01", data_home=tmp_path)
     with pytest.raises(DataError, match="sub-07 is not prepared.*sub-01, sub-02"):
         load("synthetic", "v1", "sub-07", data_home=tiny_home)
-    with pytest.raises(DataError, match="synthetic v1 has no split .val.; its splits: test, train"):
+    with pytest.raises(DataError, match="synthetic v1 has no split .val.; its splits: artificial, letter, test, train"):
         load_images("synthetic", "v1", "val", data_home=tiny_home)
     for bad in ("../synthetic", "", "a/b"):
         with pytest.raises(FmriBenchError, match="not allowed"):

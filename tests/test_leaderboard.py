@@ -327,3 +327,20 @@ def test_tables_never_mix_protocols_and_show_protocol_version_and_references() -
     assert "protocol mindeye v2" in out and "protocol brain-diffuser v1" in out and "chance (ref)" in out
     records = list(csv.DictReader(io.StringIO(render_csv(rows))))
     assert {(r["protocol"], r["protocol_version"]) for r in records} >= {("mindeye", "2"), ("brain-diffuser", "1")}
+
+
+def test_rows_read_as_a_share_of_the_ceiling_row_per_subject() -> None:
+    """With a ceiling row (the synthetic oracle), each line's PixCorr is divided by its own subject's ceiling."""
+    oracle = [
+        dict(row("oracle", s, pixcorr=p, reference=True), ceiling=True) for s, p in (("sub-01", 0.8), ("sub-02", 0.5))
+    ]
+    rows = [*oracle, row("a", "sub-01", pixcorr=0.4), row("a", "sub-02", pixcorr=0.4), row("chance", reference=True)]
+    (table,) = build_tables(rows)
+    assert table.columns[-1][1] == "PixCorr / ceiling"
+    share = {(ln.name, ln.subject): ln.cells["pixcorr_share_of_ceiling"] for ln in table.lines}
+    assert share[("a", "sub-01")].value == pytest.approx(0.5) and share[("a", "sub-02")].value == pytest.approx(0.8)
+    mean = next(c for (n, s), c in share.items() if n == "a" and s.startswith("mean"))
+    assert mean.value == pytest.approx(0.65) and mean.sd == pytest.approx(0.2121, abs=1e-3)
+    assert share[("oracle", "sub-01")].value == pytest.approx(1.0) and share[("chance", "sub-01")].value == 0.625
+    assert "PixCorr / ceiling" in render_markdown(rows)
+    assert all(c[0] != "pixcorr_share_of_ceiling" for c in build_tables(rows[2:])[0].columns)  # no ceiling, no column

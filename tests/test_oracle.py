@@ -70,6 +70,7 @@ def test_prepare_carries_the_oracle_and_records_it(tiny_home: Path, tiny_bids: P
             "file": f"{subject}/reference_oracle.npy",
             "split": "test",
             "source": f"derivatives/simulation/{subject}/oracle_test.npy",
+            "ceiling": True,
         }
         assert entry["file"] in manifest["outputs"]  # hashed like every output (fmri-bench verify)
         recon = reference_reconstructions("synthetic", "v1", subject, data_home=tiny_home)[ORACLE]
@@ -97,7 +98,9 @@ def test_scoring_records_the_oracle_row_beside_chance(tiny_home: Path, tmp_path:
     chance = next(r for r in rows if r["name"].startswith("chance"))
     assert oracle_rows[0]["metrics"]["pixel_identification"] > chance["metrics"]["pixel_identification"] + 0.3
     assert record_reference_rows("synthetic", "v1", board, data_home=tiny_home, metrics=PIXEL) == []  # up to date
-    assert ORACLE in (tmp_path / "board" / "README.md").read_text()
+    assert all(r.get("ceiling") for r in oracle_rows) and not chance.get("ceiling")  # the recipe marks the oracle
+    readme = (tmp_path / "board" / "README.md").read_text()
+    assert ORACLE in readme and "PixCorr / ceiling" in readme and oracle_rows[0]["protocol"] == chance["protocol"]
     with pytest.raises(SubmissionError, match="reference row"):
         check_entry_name(ORACLE)
 

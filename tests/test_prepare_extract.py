@@ -138,3 +138,23 @@ def test_gzip_members_and_truncation(tmp_path: Path) -> None:
     cut.write_bytes(gzip.compress(raw)[:-600])
     with pytest.raises(DataError, match="cut_bold.nii.gz: .*(truncated|corrupt)"):
         read_masked(cut, flat)
+
+
+def test_drop_out_of_view_keeps_columns_rois_and_mask_in_step() -> None:
+    """Dropping columns renumbers each ROI onto the kept columns, which still point at the same voxels."""
+    from fmri_bench.prepare.core import drop_out_of_view
+    from fmri_bench.prepare.tasks import Mask
+
+    grid = np.zeros((3, 3, 1), dtype=bool)
+    grid[[0, 0, 1, 2, 2], [0, 2, 1, 0, 2], 0] = True
+    ijk = np.argwhere(grid)
+    rois = {"A": np.array([0, 1, 2]), "B": np.array([2, 3, 4])}
+    mask = Mask(grid, np.eye(4), ijk, [], rois)
+    fmri = np.arange(10, dtype=np.float32).reshape(2, 5)
+    keep = np.array([True, False, True, True, False])
+    arrays, reduced, n = drop_out_of_view({"train_fmri": fmri, "train_labels": np.arange(2)}, mask, keep)
+    assert n == 2 and arrays["train_fmri"].tolist() == fmri[:, keep].tolist()
+    assert (np.argwhere(reduced.mask) == reduced.ijk).all() and reduced.ijk.tolist() == ijk[keep].tolist()
+    for roi, cols in rois.items():  # the same voxels, by their new column numbers
+        assert reduced.ijk[reduced.roi_columns[roi]].tolist() == ijk[cols[keep[cols]]].tolist()
+    assert drop_out_of_view({"train_fmri": fmri}, mask, np.ones(5, bool))[2] == 0

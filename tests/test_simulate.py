@@ -538,3 +538,21 @@ def test_tiny_noise_free_responses_are_high_dimensional(tiny_bids: Path) -> None
     h = h - h.mean(axis=0)
     ev = np.linalg.eigvalsh(h @ h.T)
     assert ev.sum() ** 2 / (ev**2).sum() > 10  # the old model: about 2
+
+
+def test_default_slab_leaves_empty_field_of_view_for_head_motion() -> None:
+    """With motion, no ROI voxel within the margin of the volume's faces; without, the grid is the slab's."""
+    from dataclasses import replace
+
+    from fmri_bench.raw.simulate.anatomy import make_anatomy
+    from fmri_bench.raw.simulate.writer import with_motion_margin
+
+    still, moving = (with_motion_margin(replace(SIZES["default"], motion=m)) for m in (False, True))
+    m = moving.fov_margin
+    assert still.grid == SIZES["default"].grid and still.fov_margin == 0
+    assert m >= 2 and moving.grid == tuple(n + 2 * m for n in still.grid)
+    assert 2 * moving.motion_params.session_mm <= m * moving.voxel_mm * 2  # the largest shift stays in view
+    roi = np.argwhere(make_anatomy(moving.grid, 0, 1, m)["label"] >= 0)
+    assert len(roi) > 3000 and (roi >= m).all() and (roi < np.asarray(moving.grid) - m).all()
+    slab = np.argwhere(make_anatomy(still.grid, 0, 1, 0)["label"] >= 0)
+    assert (slab == 0).any()  # without the margin the slab fills the grid

@@ -163,3 +163,30 @@ def test_rigid_is_a_rotation_about_its_centre() -> None:
     assert np.allclose(m @ np.r_[centre, 1.0], np.r_[centre, 1.0])
     shift = rigid(np.array([0, 0, 0, 1.0, -2.0, 0.5]), centre)
     assert np.allclose(shift[:3, 3], [1.0, -2.0, 0.5])
+
+
+def test_prepare_realigns_the_moving_runs_and_drops_voxels_that_left_the_view(
+    moving_bids: Path, tmp_path: Path
+) -> None:
+    """Through the transforms every run lines up; voxels that motion took out of some run's view are dropped."""
+    from fmri_bench.pipeline import prepare_dataset
+    from fmri_bench.recipe import load_recipe
+
+    prepare_dataset("synthetic", versions=("v1",), subjects=["sub-01"], source=moving_bids, data_home=tmp_path)
+    version = tmp_path / "synthetic" / "v1"
+    meta = json.loads((version / "manifest.json").read_text())["subjects"]["sub-01"]
+    qc, dropped = meta["alignment"], meta["voxels_out_of_view"]["dropped"]
+    assert qc["flagged"] == [] and qc["min_r"] > 0.95  # zeros outside a run's view no longer look like misalignment
+    assert qc["partly_out_of_view"] and dropped > 0
+    rois = load_recipe("synthetic").version("v1")["rois"]
+    files = list((moving_bids / "sourcedata" / "sub-01" / "anat").glob("*_mask_*.nii.gz"))
+    ijk = np.argwhere(
+        np.any([np.asarray(nib.load(f).dataobj) > 0 for f in files if f.name[:-7].split("_")[-1] in rois], 0)
+    )
+    kept = np.load(version / "sub-01" / "voxel_ijk.npy")
+    mask = np.asarray(nib.load(version / "sub-01" / "mask.nii.gz").dataobj) > 0
+    assert len(kept) + dropped == len(ijk) == meta["n_voxels"] + dropped and mask.sum() == len(kept)
+    assert (np.argwhere(mask) == kept).all()
+    train = np.load(version / "sub-01" / "train_fmri.npy")
+    assert train.shape[1] == len(kept) and (train.std(axis=0) > 0).all()
+    assert sum(meta["roi_voxels"].values()) >= len(kept)  # ROIs renumbered onto the kept columns

@@ -216,6 +216,40 @@ def _mean_cells(rows: list[dict[str, Any]], columns: list[Column], kind: str) ->
     return cells
 
 
+#: The column every reconstruction row gets where its table holds a ceiling row (the synthetic oracle).
+CEILING_METRIC = "pixcorr"
+CEILING_SHARE: Column = ("pixcorr_share_of_ceiling", "PixCorr / ceiling", True)
+
+
+def _add_ceiling_share(lines: list[Line], columns: list[Column]) -> list[Column]:
+    """Each line's PixCorr divided by its subject's ceiling row's (mean ± sd over subjects for an entry).
+
+    A row reads as the share of what the data allow (the oracle decodes with the true encoding
+    model). Lines without a ceiling for every one of their subjects get an n/a cell.
+    """
+    ceiling = {
+        ln.subject: ln.cells[CEILING_METRIC].value
+        for ln in lines
+        if ln.row.get("ceiling") and not ln.aggregate and CEILING_METRIC in ln.cells
+    }
+    ceiling = {k: v for k, v in ceiling.items() if v}
+    if not ceiling or CEILING_METRIC not in {key for key, _, _ in columns}:
+        return columns
+    by_name: dict[str, list[float | None]] = {}
+    for ln in lines:
+        if ln.aggregate:
+            continue
+        value, top = ln.cells[CEILING_METRIC].value, ceiling.get(ln.subject)
+        share = value / top if value is not None and top else None
+        by_name.setdefault(ln.name, []).append(share)
+        ln.cells[CEILING_SHARE[0]] = Cell(value=share, reason=None if share is not None else "no ceiling row")
+    for ln in lines:
+        if ln.aggregate:
+            mean, sd = mean_over_subjects(by_name.get(ln.name, []))
+            ln.cells[CEILING_SHARE[0]] = Cell(value=mean, sd=sd, reason=None if mean is not None else "no ceiling row")
+    return [*columns, CEILING_SHARE]
+
+
 def _mark_best(lines: list[Line], columns: list[Column]) -> None:
     for key, _, higher in columns:
         if higher is None:
@@ -290,6 +324,8 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
                         n_subjects=len(entry_rows),
                     )
                 )
+        if kind == "reconstruction":
+            columns = _add_ceiling_share(lines, columns)
         _mark_best(lines, columns)
         tables.append(Table(ds, ver, kind, columns, lines, proto, proto_version))
     return tables

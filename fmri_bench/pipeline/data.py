@@ -70,11 +70,7 @@ def data_home_lock(data_home: str | os.PathLike[str] | None, name: str) -> Itera
     try:
         home.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=1.0)
-    except OSError as exc:  # a read-only or missing parent folder
-        raise DataError(
-            f"{home}: cannot write to the data home ({exc.strerror or exc}); expected a writable folder"
-        ) from None
-    except Timeout:
+    except Timeout:  # first: filelock's Timeout is an OSError too
         log.warning("waiting for another fmri-bench run that writes %s in %s", name, home)
         try:
             lock.acquire(timeout=LOCK_WAIT_S)
@@ -83,6 +79,10 @@ def data_home_lock(data_home: str | os.PathLike[str] | None, name: str) -> Itera
                 f"{home}: another run has held the lock on {name} for an hour; "
                 f"if none is running, delete {home / f'.{name}.lock'}"
             ) from None
+    except OSError as exc:  # a read-only or missing parent folder
+        raise DataError(
+            f"{home}: cannot write to the data home ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     try:
         yield
     finally:

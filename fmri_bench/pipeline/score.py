@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from fmri_bench.data import load_images, prepared_dir, prepared_subjects, reference_reconstructions
+from fmri_bench.data import (
+    ceiling_references,
+    load_images,
+    prepared_dir,
+    prepared_subjects,
+    reference_reconstructions,
+)
 from fmri_bench.errors import DataError, SubmissionError
 from fmri_bench.io import sha256_file
 from fmri_bench.leaderboard import Leaderboard, gallery_thumbnail, reconstruction_row
@@ -272,7 +278,9 @@ def record_reference_rows(
                                      reference=True, split=split)  # fmt: skip
             board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
             written.append(new)
-        written += _record_version_references(dataset, version, subject, board, existing, data_home, metrics, force)
+        written += _record_version_references(
+            dataset, version, subject, board, existing, data_home, metrics, force, protocol, split
+        )
     return written
 
 
@@ -285,6 +293,8 @@ def _record_version_references(
     data_home: str | os.PathLike[str] | None,
     metrics: Sequence[str] | None,
     force: bool,
+    protocol: str,
+    split: str,
 ) -> list[dict[str, Any]]:
     """Record the reference reconstructions the prepared version carries for ``subject`` (the synthetic oracle).
 
@@ -292,12 +302,15 @@ def _record_version_references(
     for its own subject; refreshed under the same rule as chance.
     """
     written = []
-    for name, recon in reference_reconstructions(dataset, version, subject, data_home=data_home).items():
+    ceilings = ceiling_references(dataset, version, subject, data_home=data_home)
+    for name, recon in reference_reconstructions(dataset, version, subject, split=split, data_home=data_home).items():
         row = existing.get((name, subject))
-        if row is not None and not force and not _needs_refresh(row, metrics, row.get("protocol") or DEFAULT_PROTOCOL):
+        if row is not None and not force and not _needs_refresh(row, metrics, protocol):
             continue
-        targets = np.asarray(load_images(dataset, version, "test", data_home=data_home))
-        evaluation = evaluate_detailed(targets, recon, metrics)
+        targets = verified_images(dataset, version, split, data_home=data_home)
+        evaluation = evaluate_detailed(
+            targets, recon, metrics, protocol=protocol, feature_cache=feature_store(data_home)
+        )
         new = reconstruction_row(
             name=name,
             dataset=dataset,
@@ -308,8 +321,11 @@ def _record_version_references(
             sha256=None,
             submission=None,
             reference=True,
+            split=split,
         )
-        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon))
+        if name in ceilings:
+            new["ceiling"] = True
+        board.upsert(new, gallery_png=gallery_thumbnail(targets, recon), per_image=evaluation.per_image)
         written.append(new)
     return written
 

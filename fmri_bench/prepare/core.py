@@ -476,27 +476,90 @@ def _extract(
         for item, task in zip(found.runs, found.tasks):
             events_by_split[item.split].append((item.events, task.events))
         results = run(found.tasks, f"{recipe.name} {subject}: {len(found.tasks)} runs")
-        qc = {key: _alignment(found, results, key) for key in results[0].qc} if results else {}
+        in_view = _in_view(results)
+        qc = {key: _alignment(found, results, key, in_view[key]) for key in in_view}
         for version in params:
             arrays, counts = _subject_outputs(recipe, found.runs, results, version)
-            built[version]["subjects"][subject] = _subject_item(found, version, arrays, counts, qc, params)
+            arrays, mask, n_out = drop_out_of_view(
+                arrays, found.masks[version], _version_in_view(found, version, in_view)
+            )
+            item = _subject_item(found, version, arrays, counts, qc, params, mask)
+            built[version]["subjects"][subject] = {**item, "out_of_view": n_out}
             built[version]["inputs"] += found.inputs
             _log_subject(recipe, subject, version, built[version]["subjects"][subject], warned)
         del results
     return built, events_by_split
 
 
-def _alignment(found: SubjectInputs, results: list[RunResult], key: str) -> dict[str, Any]:
+def _in_view(results: list[RunResult]) -> dict[str, np.ndarray]:
+    """Read key -> the read's voxels that stayed in the field of view of every run (all volumes)."""
+    if not results:
+        return {}
+    return {key: np.logical_and.reduce([x.qc[key].in_view for x in results]) for key in results[0].qc}
+
+
+def _version_in_view(found: SubjectInputs, version: str, in_view: dict[str, np.ndarray]) -> np.ndarray | None:
+    """A version's columns (its mask order) that stayed in view in every run; None when nothing was read."""
+    for read in found.tasks[0].reads if found.tasks else []:
+        if version in read.columns:
+            return in_view[read.key][read.columns[version]]
+    return None
+
+
+def drop_out_of_view(
+    arrays: dict[str, np.ndarray], mask: Mask, keep: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], Mask, int]:
+    """Drop the voxels that left some run's field of view: their series hold no data there.
+
+    Head motion moves mask voxels near the edge of the acquired volume out of some runs
+    (resampling gives zeros there, as fMRIPrep's does); a column must be the same tissue
+    with data in every sample, so such voxels are dropped for the subject, like the
+    intersection of the runs' masks that nilearn's ``compute_multi_epi_mask`` takes.
+
+    Parameters
+    ----------
+    arrays : dict
+        ``<split>_fmri`` (n_samples, n_voxels) and ``<split>_labels`` arrays of one subject.
+    mask : Mask
+        The version's mask; its ``ijk`` order is the column order.
+    keep : ndarray of bool, shape (n_voxels,), or None
+        The columns to keep (None: all).
+
+    Returns
+    -------
+    arrays : dict
+        The arrays with only the kept columns.
+    mask : Mask
+        The mask without the dropped voxels, with its ROI columns renumbered.
+    n_dropped : int
+    """
+    if keep is None or keep.all():
+        return arrays, mask, 0
+    renumber = np.cumsum(keep) - 1
+    reduced = np.zeros_like(mask.mask)
+    reduced[tuple(mask.ijk[keep].T)] = True
+    rois = {roi: renumber[cols[keep[cols]]] for roi, cols in mask.roi_columns.items()}
+    kept = {name: (a[:, keep] if name.endswith("_fmri") else a) for name, a in arrays.items()}
+    return kept, Mask(reduced, mask.affine, mask.ijk[keep], mask.files, rois), int((~keep).sum())
+
+
+def _alignment(found: SubjectInputs, results: list[RunResult], key: str, in_view: np.ndarray) -> dict[str, Any]:
+    # The mean images are compared on the voxels every run saw: zeros outside a run's view are not misalignment.
     return alignment_qc(
-        [r.name for r in found.runs], [x.qc[key].mean for x in results], [x.qc[key].inside for x in results]
+        [r.name for r in found.runs], [x.qc[key].mean[in_view] for x in results], [x.qc[key].inside for x in results]
     )
 
 
 def _subject_item(
-    found: SubjectInputs, version: str, arrays: dict, counts: dict, qc: dict, params: dict[str, dict[str, Any]]
+    found: SubjectInputs,
+    version: str,
+    arrays: dict,
+    counts: dict,
+    qc: dict,
+    params: dict[str, dict[str, Any]],
+    mask: Mask,
 ) -> dict[str, Any]:
     """One subject's outputs and figures for one version."""
-    mask = found.masks[version]
     figures = {}
     for split in counts:
         value = reliability(arrays[f"{split}_fmri"], arrays[f"{split}_labels"], mask.roi_columns)
@@ -535,6 +598,16 @@ def _log_subject(recipe: Recipe, subject: str, version: str, item: dict[str, Any
             for split, c in counts.items()
         ),
     )
+    if item.get("out_of_view"):
+        log.info(
+            "%s %s %s: %d of %d voxels dropped: out of the field of view of %d run(s) (head motion at the volume's edge)",
+            recipe.name,
+            version,
+            subject,
+            item["out_of_view"],
+            item["out_of_view"] + item["mask"].ijk.shape[0],
+            len((item["alignment"] or {}).get("partly_out_of_view", [])),
+        )
     qc = item["alignment"]
     if qc is not None:
         log.info(
@@ -549,7 +622,7 @@ def _log_subject(recipe: Recipe, subject: str, version: str, item: dict[str, Any
         for name in qc["flagged"]:
             entry = next(r for r in qc["runs"] if r["run"] == name)
             log.warning(
-                "%s %s %s: run %s looks misaligned (r %.3f, threshold %.3f; %.1f%% of ROI voxels inside)",
+                "%s %s %s: run %s looks misaligned (r %.3f, threshold %.3f; %.1f%% of ROI voxels in view)",
                 recipe.name,
                 version,
                 subject,
@@ -625,6 +698,11 @@ def _keep_earlier(
 def _subject_meta(recipe: Recipe, version: str, subject: str, item: dict[str, Any]) -> dict[str, Any]:
     return {
         "n_voxels": int(item["arrays"]["train_fmri"].shape[1]),
+        "voxels_out_of_view": {
+            "dropped": item.get("out_of_view", 0),
+            "why": "left the field of view of at least one run under head motion (no data there), so "
+            "dropped from every split; mask.nii.gz and roi_voxels are what remains",
+        },
         "rois": list(recipe.version(version)["rois"]),
         "roi_voxels": {roi: int(cols.size) for roi, cols in item["mask"].roi_columns.items()},
         "mask": f"{subject}/mask.nii.gz",

@@ -76,10 +76,15 @@ class RunSamples:
 
 @dataclass
 class RunQC:
-    """How a run's read lines up: its mean image at the read's voxels and the share of voxels in its field of view."""
+    """How a run's read lines up: its mean image at the read's voxels and which voxels stayed in its field of view."""
 
     mean: np.ndarray  # float32 (n_voxels,)
-    inside: float
+    in_view: np.ndarray  # bool (n_voxels,): inside the run's field of view in every volume
+
+    @property
+    def inside(self) -> float:
+        """The share of the read's voxels that stayed in the field of view."""
+        return float(self.in_view.mean()) if self.in_view.size else 1.0
 
 
 @dataclass
@@ -416,23 +421,22 @@ def process_run(task: RunTask) -> RunResult:
         return _process_run(task)
 
 
-def _read(task: RunTask, read: Read) -> tuple[np.ndarray, float]:
+def _read(task: RunTask, read: Read) -> tuple[np.ndarray, np.ndarray]:
     if read.space == "T1w":
         assert task.maps is not None and read.interpolation is not None
-        data, inside = resample_run(task.bold, task.maps, read.voxels, ORDERS[read.interpolation])
-        return data, float(inside.mean())
+        return resample_run(task.bold, task.maps, read.voxels, ORDERS[read.interpolation])
     data = read_masked(task.bold, read.voxels)
     if data.shape[0] != task.n_volumes:  # the header said otherwise: a truncated file
         raise DataError(f"{task.bold}: read {data.shape[0]} volumes, header says {task.n_volumes}")
-    return data, 1.0
+    return data, np.ones(data.shape[1], dtype=bool)
 
 
 def _process_run(task: RunTask) -> RunResult:
     samples: dict[str, RunSamples] = {}
     qc: dict[str, RunQC] = {}
     for read in task.reads:
-        data, inside = _read(task, read)
-        qc[read.key] = RunQC(data.mean(axis=0).astype(np.float32), inside)
+        data, in_view = _read(task, read)
+        qc[read.key] = RunQC(data.mean(axis=0).astype(np.float32), in_view)
         for version, columns in read.columns.items():
             params = task.params[version]
             samples[version] = METHODS[params["method"]](data[:, columns], task.events, task.tr, params)

@@ -4,10 +4,12 @@ Alignment QC: each run's mean image at the ROI voxels (after resampling) is corr
 the subject's reference, the voxel-wise median of all its runs' mean images. A run that
 does not line up with the others (a failed coregistration, a wrong transform, head motion
 that was not corrected) correlates visibly less; it is flagged when its r is below 0.8, or
-below the subject's median by more than ``max(0.05, 5 robust SDs)``, or when more than 1% of
-the ROI voxels left the run's field of view. On an aligned replica every run scores above
-0.99; read voxel for voxel across sessions with head motion (space native), the median is
-0.65 (``tests/test_alignment.py``).
+below the subject's median by more than ``max(0.05, 5 robust SDs)``. The images are compared
+on the voxels that every run saw: prepare drops the voxels that head motion took out of some
+run's field of view (zeros there are missing data, not misalignment), and lists as
+``partly_out_of_view`` the runs where more than 1% of the ROI voxels left the view. On an
+aligned replica every run scores above 0.99; read voxel for voxel across sessions with head
+motion (space native), the median is 0.65 (``tests/test_alignment.py``).
 
 Reliability (per split with repeated images, per ROI and for all voxels): the median
 noise-ceiling SNR over voxels and the noise ceiling of the trial-averaged response
@@ -59,7 +61,8 @@ def alignment_qc(names: list[str], means: list[np.ndarray], inside: list[float])
             "run": name,
             "r": round(float(value), 4),
             "inside": round(float(share), 4),
-            "flagged": bool(value < threshold or share < MIN_INSIDE),
+            "flagged": bool(value < threshold),
+            "partly_out_of_view": bool(share < MIN_INSIDE),
         }
         for name, value, share in zip(names, r, inside)
     ]
@@ -69,6 +72,7 @@ def alignment_qc(names: list[str], means: list[np.ndarray], inside: list[float])
         "min_r": round(float(r.min()), 4),
         "threshold": round(threshold, 4),
         "flagged": [run["run"] for run in runs if run["flagged"]],
+        "partly_out_of_view": [run["run"] for run in runs if run["partly_out_of_view"]],
         "runs": runs,
     }
 

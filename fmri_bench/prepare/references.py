@@ -52,7 +52,8 @@ def copy_references(
     Returns
     -------
     dict
-        Reference name -> ``file`` (relative to the version folder), ``split``, ``source``;
+        Reference name -> ``file`` (relative to the version folder), ``split``, ``source``,
+        ``ceiling`` (the recipe marks it as what the data allow at best);
         a reference whose file the source lacks for this subject is left out.
 
     Raises
@@ -74,5 +75,6 @@ def copy_references(
             "file": f"{subject}/{target.name}",
             "split": ref["split"],
             "source": str(source.relative_to(root)),
+            "ceiling": bool(ref.get("ceiling", False)),
         }
     return out

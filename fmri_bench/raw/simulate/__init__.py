@@ -40,7 +40,8 @@ receptive fields (Dumoulin & Wandell 2008). Numbers are :class:`ModelParams` fie
    gains and HRFs, so functional alignment has real work to do. Block height (percent
    signal change) ``h_v = amp_v (1 + a_v)``; every constant fitted on the training images.
 5. **Haemodynamics and noise** (:mod:`.model`, :mod:`.noise`). A double-gamma HRF per voxel
-   peaking at 4-7 s (median 5.5 s, spatially smooth); noise 3.5 % per volume (log-normal
+   peaking at 4-7 s (median 5.5 s, spatially smooth); noise 2.6 % per volume in the default
+   preset (3.5 % in ``ModelParams``, 1.5 % in ``tiny``; log-normal
    across voxels): 30 % independent AR(1) (rho 0.4), 40 % a Gaussian random field (FWHM
    10 mm) with AR(1) time courses, 30 % one global AR(1) signal with voxel loadings, and a
    slow drift (Legendre 1-2, 3 cosines). Voxels outside the brain get thermal noise only.
@@ -65,15 +66,27 @@ Sessions: natural-image training and test sessions; ``ses-perceptionArtificialIm
 codes; ``tiny`` has 2 runs of each. One training run per subject is cut short, like
 ds001506's 47 short runs.
 
-Head motion: off by default, for now
-------------------------------------
-The presets and the recipe (``[source] motion``) leave motion off: today's prepare reads
-the mask voxels of the raw grid directly, which with motion reads the wrong anatomy
-(``tests/test_simulate_motion.py``, tiny, 7 runs: realigning through the written transforms
-recovers the motion-free BOLD with a median temporal r of 0.87-0.93, the direct read gives
-0.60-0.90 depending on the session's position, and its error is 1.5-4.5x the realigned one's).
-Once prepare resamples through fMRIPrep's transforms (versions with ``space = "T1w"``), the
-default dataset switches to ``motion = true`` and the calibration below is measured again.
+Head motion: built, tested, off in the default dataset
+-----------------------------------------------------
+``simulate --motion`` writes moving runs whose transforms prepare undoes (``space = "T1w"``,
+the synthetic recipe's versions, as the real recipes'); with motion the slab sits inside
+``fov_margin`` = 2 voxels (4 mm) of empty field of view, since with the ROIs against the
+volume's faces prepare dropped a third of them as out of view in some run
+(``tests/test_simulate_motion.py``: realignment recovers the motion-free BOLD; prepare on a
+moving tiny dataset lines up every run and drops the out-of-view voxels).
+
+The default dataset leaves motion off (``[source] motion = false``; its transforms are
+identities, so the T1w read is exact), because motion costs signal here more than in a
+scanner: the simulator moves its T1w-grid head image by trilinear interpolation and prepare
+interpolates it back, so a voxel-level pattern is interpolated twice, with session-specific
+weights (real data: once, from the scanner's own samples). Measured at the default noise
+(``bench/calibrate_simulate.py --motion``, sub-01 / sub-02 / sub-03): the sanity check fell
+from 0.618 / 0.648 / 0.610 to 0.548 / 0.573 / 0.547, the reliable components from 41 / 43 /
+39 to 10 / 20 / 13, pca-ridge's PixCorr from 0.51 to 0.35-0.37; with the noise lowered to
+2.6 % to restore those, the Kay-style identification still collapsed to 0.38 / 0.20 / 0.28
+of 120 images (the encoding model of a voxel fitted on three sessions' mixtures of its
+neighbours, tested on a fourth). Sampling the moved head from a sub-voxel model, as a scanner
+does, is the fix; until then the default dataset measures decoding, not motion.
 
 Calibration (default size, seed 0, motion off; ``bench/calibrate_simulate.py --kay``)
 -------------------------------------------------------------------------------------

@@ -50,26 +50,37 @@ def smooth_field(shape: tuple[int, ...], sigma: float, rng: np.random.Generator)
     return f / f.std()
 
 
-def brain_mask(grid: tuple[int, int, int]) -> np.ndarray:
+def _slab_coordinates(grid: tuple[int, int, int], margin: int) -> tuple[tuple[int, int, int], np.ndarray]:
+    """The slab's size inside ``margin`` voxels of empty field of view, and grid indices relative to it."""
+    inner = tuple(int(n) - 2 * margin for n in grid)
+    if min(inner) < 4:
+        raise ValueError(f"grid {grid} leaves no slab inside a margin of {margin} voxels")
+    return inner, np.indices(grid).astype(np.float64) - margin
+
+
+def brain_mask(grid: tuple[int, int, int], margin: int = 0) -> np.ndarray:
     """The posterior cap of a superellipsoid: the occipital pole at y = 0, cut at the front of the slab.
 
     Parameters
     ----------
     grid : tuple of int
         (nx, ny, nz): x left to right, y posterior to anterior, z inferior to superior.
+    margin : int
+        Voxels of field of view left empty around the slab on every side (head motion then
+        keeps the brain in view, as a real EPI's field of view does).
 
     Returns
     -------
     ndarray, bool
     """
-    nx, ny, nz = grid
-    x, y, z = np.indices(grid).astype(np.float64)
+    (nx, ny, nz), (x, y, z) = _slab_coordinates(grid, margin)
     t = (
         (np.abs(x - (nx - 1) / 2) / (nx / 2)) ** 4
         + (np.abs(y - (ny - 0.5)) / ny) ** 4
         + (np.abs(z - (nz - 1) / 2) / (nz / 2)) ** 4
     )
-    return t <= 1.0
+    inside = (x >= 0) & (x <= nx - 1) & (y >= 0) & (y <= ny - 1) & (z >= 0) & (z <= nz - 1)
+    return (t <= 1.0) & inside  # the slab is cut at its front face, also inside a margin
 
 
 def _early_bands(label: np.ndarray, u: np.ndarray, early: np.ndarray, dz: np.ndarray, widths: dict) -> None:
@@ -86,7 +97,7 @@ def _early_bands(label: np.ndarray, u: np.ndarray, early: np.ndarray, dz: np.nda
     u[sel] = (ad[sel] - edges[3]) / widths["hV4"]
 
 
-def make_anatomy(grid: tuple[int, int, int], seed: int, subject: int) -> dict[str, np.ndarray]:
+def make_anatomy(grid: tuple[int, int, int], seed: int, subject: int, margin: int = 0) -> dict[str, np.ndarray]:
     """ROI labels of one subject on the slab, and the cortical-map coordinates of each voxel.
 
     The slab is read as a cortical sheet: ``y`` is the eccentricity axis of V1-V3/hV4
@@ -101,6 +112,8 @@ def make_anatomy(grid: tuple[int, int, int], seed: int, subject: int) -> dict[st
         The mask grid.
     seed, subject : int
         The dataset seed and the subject number.
+    margin : int
+        Empty field of view around the slab (see :func:`brain_mask`).
 
     Returns
     -------
@@ -109,9 +122,8 @@ def make_anatomy(grid: tuple[int, int, int], seed: int, subject: int) -> dict[st
         ``u`` (position across a band), ``yw`` (warped y), ``y_early`` (float), ``dz``.
     """
     rng = _rng(seed, STREAM_ANATOMY, subject)
-    nx, ny, nz = grid
-    brain = brain_mask(grid)
-    x, y, z = np.indices(grid).astype(np.float64)
+    (nx, ny, nz), (x, y, z) = _slab_coordinates(grid, margin)
+    brain = brain_mask(grid, margin)
     cx = (nx - 1) / 2.0
     yw = y + 0.8 * smooth_field(grid, 3.0, rng)
     zw = z + 0.8 * smooth_field(grid, 3.0, rng)
@@ -237,7 +249,7 @@ def _retinotopy(anat: dict, roi: np.ndarray, area: np.ndarray, idx: np.ndarray, 
     return ecc, angle, sigma
 
 
-def make_subject(grid: tuple[int, int, int], params: ModelParams, seed: int, subject: int) -> Subject:
+def make_subject(grid: tuple[int, int, int], params: ModelParams, seed: int, subject: int, margin: int = 0) -> Subject:
     """Draw one subject: anatomy, retinotopy (pRFs), tuning, gains, HRFs, noise levels, head image.
 
     Parameters
@@ -248,12 +260,14 @@ def make_subject(grid: tuple[int, int, int], params: ModelParams, seed: int, sub
         The model parameters.
     seed, subject : int
         The dataset seed and the subject number (its own random streams).
+    margin : int
+        Empty field of view around the slab (see :func:`brain_mask`).
 
     Returns
     -------
     Subject
     """
-    anat = make_anatomy(grid, seed, subject)
+    anat = make_anatomy(grid, seed, subject, margin)
     flat = anat["label"].reshape(-1)
     roi_index = np.flatnonzero(flat >= 0)
     roi = np.array([ROIS[i] for i in flat[roi_index]])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SIMULATOR_VERSION = "3"
+SIMULATOR_VERSION = "4"
 
 ROIS = ("V1d", "V1v", "V2d", "V2v", "V3d", "V3v", "hV4", "LOC", "FFA", "PPA", "HVC")
 EARLY_ROIS = ROIS[:7]
@@ -165,6 +165,10 @@ class SizePreset:
         ``ses-perceptionLetterImage01``: each of the 10 letters once per run, ``letter_reps`` runs.
     grid : tuple of int
         The BOLD and mask grid (x, y, z) in voxels of ``voxel_mm``.
+    fov_margin : int
+        With ``motion``: voxels of empty field of view added around the occipital slab on
+        every side, so that head motion keeps the brain in view (as a real whole-brain EPI
+        does); see :func:`fmri_bench.raw.simulate.writer.with_motion_margin`.
     motion : bool
         Head motion in the written BOLD (the transforms are written either way).
     params, motion_params
@@ -181,6 +185,7 @@ class SizePreset:
     onebacks_per_run: int
     runs_per_session: int
     grid: tuple[int, int, int]
+    fov_margin: int = 0
     artificial_reps: int = 20
     artificial_runs_per_session: int = 10
     artificial_onebacks: int = 4
@@ -210,7 +215,8 @@ class SizePreset:
         return dataclasses.asdict(self)
 
 
-#: The size presets, by name. ``motion`` is off in both until prepare aligns through the
+#: The size presets, by name. ``motion`` is off in both presets (the tests' fixtures); the
+#: synthetic recipe turns it on (datasets/synthetic.toml), and prepare aligns through the
 #: fMRIPrep transforms (see the package docstring, "Head motion").
 SIZES: dict[str, SizePreset] = {
     "tiny": SizePreset(
@@ -241,6 +247,9 @@ SIZES: dict[str, SizePreset] = {
         onebacks_per_run=5,
         runs_per_session=8,
         grid=(24, 20, 16),
+        # With motion, the slab sits inside 2 voxels (4 mm) of empty field of view: head motion
+        # of up to about 4 mm keeps every ROI voxel in view (without, prepare dropped a third).
+        fov_margin=2,
     ),
 }
 

@@ -121,6 +121,28 @@ def _check_existing(out_dir: Path, size: str, seed: int, motion: bool) -> bool:
     return True
 
 
+def with_motion_margin(preset: SizePreset) -> SizePreset:
+    """The preset as simulated: with motion, its slab inside ``fov_margin`` voxels of empty field of view.
+
+    Head motion would carry the ROI voxels at the slab's faces out of some run's view (prepare
+    drops them); a real whole-brain EPI keeps the visual cortex in view. Without motion the
+    grid is the slab's, so the motion-free dataset does not pay for the margin.
+
+    Parameters
+    ----------
+    preset : SizePreset
+        A size preset (its ``grid`` is the slab's).
+
+    Returns
+    -------
+    SizePreset
+        With ``grid`` grown by ``2 * fov_margin`` per axis when ``motion``; else ``fov_margin = 0``.
+    """
+    if not preset.motion or not preset.fov_margin:
+        return replace(preset, fov_margin=0)
+    return replace(preset, grid=tuple(int(n) + 2 * preset.fov_margin for n in preset.grid))
+
+
 def simulate_dataset(
     out_dir: str | os.PathLike[str], *, size: str = "default", seed: int = 0, motion: bool | None = None
 ) -> Path:
@@ -151,7 +173,7 @@ def simulate_dataset(
         raise FmriBenchError(f"seed must be an integer, got {seed!r}") from None
     if seed < 0:
         raise FmriBenchError(f"seed must be a non-negative integer, got {seed}")
-    preset = SIZES[size] if motion is None else replace(SIZES[size], motion=bool(motion))
+    preset = with_motion_margin(SIZES[size] if motion is None else replace(SIZES[size], motion=bool(motion)))
     out_dir = Path(out_dir).expanduser().absolute()
     if _check_existing(out_dir, size, seed, preset.motion):
         return out_dir
@@ -278,7 +300,7 @@ def _subject_model(ctx: _Context, s: int) -> tuple[Subject, np.ndarray, np.ndarr
     The raw model components of the test images go to the ground truth (``components_test.npy``).
     """
     preset = ctx.preset
-    subj = make_subject(preset.grid, preset.params, ctx.seed, s)
+    subj = make_subject(preset.grid, preset.params, ctx.seed, s, preset.fov_margin)
     comps = raw_components(subj, ctx.maps, preset.params, n_fit=preset.n_train)
     heights = combine(subj, comps, preset.params, preset.n_train)
     test = slice(ctx.offsets["test"], ctx.offsets["test"] + preset.n_test)
