@@ -1,15 +1,15 @@
-"""``pca-gan``: GAN inversion in a subject's PCA brain space (the seed notebook's realistic images).
+"""``pca-gan``: the seed's GAN inversion in a subject's PCA brain space.
 
-A cached autoencoder-GAN trained on the stimuli gives the image prior and a latent for
-every training image; each test response is decoded to a latent by ridge regression from
-the PCA embedding of the fMRI, and the generator renders it. An optional batched latent
-search (``search_steps``) refines it toward the image whose encoding (an image encoder
-trained on image -> PCA embedding) is nearest. See :mod:`fmri_bench.estimators.gan`.
+A VAE-GAN image prior (shipped with the package, or trained); a ridge decode of the PCA
+embedding of each test response into the generator's latent space; an image -> PCA
+embedding encoder fit on the training pairs; and a batched latent search for the image
+whose encoding is nearest to the brain's embedding. See :mod:`fmri_bench.estimators.gan`.
 """
 
 from __future__ import annotations
 
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -18,147 +18,147 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from fmri_bench.errors import FmriBenchError
 from fmri_bench.estimators import ReconstructionBaseline, average_by_image, register
 from fmri_bench.estimators import gan as _gan
+from fmri_bench.estimators import vaegan as _vaegan
 from fmri_bench.estimators.base import check_pairs
 from fmri_bench.estimators.decoders import DEFAULT_ALPHAS
 from fmri_bench.estimators.torch_support import resolve_device, torch_seeded, torch_threads
-from fmri_bench.images import load_image_folder
 
-_G = _gan.GANConfig
 #: Parameter constraints shared by the GAN baselines.
 GAN_CONSTRAINTS = {
+    "generator": [str, None],
     "gan_images": [str, None],
-    "gan_size": [Interval(Integral, 8, 128, closed="both")],  # 4 * 2^k, checked by the generator
-    "gan_z_dim": [Interval(Integral, 1, 1024, closed="both")],
-    "gan_width": [Interval(Integral, 1, 512, closed="both")],
-    "gan_steps": [Interval(Integral, 1, None, closed="left")],
-    "gan_batch_size": [Interval(Integral, 1, 4096, closed="both")],
-    "gan_lr": [Interval(Real, 0, None, closed="neither")],
-    "gan_adversarial": [Interval(Real, 0, None, closed="left")],
-    "latent_gain": [Interval(Real, 0, None, closed="neither")],
-    "encoder_steps": [Interval(Integral, 1, None, closed="left")],
-    "search_steps": [Interval(Integral, 0, None, closed="left")],
-    "search_lr": [Interval(Real, 0, None, closed="neither")],
-    "prior": [Interval(Real, 0, None, closed="left")],
-    "shell": ["boolean"],
+    "gan_steps": [Interval(Integral, 1, 10**6, closed="both")],
+    "inversion": [StrOptions(set(_gan.INVERSIONS))],
+    "latent_gain": [Interval(Real, 0, 100, closed="neither")],
+    "search_steps": [Interval(Integral, 0, 10**5, closed="both")],
+    "search_lr": [Interval(Real, 0, 10, closed="right")],
+    "prior": [Interval(Real, 0, 1e6, closed="both")],
     "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
     "device": [StrOptions({"auto", "cpu", "cuda"})],
     "memory": [str, None],
 }
+#: Defaults shared by the GAN baselines (measured on the embedded dataset, baselines/README.md).
+GAN_DEFAULTS = {
+    "generator": None, "gan_images": None, "gan_steps": _vaegan.TrainConfig.steps, "inversion": "decode+search",
+    "latent_gain": 1.5, "search_steps": 30, "search_lr": 0.05, "prior": 10.0, "random_state": 0, "device": "cpu",
+    "memory": None,
+}  # fmt: skip
 
 
 class GANInversion:
-    """What the GAN-inversion baselines share: generator, image encoder, latent search.
+    """What the GAN-inversion baselines share: image prior, direct decode, embedding encoder, search.
 
     Parameters (of the subclasses)
     ------------------------------
+    generator : str or None
+        A VAE-GAN checkpoint file (``python -m fmri_bench.pipeline.train_generator``);
+        default: the one shipped with the package (seed 0, 1000 steps).
     gan_images : str or None
-        A folder of images to train the generator on (default: the training stimuli).
-    gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr, gan_adversarial
-        The fields of :class:`~fmri_bench.estimators.gan.GANConfig` (defaults there).
+        Train the generator on this folder of images (seed ``random_state``, cached in ``memory``).
+    gan_steps : int
+        Training steps of a trained generator; another value than 1000 without ``gan_images``
+        trains one on the simulator's image stream instead of using the shipped one.
+    inversion : {"decode", "search", "decode+search"}
+        The parts used: G(direct decode); the search from the prior mean; the search from the
+        direct decode.
     latent_gain : float
-        The ridge-decoded start latent is multiplied by this: ridge shrinks its prediction
-        toward 0 (the mean latent, whose image is the blurry average). 2 was measured
-        best for SSIM on the synthetic dataset.
-    encoder_steps : int
-        Training steps of the image -> brain-embedding encoder (not trained when search_steps is 0).
+        The direct decode is multiplied by this (ridge shrinks toward the mean latent).
     search_steps, search_lr, prior : int, float, float
-        The latent search: Adam steps, learning rate, weight of the Gaussian prior on z.
-        Off by default (0 steps: the reconstruction is ``G(latent_gain * ridge(b))``).
-    shell : bool
-        Rescale the start and final latents to norm sqrt(z_dim). Off by default.
+        Adam steps and learning rate of the latent search; weight of its N(0, I) prior term.
     random_state : int
-        Seed of the generator, the encoders and the search.
+        Seed of PCA, of the encoder's cross-validation folds and of a generator that is trained.
     device : {"auto", "cpu", "cuda"}
         Where torch runs.
     memory : str or None
-        A folder where the trained generator is cached (keyed by images and settings).
+        A folder where a trained generator is cached.
     """
 
-    def _fit_generator(self, images: np.ndarray) -> None:
-        if self.gan_images:
-            images = load_image_folder(self.gan_images, int(self.gan_size))
-        gan = _gan.get_gan(
-            images,
-            _gan.gan_config(self.get_params(), self.random_state),
-            None if self.memory is None else self.memory,
-            self.device_,
-        )
-        self.generator_, self.latent_encoder_, self.gan_path_ = gan.generator, gan.latent_encoder, gan.path
+    def check_params(self) -> None:
+        """Validate the parameters, and that ``generator`` is a file and ``gan_images`` a folder.
+
+        Before any data is read.
+        """
+        super().check_params()
+        if self.generator is not None and not Path(self.generator).is_file():
+            raise FmriBenchError(f"generator {self.generator}: no such file; expected a VAE-GAN checkpoint (.pt)")
+        if self.gan_images is not None and not Path(self.gan_images).is_dir():
+            raise FmriBenchError(f"gan_images {self.gan_images}: not a folder; expected a folder of .png/.jpg images")
+        if self.generator is not None and self.gan_images is not None:
+            raise FmriBenchError("give generator (a checkpoint) or gan_images (a folder to train on), not both")
+
+    def _fit_prior(self) -> None:
+        prior = _gan.get_prior(
+            generator=self.generator, gan_images=self.gan_images, seed=int(self.random_state),
+            steps=int(self.gan_steps), cache_dir=self.memory, device=self.device_,
+        )  # fmt: skip
+        self.generator_, self.latent_encoder_, self.prior_origin_ = prior.generator, prior.encoder, prior.origin
 
     def _fit_brain_side(self, images: np.ndarray, embedding: np.ndarray, pooled: list[np.ndarray]) -> None:
-        """Train E_b on (images, embedding) and the ridge start decoder on ``pooled`` embeddings."""
-        tensors = _gan.to_tensor(images, int(self.gan_size))
-        self.image_encoder_ = None
-        if int(self.search_steps) > 0:
-            self.image_encoder_, self.emb_mean_, self.emb_scale_, self.emb_weights_ = _gan.fit_image_encoder(
-                tensors, embedding, steps=int(self.encoder_steps), seed=self.random_state, device=self.device_
-            )
-        z_train = _gan.latents_of(self.latent_encoder_, tensors)
-        self.start_decoder_ = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(
+        """Fit enc on (images, embedding) and the direct decoder on the ``pooled`` embeddings."""
+        images = _gan.to_64(images)
+        self.embedding_encoder_, self.emb_mean_, self.emb_scale_, self.encoder_r_ = _gan.fit_embedding_encoder(
+            images, embedding, seed=int(self.random_state)
+        )
+        self.search_weights_ = _gan.search_weights(self.encoder_r_)
+        z_train = _vaegan.encode(self.latent_encoder_, images)
+        self.direct_decoder_ = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(
             np.vstack(pooled), np.tile(z_train, (len(pooled), 1))
         )
 
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
-        z0 = self.start_decoder_.predict(embedding) * float(self.latent_gain)
-        if self.shell:
-            z0 = _gan.to_shell(z0)
-        if self.image_encoder_ is None:
-            return _gan.generate(self.generator_, z0, self.output_size_)
-        target = (embedding - self.emb_mean_) / self.emb_scale_
-        z = _gan.search_latents(
-            self.generator_, self.image_encoder_, target, z0, self.emb_weights_,
-            steps=int(self.search_steps), lr=float(self.search_lr), prior=float(self.prior), device=self.device_,
-        )  # fmt: skip
-        return _gan.generate(self.generator_, _gan.to_shell(z) if self.shell else z, self.output_size_)
+        z0 = self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
+        if self.inversion == "search":
+            z0 = np.zeros_like(z0)
+        if self.inversion != "decode" and int(self.search_steps) > 0:
+            target = (embedding - self.emb_mean_) / self.emb_scale_
+            z0 = _gan.search_latents(
+                self.generator_, self.embedding_encoder_, target, z0, self.search_weights_, anchor=z0,
+                steps=int(self.search_steps), lr=float(self.search_lr), prior=float(self.prior), device=self.device_,
+            )  # fmt: skip
+        return _gan.render(self.generator_.cpu(), z0, self.output_size_)
 
 
 @register("pca-gan")
 class PCAGAN(GANInversion, ReconstructionBaseline):
-    """GAN inversion in the PCA space of one subject's fMRI.
+    """The seed's GAN inversion in the PCA space of one subject's fMRI.
 
     Parameters
     ----------
     n_components : int
         PCA components of the standardized, per-image averaged training fMRI (the brain embedding).
-    gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr, gan_adversarial, latent_gain,
-    encoder_steps, search_steps, search_lr, prior, shell, random_state, device, memory
+    generator, gan_images, gan_steps, inversion, latent_gain, search_steps, search_lr, prior, random_state,
+    device, memory
         See :class:`GANInversion`.
     """
 
-    description = "autoencoder-GAN prior; ridge from the PCA brain embedding into its latent (optional search)"
-    _parameter_constraints = {**GAN_CONSTRAINTS, "n_components": [Interval(Integral, 1, None, closed="left")]}
+    description = "VAE-GAN prior; ridge decode of the PCA embedding into its latent, then a latent search"
+    _parameter_constraints = {**GAN_CONSTRAINTS, "n_components": [Interval(Integral, 1, 10**5, closed="both")]}
 
     def __init__(
-        self, n_components: int = 300, gan_images: str | None = None, gan_size: int = _G.size,
-        gan_z_dim: int = _G.z_dim, gan_width: int = _G.width, gan_steps: int = _G.steps,
-        gan_batch_size: int = _G.batch_size, gan_lr: float = _G.lr, gan_adversarial: float = _G.adversarial,
-        latent_gain: float = 2.0, encoder_steps: int = 150, search_steps: int = 0, search_lr: float = 0.05,
-        prior: float = 0.1, shell: bool = False, random_state: int = 0, device: str = "cpu",
-        memory: str | None = None,
+        self, n_components: int = 300, generator: str | None = None, gan_images: str | None = None,
+        gan_steps: int = GAN_DEFAULTS["gan_steps"], inversion: str = "decode+search",
+        latent_gain: float = GAN_DEFAULTS["latent_gain"], search_steps: int = GAN_DEFAULTS["search_steps"],
+        search_lr: float = GAN_DEFAULTS["search_lr"], prior: float = GAN_DEFAULTS["prior"], random_state: int = 0,
+        device: str = "cpu", memory: str | None = None,
     ) -> None:  # fmt: skip
         self.n_components = n_components
+        self.generator = generator
         self.gan_images = gan_images
-        self.gan_size = gan_size
-        self.gan_z_dim = gan_z_dim
-        self.gan_width = gan_width
         self.gan_steps = gan_steps
-        self.gan_batch_size = gan_batch_size
-        self.gan_lr = gan_lr
-        self.gan_adversarial = gan_adversarial
+        self.inversion = inversion
         self.latent_gain = latent_gain
-        self.encoder_steps = encoder_steps
         self.search_steps = search_steps
         self.search_lr = search_lr
         self.prior = prior
-        self.shell = shell
         self.random_state = random_state
         self.device = device
         self.memory = memory
 
     def fit(self, X: np.ndarray, images: np.ndarray) -> PCAGAN:
-        """Fit PCA, the generator (or load it from ``memory``) and the latent decoder.
+        """Fit PCA, load (or train) the generator, fit the direct decoder and the embedding encoder.
 
         Parameters
         ----------
@@ -181,7 +181,7 @@ class PCAGAN(GANInversion, ReconstructionBaseline):
         embedding = self.pca_.transform(means)
         self.output_size_ = int(images.shape[1])
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            self._fit_generator(unique)
+            self._fit_prior()
             self._fit_brain_side(unique, embedding, [embedding])
         return self
 

@@ -1,8 +1,8 @@
-"""``srm-gan``: GAN inversion in the SRM shared space of all subjects.
+"""``srm-gan``: the seed's GAN inversion in the SRM shared space of all subjects.
 
 Like ``pca-gan``, but the brain embedding is the SRM shared space (brainiak), so the
-image encoder and the start decoder are trained once on all subjects' data: the encoder
-on the subjects' mean shared response per image, the ridge start decoder on the pooled
+image -> embedding encoder and the direct decoder are fit once on all subjects' data: the
+encoder on the subjects' mean shared response per image, the direct decoder on the pooled
 shared responses. Each subject's test set is projected through its own SRM map.
 """
 
@@ -20,7 +20,7 @@ from fmri_bench.estimators.base import check_pairs
 from fmri_bench.estimators.srm import SRMAligner, shared_images
 from fmri_bench.estimators.torch_support import resolve_device, torch_seeded, torch_threads
 
-from .pca_gan import _G, GAN_CONSTRAINTS, GANInversion
+from .pca_gan import GAN_CONSTRAINTS, GAN_DEFAULTS, GANInversion
 
 
 @register("srm-gan")
@@ -31,48 +31,41 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
     ----------
     features, n_iter : int
         SRM shared-space dimension and iterations.
-    gan_images, gan_size, gan_z_dim, gan_width, gan_steps, gan_batch_size, gan_lr, gan_adversarial, latent_gain,
-    encoder_steps, search_steps, search_lr, prior, shell, random_state, device, memory
+    generator, gan_images, gan_steps, inversion, latent_gain, search_steps, search_lr, prior, random_state,
+    device, memory
         See :class:`~fmri_bench.baselines.pca_gan.GANInversion`.
     """
 
-    description = "autoencoder-GAN prior; ridge from the SRM shared response into its latent (all subjects pooled)"
+    description = "VAE-GAN prior; ridge decode of the SRM shared response into its latent, then a latent search"
     _parameter_constraints = {
         **GAN_CONSTRAINTS,
-        "features": [Interval(Integral, 1, None, closed="left")],
-        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "features": [Interval(Integral, 1, 10**4, closed="both")],
+        "n_iter": [Interval(Integral, 1, 10**4, closed="both")],
     }
 
     def __init__(
-        self, features: int = 64, n_iter: int = 10, gan_images: str | None = None, gan_size: int = _G.size,
-        gan_z_dim: int = _G.z_dim, gan_width: int = _G.width, gan_steps: int = _G.steps,
-        gan_batch_size: int = _G.batch_size, gan_lr: float = _G.lr, gan_adversarial: float = _G.adversarial,
-        latent_gain: float = 2.0, encoder_steps: int = 150, search_steps: int = 0, search_lr: float = 0.05,
-        prior: float = 0.1, shell: bool = False, random_state: int = 0, device: str = "cpu",
-        memory: str | None = None,
+        self, features: int = 64, n_iter: int = 10, generator: str | None = None, gan_images: str | None = None,
+        gan_steps: int = GAN_DEFAULTS["gan_steps"], inversion: str = "decode+search",
+        latent_gain: float = GAN_DEFAULTS["latent_gain"], search_steps: int = GAN_DEFAULTS["search_steps"],
+        search_lr: float = GAN_DEFAULTS["search_lr"], prior: float = GAN_DEFAULTS["prior"], random_state: int = 0,
+        device: str = "cpu", memory: str | None = None,
     ) -> None:  # fmt: skip
         self.features = features
         self.n_iter = n_iter
+        self.generator = generator
         self.gan_images = gan_images
-        self.gan_size = gan_size
-        self.gan_z_dim = gan_z_dim
-        self.gan_width = gan_width
         self.gan_steps = gan_steps
-        self.gan_batch_size = gan_batch_size
-        self.gan_lr = gan_lr
-        self.gan_adversarial = gan_adversarial
+        self.inversion = inversion
         self.latent_gain = latent_gain
-        self.encoder_steps = encoder_steps
         self.search_steps = search_steps
         self.search_lr = search_lr
         self.prior = prior
-        self.shell = shell
         self.random_state = random_state
         self.device = device
         self.memory = memory
 
     def fit(self, X: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> SRMGAN:
-        """Fit SRM, the generator (or load it from ``memory``) and the latent decoder.
+        """Fit SRM, load (or train) the generator, fit the direct decoder and the embedding encoder.
 
         Parameters
         ----------
@@ -94,7 +87,7 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
         self.n_subjects_ = len(responses)
         self.output_size_ = int(shared.shape[1])
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            self._fit_generator(shared)
+            self._fit_prior()
             self._fit_brain_side(shared, np.mean(shared_responses, axis=0), shared_responses)
         return self
 

@@ -5,7 +5,7 @@ times a fixed reference workload (the PCA of bench_demo.py) before and after, an
 the time in units of it as well. The simulation covers every session (natural-image
 training and test, the 40 shapes and the 10 letters), the fMRIPrep transforms and the
 oracle; prepare reads the sessions its recipe names. Motion off is the default dataset;
-``--motion`` also times the motion-on simulation (the default once prepare aligns).
+``--motion`` also times the motion-on simulation (its grid is larger: 4 mm of empty field of view).
 
 Usage: python bench/bench_simulate.py [--motion] [--size default]
 """

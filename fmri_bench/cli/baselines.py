@@ -37,6 +37,20 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _image_prior_params(gan_images: Optional[Path], generator: Optional[Path]) -> dict[str, str]:
+    """``--gan-images`` / ``--generator`` as GAN-baseline parameters, checked before any work."""
+    params = {}
+    if gan_images is not None:
+        if not gan_images.is_dir():
+            raise FmriBenchError(f"--gan-images {gan_images}: not a folder; expected a folder of .png/.jpg images")
+        params["gan_images"] = str(gan_images.resolve())
+    if generator is not None:
+        if not generator.is_file():
+            raise FmriBenchError(f"--generator {generator}: no such file; expected a VAE-GAN checkpoint (.pt)")
+        params["generator"] = str(generator.resolve())
+    return params
+
+
 @app.command("run-baseline")
 def run_baseline_command(
     name: Annotated[str, typer.Argument(help="Baseline name (see `fmri-bench list baselines`).")],
@@ -66,7 +80,17 @@ def run_baseline_command(
     gan_images: Annotated[
         Optional[Path],
         typer.Option(
-            "--gan-images", help="GAN baselines: train the generator on this image folder.", show_default=False
+            "--gan-images",
+            help="GAN baselines: train the VAE-GAN image prior on this image folder.",
+            show_default=False,
+        ),
+    ] = None,
+    generator: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--generator",
+            help="GAN baselines: a VAE-GAN checkpoint file to use as the image prior.",
+            show_default=False,
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
@@ -76,10 +100,7 @@ def run_baseline_command(
     from fmri_bench.pipeline import run_baseline
 
     params: dict[str, Any] = _parse_params(param or [])
-    if gan_images is not None:
-        if not gan_images.is_dir():
-            raise FmriBenchError(f"--gan-images {gan_images}: not a folder; expected a folder of .png/.jpg images")
-        params["gan_images"] = str(gan_images.resolve())
+    params.update(_image_prior_params(gan_images, generator))
     board = None if no_score else leaderboard_dir(leaderboard, data_home)
     if board is not None and board.exists() and not board.is_dir():
         raise FmriBenchError(f"--leaderboard {board}: not a folder; expected a folder for the leaderboard record")

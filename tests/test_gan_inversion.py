@@ -1,0 +1,144 @@
+"""The VAE-GAN image prior and the seed's GAN inversion: stream, training, cache, encoder, search."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators import gan, vaegan
+from fmri_bench.io import sha256_file
+from fmri_bench.pipeline import run_baseline
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+#: A training run small enough for a test (3 steps of 4 images).
+TINY_TRAIN = vaegan.TrainConfig(steps=2, batch_size=4, prior_batch=2, adv_start=1, eval_every=2)
+
+
+def test_image_stream_is_deterministic_and_disjoint_from_the_dataset() -> None:
+    from fmri_bench.raw.simulate.config import SIZES
+    from fmri_bench.raw.simulate.stimuli import _make_stimuli
+
+    a, b = vaegan.render_batch(0, 5, 3), vaegan.render_batch(0, 5, 3)
+    assert a.shape == (3, 64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert not np.array_equal(a, vaegan.render_batch(0, 6, 3)) and not np.array_equal(a, vaegan.render_batch(1, 5, 3))
+    _, stimuli = _make_stimuli(SIZES["tiny"], 0)
+    small = {vaegan._lanczos(im, 64).tobytes() for im in stimuli}
+    stream = np.concatenate([vaegan.render_batch(0, k, 8) for k in range(4)])
+    assert not small & {im.tobytes() for im in stream}  # never a dataset stimulus
+    assert stream.std() > 20  # images with content, not flat fields
+
+
+def _train_bytes(seed: int) -> tuple[bytes, dict]:
+    G, E, history = vaegan.train(vaegan.ModelConfig(), vaegan.TrainConfig(**{**TINY_TRAIN.__dict__, "seed": seed}))
+    state = b"".join(t.numpy().tobytes() for t in [*G.state_dict().values(), *E.state_dict().values()])
+    return state, history
+
+
+def test_training_is_deterministic() -> None:
+    # that it learns: the shipped checkpoints' records (test_shipped_generators_load_with_their_records)
+    first, history = _train_bytes(0)
+    assert first == _train_bytes(0)[0]  # same seed, same bytes
+    assert first != _train_bytes(1)[0]
+    assert len(history["rec_l1"]) == 2 and history["d_loss"][-1] > 0  # the adversarial term ran
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
+    G, E, _ = vaegan.build(vaegan.ModelConfig(), 0)
+    vaegan.save_checkpoint(tmp_path / "g.pt", G, E, vaegan.ModelConfig(), {"seed": 0})
+    G2, E2, meta = vaegan.load_checkpoint(tmp_path / "g.pt")
+    z = torch.randn(2, 512, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(G(z), G2(z), atol=0.02) and meta["seed"] == 0 and meta["format"] == vaegan.CODE_VERSION
+    data = (tmp_path / "g.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(FmriBenchError, match="not a readable VAE-GAN checkpoint"):
+        vaegan.load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_shipped_generator_loads_with_its_record() -> None:
+    import json
+
+    path = vaegan.SHIPPED
+    assert path.is_file() and path.stat().st_size < 2_000_000, path
+    G, E, meta = vaegan.load_checkpoint(path)
+    assert meta["seed"] == 0 and "train_generator" in meta["command"]
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["checkpoint"]["sha256"] == sha256_file(path)
+    assert record["heldout_dataset_stimuli"]["test"]["ssim"] > 0.85  # it reconstructs held-out stimuli
+    assert gan.get_prior(generator=None, gan_images=None, seed=5, steps=1000, cache_dir=None).origin.startswith(
+        "shipped:"
+    )
+
+
+def test_generator_cache_key_trains_once_and_retrains_a_corrupt_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(3):
+        Image.fromarray(vaegan.render_batch(3, i, 1)[0]).save(tmp_path / "imgs" / f"{i}.png")
+    monkeypatch.setattr(vaegan, "TrainConfig", lambda **kw: vaegan.dataclasses.replace(TINY_TRAIN, **kw))
+    kw = {"generator": None, "gan_images": str(tmp_path / "imgs"), "seed": 0, "steps": 3, "cache_dir": tmp_path}
+    first = gan.get_prior(**kw)
+    (path,) = (tmp_path / "gan").glob("*.pt")
+    stamp = path.stat().st_mtime_ns
+    second = gan.get_prior(**kw)
+    assert path.stat().st_mtime_ns == stamp and first.origin == second.origin
+    path.write_bytes(path.read_bytes()[:100])  # truncated (a killed copy, a full disk)
+    with caplog.at_level(logging.WARNING):
+        third = gan.get_prior(**kw)
+    assert "training it again" in caplog.text and vaegan.load_checkpoint(path)
+    z = torch.zeros(1, 512)
+    with torch.no_grad():
+        assert torch.equal(first.generator(z), third.generator(z))  # retrained to the same bytes
+    config = vaegan.TrainConfig(seed=0, steps=3)
+    key = gan.cache_key("stream", config, "cpu")
+    assert key != gan.cache_key("stream", config, "cuda")
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert key != gan.cache_key("stream", config, "cpu")
+    monkeypatch.setattr(vaegan, "CODE_VERSION", "other")
+    assert gan.cache_key("stream", config, "cpu") not in (key,)
+
+
+def test_embedding_encoder_predicts_what_images_determine_and_search_moves_toward_it() -> None:
+    images = np.concatenate([vaegan.render_batch(4, k, 20) for k in range(4)])
+    feats = gan.image_features(images)
+    rng = np.random.default_rng(0)
+    embedding = np.c_[feats @ rng.normal(size=(feats.shape[1], 3)), rng.normal(size=(80, 2))]  # 3 real, 2 noise
+    enc, mean, scale, r = gan.fit_embedding_encoder(images, embedding)
+    assert (r[:3] > 0.7).all() and (np.abs(r[3:]) < 0.4).all()
+    w = gan.search_weights(r)
+    assert w[:3].min() > 10 * w[3:].max() and w.sum() == pytest.approx(1)
+    G, E, _ = vaegan.load_checkpoint(vaegan.SHIPPED)
+    target = (embedding[:4] - mean) / scale
+    z0 = np.zeros((4, 512), np.float32)
+
+    def fit(z: np.ndarray) -> float:
+        with torch.no_grad():
+            return float(((enc(G(torch.as_tensor(z))) - torch.as_tensor(target, dtype=torch.float32)) ** 2 * w).sum())
+
+    z = gan.search_latents(G, enc, target, z0, w, steps=20, prior=0.0)
+    assert fit(z) < 0.5 * fit(z0)
+
+
+def test_bad_gan_parameters_are_refused_before_any_work(tiny_home: Path, tmp_path: Path) -> None:
+    bad = [
+        ({"generator": str(tmp_path / "missing.pt")}, "no such file"),
+        ({"gan_images": str(tmp_path / "none")}, "not a folder"),
+        ({"inversion": "guess"}, "inversion"),
+        ({"search_steps": "-1"}, "search_steps"),
+        ({"gan_steps": "0"}, "gan_steps"),
+    ]
+    for params, message in bad:
+        with pytest.raises(FmriBenchError, match=message):
+            run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "o", score=False, params=params)
+    if not torch.cuda.is_available():
+        with pytest.raises(FmriBenchError, match="no CUDA GPU"):
+            run_baseline("srm-gan", data_home=tiny_home, out=tmp_path / "o", score=False, device="cuda")
+    assert not (tmp_path / "o").exists()
