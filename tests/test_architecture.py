@@ -21,6 +21,7 @@ SHARED = {
     "provenance",
     "images",
     "stats",
+    "threads",
     "weights",
     "download",
     "_torchvision",

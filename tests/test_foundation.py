@@ -145,3 +145,45 @@ def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing_half_written(tmp_pa
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in err
     assert not list(home.rglob("*partial*")) and not (home / "raw" / "synthetic").exists()
+
+
+def test_a_ctrl_c_during_the_blas_library_search_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """threadpoolctl searches the libraries through a ctypes callback, where a raised exception is
+    swallowed; the search holds SIGINT back, so the Ctrl-C arrives right after it instead."""
+    import contextlib
+    import ctypes
+    import os
+    import signal
+
+    import threadpoolctl
+
+    from fmri_bench import threads
+
+    class Interrupted(BaseException):
+        pass
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_int)
+
+    class SearchingController:
+        def __init__(self) -> None:  # the Ctrl-C lands inside a ctypes callback, like dl_iterate_phdr's
+            def callback() -> int:
+                os.kill(os.getpid(), signal.SIGINT)
+                sum(range(10000))  # bytecodes, where an unblocked handler would run (and be swallowed)
+                return 0
+
+            callback_type(callback)()
+
+        def limit(self, **kwargs: object):
+            return contextlib.nullcontext()
+
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", SearchingController)
+    monkeypatch.setattr(threads, "_controller", None)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with pytest.raises(Interrupted), threads.single_blas_thread():
+            pass
+    finally:
+        signal.signal(signal.SIGINT, previous)

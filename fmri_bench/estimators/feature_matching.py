@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from fmri_bench.errors import FmriBenchError
+from fmri_bench.threads import single_blas_thread
 
 _VGG19_CONV = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
@@ -372,7 +373,6 @@ class FeatureDecoder:
         from sklearn.linear_model import Ridge, RidgeCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from threadpoolctl import threadpool_limits
 
         from fmri_bench.estimators.decoders import DEFAULT_ALPHAS
 
@@ -382,7 +382,7 @@ class FeatureDecoder:
         self.alphas_, self.ridges_ = [], []
         # One BLAS thread: on a busy 2-core machine two spin-waiting OpenBLAS threads made the
         # PCA of a 600 x 4128 matrix 7x slower (2.96 s against 0.44 s, measured back to back).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_blas_thread():
             Z = self.embed_.fit_transform(np.asarray(X, dtype=np.float32))
             for f in features:
                 n_cv = f.shape[1] if self.max_cv_targets is None else min(f.shape[1], int(self.max_cv_targets))
@@ -404,9 +404,7 @@ class FeatureDecoder:
         -------
         list of ndarray, float32, shape (n, D_l)
         """
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_blas_thread():
             Z = self.embed_.transform(np.asarray(X, dtype=np.float32))
             return [ridge.predict(Z).astype(np.float32) for ridge in self.ridges_]
 

@@ -28,6 +28,7 @@ import pandas as pd
 from fmri_bench.errors import DataError
 from fmri_bench.prepare.align import ORDERS, resample_run
 from fmri_bench.raw.bids import block_volumes
+from fmri_bench.threads import single_blas_thread
 
 DROP_REPEAT = "one_back_repeat"
 DROP_SHORT = "short_run"
@@ -413,11 +414,9 @@ def process_run(task: RunTask) -> RunResult:
         The BOLD cannot be read, holds NaN or inf, or holds another number of volumes than
         its header says.
     """
-    from threadpoolctl import threadpool_limits
-
     # The matrices are small (volumes x regressors): BLAS threads only spin and contend,
     # which made a 239 x 65 SVD take 0.8 s instead of 1 ms on a loaded 2-core machine.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         return _process_run(task)
 
 

@@ -43,6 +43,7 @@ from fmri_bench.raw.simulate.oracle import Measurement, oracle_reconstructions, 
 from fmri_bench.raw.simulate.schedule import events_table, read_events, run_schedule
 from fmri_bench.raw.simulate.shapes import render_test_sets
 from fmri_bench.raw.simulate.stimuli import _make_stimuli
+from fmri_bench.threads import single_blas_thread
 
 #: The four stimulus sets, in the order of the model's image rows.
 SPLITS = ("train", "test", "artificial", "letter")
@@ -182,11 +183,9 @@ def simulate_dataset(
 
 def _simulate(out_dir: Path, preset: SizePreset, seed: int) -> Path:
     """Simulate ``preset`` into ``out_dir``, built in a temporary folder beside it and swapped in."""
-    from threadpoolctl import threadpool_limits
-
     # Same bytes whatever BLAS threading the caller set up: a multi-threaded matrix
     # product may sum in another order and change the last bits of the derivatives.
-    with atomic_dir(out_dir) as tmp, threadpool_limits(limits=1, user_api="blas"):
+    with atomic_dir(out_dir) as tmp, single_blas_thread():
         _write_dataset(tmp, preset, seed)
     return out_dir
 
