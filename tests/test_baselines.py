@@ -118,9 +118,14 @@ def test_pinned_scores_on_tiny(name: str, tiny_home: Path, tmp_path: Path, chanc
 
 
 # --------------------------------------------------------------------------- determinism and cache
-def test_gan_same_seed_same_bytes(tiny_home: Path, tmp_path: Path) -> None:
+def test_gan_same_seed_same_bytes(tiny_home: Path, tiny_bids: Path, tmp_path: Path) -> None:
+    """Same seed, same bytes, also from a second data home prepared afresh (its own caches)."""
+    from fmri_bench.pipeline import prepare_dataset
+
+    fresh = tmp_path / "fresh-home"
+    prepare_dataset("synthetic", versions=("v1",), subjects=["sub-01"], source=tiny_bids, data_home=fresh)
     first = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=GAN_TINY)[0]
-    second = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=GAN_TINY)[0]
+    second = run_baseline("pca-gan", data_home=fresh, out=tmp_path / "b", score=False, params=GAN_TINY)[0]
     assert first.submission_path.read_bytes() == second.submission_path.read_bytes()
     other = run_baseline("pca-gan", data_home=tiny_home, out=tmp_path / "c", score=False, params=GAN_TINY, seed=1)[0]
     assert other.submission_path.read_bytes() != first.submission_path.read_bytes()  # the folds and PCA seed
