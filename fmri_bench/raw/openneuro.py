@@ -305,19 +305,24 @@ def download(
         clone(recipe, root)
         subjects = list(subjects or recipe.subjects or list_subjects(root))
         files = needed_files(root, recipe, subjects, list(versions or recipe.versions))
-        missing, total, absent = missing_bytes(root, files)
-        log.info(
-            f"{recipe.name} {recipe.source['release']}: {len(files)} files for {', '.join(subjects)}, "
-            f"{total / 1e9:.2f} GB annexed; {missing / 1e9:.2f} GB ({len(absent)} files) to download"
-        )
-        if absent:
-            get_files(root, absent)
-        _, _, left = missing_bytes(root, files)
-        if left:
-            raise NetworkError(
-                f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume"
-            )
+        _get_missing(root, files, f"{recipe.name} {recipe.source['release']}", subjects)
     return root
+
+
+def _get_missing(root: Path, files: list[Path], label: str, subjects: list[str]) -> None:
+    """Download the files of a clone whose content is absent, then check that none is left."""
+    missing, total, absent = missing_bytes(root, files)
+    log.info(
+        f"{label}: {len(files)} files for {', '.join(subjects)}, "
+        f"{total / 1e6:.0f} MB annexed; {missing / 1e6:.0f} MB ({len(absent)} files) to download"
+    )
+    if absent:
+        get_files(root, absent)
+    _, _, left = missing_bytes(root, files)
+    if left:
+        raise NetworkError(
+            f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume"
+        )
 
 
 def get_files(root: Path, files: Sequence[Path], batch: int = 8) -> None:
@@ -411,16 +416,5 @@ def download_fmriprep(
                 f"{missing_files[0]}: not in the fMRIPrep derivatives at commit {pinned['commit']} "
                 f"({len(missing_files)} files missing); pass --fmriprep DIR"
             )
-        missing, total, absent = missing_bytes(root, files)
-        log.info(
-            f"{recipe.name} fMRIPrep derivatives: {len(files)} files for {', '.join(subjects)}, "
-            f"{total / 1e6:.0f} MB annexed; {missing / 1e6:.0f} MB ({len(absent)} files) to download"
-        )
-        if absent:
-            get_files(root, absent)
-        _, _, left = missing_bytes(root, files)
-        if left:
-            raise NetworkError(
-                f"{left[0]}: download incomplete ({len(left)} files missing); run the command again to resume"
-            )
+        _get_missing(root, files, f"{recipe.name} fMRIPrep derivatives", subjects)
     return root
