@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fmri_bench.cli import main
+from fmri_bench.errors import FmriBenchError
 from fmri_bench.metrics.compare import compare_per_image, paired_permutation_p
 from fmri_bench.pipeline import score_submission
 from fmri_bench.pipeline.compare import compare_entries, compare_files
@@ -115,3 +116,29 @@ def test_missing_or_tampered_per_image_scores_are_refused(setup: dict, tmp_path:
         compare_entries("exact", "blurred", leaderboard=board)
     scores, skipped = compare_per_image({"x": [1.0, 2.0, 3.0]}, {"x": [1.0, 2.0]}, {"x": True})
     assert scores == [] and "not the same test set" in skipped["x"]
+
+
+def test_subject_all_pools_the_subjects_images(tmp_path: Path) -> None:
+    from fmri_bench.images import resize_images, to_float_nchw
+
+    home = make_home(tmp_path / "home", n_test=10, subjects=("sub-01", "sub-02"))
+    targets = np.load(home / "synthetic" / "v1" / "images_test.npy")
+    rng = np.random.default_rng(0)
+    board = tmp_path / "board"
+    for subject, amount in (("sub-01", 0.05), ("sub-02", 0.3)):  # sub-02's noisy copy is much worse
+        noisy = np.clip(to_float_nchw(targets).transpose(0, 2, 3, 1) + rng.normal(0, amount, targets.shape), 0, 1)
+        blurred = resize_images(resize_images(to_float_nchw(targets), 4, method="area"), 40).transpose(0, 2, 3, 1)
+        for name, images in (("noisy", noisy), ("blurred", blurred)):
+            path = tmp_path / f"{name}-{subject}.npy"
+            np.save(path, np.clip(images, 0, 1).astype(np.float32))
+            score_submission(path, data_home=home, leaderboard=board, name=name, subject=subject, metrics=PIXEL)
+    single = [compare_entries("noisy", "blurred", leaderboard=board, subject=s) for s in ("sub-01", "sub-02")]
+    pooled = compare_entries("noisy", "blurred", leaderboard=board, subject="all")
+    assert pooled.n_images == 20 and pooled.subject == "all (sub-01, sub-02)"
+    for c in pooled.comparisons:
+        per_subject = [next(x for x in r.comparisons if x.key == c.key) for r in single]
+        assert c.n == 20 and c.mean_diff == pytest.approx(np.mean([x.mean_diff for x in per_subject]))
+    score_submission(tmp_path / "noisy-sub-01.npy", data_home=home, leaderboard=board, name="only one", metrics=PIXEL)
+    assert compare_entries("only one", "blurred", leaderboard=board, subject="all").n_images == 10  # shared subjects
+    with pytest.raises(FmriBenchError, match="share no subject"):
+        compare_entries("only one", "nobody", leaderboard=board, subject="all")

@@ -23,7 +23,12 @@ def compare_command(
     b: Annotated[str, typer.Argument(help="Leaderboard entry name, or a submission .npy.")],
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "synthetic",
     version: Annotated[str, typer.Option("--version", help="Dataset version.")] = "v1",
-    subject: Annotated[str, typer.Option("--subject", help="Subject (sub-01).")] = "sub-01",
+    subject: Annotated[
+        str,
+        typer.Option(
+            "--subject", help="Subject (sub-01), or all: every subject both entries have, their test images pooled."
+        ),
+    ] = "sub-01",
     protocol: ProtocolOption = "mindeye",
     leaderboard: LeaderboardOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
@@ -42,6 +47,8 @@ def compare_command(
     if _is_file(a) != _is_file(b):
         raise FmriBenchError("compare takes two leaderboard entries or two submission .npy files, not one of each")
     if _is_file(a):
+        if subject == "all":
+            raise FmriBenchError("--subject all compares leaderboard entries; for files give one subject")
         report = compare_files(a, b, dataset=dataset, version=version, subject=subject, protocol=proto.name,
                                data_home=data_home)  # fmt: skip
     else:

@@ -74,6 +74,10 @@ def compare_entries(
 ) -> CompareReport:
     """Compare two recorded entries of one dataset/version/subject/protocol, image by image.
 
+    ``subject="all"`` pools the test images of every subject that both entries have (a
+    fixed-effects test over subject x image pairs: the sign flips treat each pair as one
+    unit; MOABB instead combines per-subject tests with Stouffer's method).
+
     Parameters
     ----------
     name_a, name_b : str
@@ -81,7 +85,7 @@ def compare_entries(
     leaderboard : path-like
         The leaderboard folder.
     dataset, version, subject, protocol : str
-        Which rows.
+        Which rows; ``subject="all"``: every subject both entries have, pooled.
 
     Returns
     -------
@@ -89,25 +93,48 @@ def compare_entries(
     """
     proto = get_protocol(protocol)
     board = Leaderboard(leaderboard)
-    where = f"{dataset} {version} {subject} (protocol {proto.name})"
     rows = [
         r
         for r in board.rows()
         if r["kind"] == "reconstruction"
-        and (r["dataset"], r["version"], r["subject"], r.get("protocol")) == (dataset, version, subject, proto.name)
+        and (r["dataset"], r["version"], r.get("protocol")) == (dataset, version, proto.name)
     ]
-    row_a, row_b = _entry(rows, name_a, where), _entry(rows, name_b, where)
-    for row in (row_a, row_b):
+    if subject == "all":
+        subjects = sorted(
+            {r["subject"] for r in rows if r["name"] == name_a} & {r["subject"] for r in rows if r["name"] == name_b}
+        )
+        if not subjects:
+            raise FmriBenchError(
+                f"entries {name_a!r} and {name_b!r} share no subject of {dataset} {version} (protocol {proto.name}); "
+                "expected both recorded for at least one subject"
+            )
+    else:
+        subjects = [subject]
+    pairs = []
+    for sub in subjects:
+        where = f"{dataset} {version} {sub} (protocol {proto.name})"
+        of_subject = [r for r in rows if r["subject"] == sub]
+        pairs.append((_entry(of_subject, name_a, where), _entry(of_subject, name_b, where)))
+    for row in (row for pair in pairs for row in pair):
         if row.get("protocol_version") != proto.version:
             raise FmriBenchError(
                 f"entry {row['name']!r} was scored with {proto.name} v{row.get('protocol_version')}, not the current "
                 f"v{proto.version}; expected both scored with the same definitions (score it again)"
             )
-    comparisons, skipped = compare_per_image(board.per_image(row_a), board.per_image(row_b), _directions(proto.name))
+    per_a = _pooled([board.per_image(a) for a, _ in pairs])
+    per_b = _pooled([board.per_image(b) for _, b in pairs])
+    comparisons, skipped = compare_per_image(per_a, per_b, _directions(proto.name))
+    n_images = sum(int(a.get("n_images") or 0) for a, _ in pairs)
+    label = subject if subject != "all" else f"all ({', '.join(subjects)})"
     return CompareReport(
-        name_a, name_b, dataset, version, subject, proto.name, proto.version,
-        int(row_a.get("n_images") or 0), "leaderboard", comparisons, skipped,
+        name_a, name_b, dataset, version, label, proto.name, proto.version, n_images, "leaderboard", comparisons, skipped,
     )  # fmt: skip
+
+
+def _pooled(per_subject: list[dict[str, Any]]) -> dict[str, list]:
+    """Per-image scores of several subjects, concatenated in subject order (metrics that every subject has)."""
+    keys = set.intersection(*(set(p) for p in per_subject)) if per_subject else set()
+    return {k: [v for p in per_subject for v in p[k]] for k in per_subject[0] if k in keys}
 
 
 def compare_files(

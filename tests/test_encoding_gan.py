@@ -1,0 +1,91 @@
+"""encoding-gan: the voxel-wise encoding model, its pattern correlation, and the inversion through the prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators import encoding_model as em
+from fmri_bench.estimators import vaegan
+from fmri_bench.pipeline import run_baseline
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+#: Small enough for a test on the tiny dataset.
+SMALL = {"library_size": "40", "search_steps": "4", "n_voxels": "60", "n_components": "20"}
+
+
+def test_pattern_correlation_is_pearson_and_the_matrix_agrees() -> None:
+    rng = np.random.default_rng(0)
+    p, m = rng.normal(size=(5, 30)), rng.normal(size=(5, 30))
+    ones = torch.ones(30)
+    r = em.pattern_correlation(torch.as_tensor(p), torch.as_tensor(m), ones.double()).numpy()
+    assert np.allclose(r, [np.corrcoef(a, b)[0, 1] for a, b in zip(p, m)])
+    w = torch.as_tensor(rng.uniform(0.1, 2, 30))
+    full = em.correlation_matrix(torch.as_tensor(p), torch.as_tensor(m), w).numpy()
+    assert np.allclose(np.diag(full), em.pattern_correlation(torch.as_tensor(p), torch.as_tensor(m), w).numpy())
+    assert not np.allclose(full, em.correlation_matrix(torch.as_tensor(p), torch.as_tensor(m), ones.double()).numpy())
+
+
+def test_encoder_keeps_the_voxels_images_predict_and_identifies_new_images() -> None:
+    images = np.concatenate([vaegan.render_batch(7, k, 50) for k in range(3)])
+    feats = em.encoding_features(images)
+    feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-6)
+    rng = np.random.default_rng(1)
+    signal = feats @ rng.normal(size=(feats.shape[1], 40)) / np.sqrt(feats.shape[1])
+    responses = np.c_[signal + 0.5 * rng.normal(size=signal.shape), rng.normal(size=(150, 40))]  # 40 real, 40 noise
+    train, test = slice(0, 120), slice(120, 150)
+    enc = em.fit_voxel_encoder(images[train], responses[train], n_voxels=40, chunk=30)  # chunks split the voxels
+    assert (enc.voxels < 40).mean() > 0.9 and enc.r2.min() > 0.1
+    with torch.no_grad():
+        pred = enc.module()(vaegan.to_tensor(images[test]))
+    corr = em.correlation_matrix(
+        pred, torch.as_tensor(enc.standardize(responses[test])), torch.as_tensor(enc.weights())
+    )
+    assert (corr.argmax(1).numpy() == np.arange(30)).mean() > 0.8  # chance 1/30
+
+
+def test_encoding_gan_runs_is_deterministic_and_uses_the_brain(tiny_home: Path, tmp_path: Path) -> None:
+    from fmri_bench.baselines.encoding_gan import EncodingGAN, lowpass
+    from fmri_bench.data import load
+
+    first = run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=SMALL)[0]
+    again = run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=SMALL)[0]
+    assert first.submission_path.read_bytes() == again.submission_path.read_bytes()
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    params = {k: int(v) for k, v in SMALL.items()}
+    model = EncodingGAN(**{**params, "search_steps": 0, "pixel_weight": 0.0}).fit(b.X_train, b.images_train[b.y_train])
+    start = model.predict(b.X_test)
+    # with the pattern term alone the library image chosen for a response fits it better than the others do
+    measured = torch.as_tensor(model.encoder_.standardize(b.X_test))
+    w = torch.as_tensor(model.encoder_.weights())
+    corr = em.correlation_matrix(torch.as_tensor(model.library_patterns_), measured, w).numpy()
+    chosen = corr[np.arange(len(corr)), model.library_choice_]
+    assert (chosen >= corr.max(1) - 1e-6).all() and chosen.mean() > corr.mean() + 0.1
+    # the search raises the objective's pattern term from its start
+    searched = EncodingGAN(**{**params, "search_steps": 15, "pixel_weight": 0.0, "lowpass_weight": 0.0, "prior": 0.0})
+    after = searched.fit(b.X_train, b.images_train[b.y_train]).predict(b.X_test)
+    module = model.encoder_.module()
+
+    def fit(images: np.ndarray) -> float:
+        with torch.no_grad():
+            x = vaegan.to_tensor(np.round(images * 255).astype(np.uint8))
+            return float(em.pattern_correlation(module(x), measured, w).mean())
+
+    assert fit(after) > fit(start) + 0.02
+    assert lowpass(torch.zeros(2, 3, 64, 64), 3.0).shape == (2, 768)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"n_voxels": "0"}, "n_voxels"), ({"library_size": "-1"}, "library_size"), ({"lowpass_sigma": "-2"}, "sigma")],
+)
+def test_bad_encoding_gan_parameters_are_refused_before_any_work(
+    tiny_home: Path, tmp_path: Path, params: dict, message: str
+) -> None:
+    with pytest.raises(FmriBenchError, match=message):
+        run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "o", score=False, params=params)
+    assert not (tmp_path / "o").exists()
