@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--version", default="v1")
     ap.add_argument("--n", type=int, default=20, help="test images shown")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--scale", type=int, default=1, help="nearest-neighbour enlargement")
     args = ap.parse_args()
     prepared = args.data_home / "synthetic" / args.version
     targets = load_npy(prepared / "images_test.npy")[: args.n]
@@ -45,7 +46,7 @@ def main() -> None:
             path = args.data_home / "submissions" / "synthetic" / args.version / name / f"{args.subject}.npy"
         rows.append((name.replace(" ", "\n"), _at(load_npy(path)[: args.n], targets.shape[1])))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    labelled_rows(args.out, rows, cols=args.n)
+    labelled_rows(args.out, rows, cols=args.n, scale=args.scale)
     print(args.out)
 
 
