@@ -4,7 +4,8 @@ Decode a CNN's features from the fMRI layer by layer (ridge on the fMRI's princi
 components, where the authors use sparse linear regression), then optimise each test image
 so that its features match the decoded ones, with the authors' loss, layer weights and
 gradient descent with momentum (:mod:`fmri_bench.estimators.feature_matching` has the
-method and its sources).
+method and its sources). The generator-prior variant (their "DGN") is the baseline
+``icnn-dgn`` (:mod:`fmri_bench.baselines.icnn_dgn`).
 
 Networks: ``vgg19`` is the authors' (all conv and fc layers, 224 px input; its weights
 come from ``fmri-bench weights fetch vgg19``, never implicitly). On the embedded dataset

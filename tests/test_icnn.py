@@ -221,3 +221,85 @@ def test_the_vgg19_layers_are_the_authors_every_conv_and_fc_before_relu() -> Non
     assert [type(m).__name__ for m in layers] == ["Conv2d"] * 16 + ["Linear"] * 3
     assert sum(isinstance(m, torch.nn.Conv2d) for m in steps.values()) == 16  # all of them
     assert NETWORKS["vgg19"].input_size == 224
+
+
+# --------------------------------------------------------------------------- icnn-dgn (the generator prior)
+ICNN_DGN_TINY = ICNN_TINY
+
+
+def test_the_latent_search_inverts_true_features_through_the_generator_within_its_bounds() -> None:
+    import torch
+
+    from fmri_bench.estimators import vaegan
+    from fmri_bench.estimators.feature_matching import match_latents
+    from fmri_bench.estimators.torch_support import torch_threads
+
+    G, _, _ = vaegan.load_checkpoint(vaegan.SHIPPED)
+    net = _LinearNet()
+    z_true = np.random.default_rng(3).normal(size=(4, G.z_dim)).astype(np.float32)
+    with torch.no_grad():
+        images = ((G(torch.from_numpy(z_true)) + 1) / 2).numpy()
+    small = torch.nn.functional.interpolate(torch.from_numpy(images), size=(16, 16), mode="bilinear", antialias=True)
+    targets = net.extract(small.numpy())  # the features of G(z_true) seen at 16 px
+    bound = np.full(G.z_dim, 1.5, np.float32)
+    with torch_threads("cpu"):
+        z, loss = match_latents(net, G, targets, layer_weights(targets), z_init=np.zeros(G.z_dim), size=16,
+                                bounds=(-bound, bound), schedule=Schedule(n_iter=40, lr=(0.2, 1e-10),
+                                                                          decay=(0.01, 0.01)))  # fmt: skip
+    assert z.shape == (4, G.z_dim) and loss.shape == (41, 4)
+    assert np.all(np.abs(z) <= 1.5 + 1e-6) and np.abs(z).max() == pytest.approx(1.5)  # clipped, and it bit
+    assert np.all(loss[-1] < 0.25 * loss[0])  # every image's loss fell 4-fold
+    out = vaegan.decode(G, z).astype(np.float32).transpose(0, 3, 1, 2) / 255  # the image is G(z)
+    distance = ((out[:, None] - images[None]) ** 2).sum(axis=(2, 3, 4))
+    assert np.array_equal(distance.argmin(axis=1), np.arange(4))  # each is nearest its own G(z_true)
+    # unbounded: the loss goes lower still (the bounds are what kept it up)
+    with torch_threads("cpu"):
+        _, free = match_latents(net, G, targets, layer_weights(targets), z_init=np.zeros(G.z_dim), size=16,
+                                bounds=None, schedule=Schedule(n_iter=40, lr=(0.2, 1e-10), decay=(0.01, 0.01)))  # fmt: skip
+    assert free[-1].mean() < loss[-1].mean()
+
+
+def test_icnn_dgn_parameters_are_checked_before_any_work(tmp_path: Path) -> None:
+    from sklearn.base import clone
+
+    from fmri_bench.baselines.icnn_dgn import ICNNDGN
+    from fmri_bench.pipeline.run import make_estimator
+
+    estimator = make_estimator("icnn-dgn", {"init": "mean"}, seed=3, device="cpu", memory=None)
+    assert isinstance(estimator, ICNNDGN) and clone(estimator).get_params() == estimator.get_params()
+    assert estimator.random_state == 3 and estimator.init == "mean" and estimator.decay_start == 0.01
+
+    for params, needle in (
+        ({"init": "random"}, "init"),
+        ({"bound_sd": "-1"}, "bound_sd"),
+        ({"n_iter": "0"}, "n_iter"),
+        ({"generator": str(tmp_path / "absent.pt")}, "generator .*absent.pt: no such file"),
+        ({"gan_images": str(tmp_path / "absent")}, "gan_images .*absent: not a folder"),
+        ({"sigma_start": "1"}, "sigma_start"),  # no blur in the DGN variant: not a parameter
+    ):
+        with pytest.raises(FmriBenchError, match=needle) as info:
+            make_estimator("icnn-dgn", params, seed=0, device="cpu", memory=None)
+        assert "\n" not in str(info.value)
+
+
+def test_icnn_dgn_submits_g_of_its_optimised_latents_and_declares_its_network(
+    squeezenet: None, tiny_home: Path, tmp_path: Path
+) -> None:
+    from fmri_bench.baselines.icnn_dgn import ICNNDGN
+    from fmri_bench.data import load
+    from fmri_bench.estimators import vaegan
+    from fmri_bench.pipeline import run_baseline
+
+    run = run_baseline("icnn-dgn", subject="sub-01", data_home=tiny_home, out=tmp_path / "o", params=ICNN_DGN_TINY,
+                       leaderboard=None, score=False)[0]  # fmt: skip
+    submitted = np.load(run.submission_path)
+    assert json.loads(run.sidecar_path.read_text())["networks"] == ["squeezenet1_0"]
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    model = ICNNDGN(**ICNN_DGN_TINY).fit(b.X_train, b.images_train[b.y_train])
+    z, loss = model.reconstruct_latents(model.decode(b.X_test))
+    low, high = model.z_bounds_
+    assert np.all((z >= low) & (z <= high)) and np.all(z != 0)  # moved from the start 0, within the bounds
+    assert np.all(loss[-1] < loss[0])
+    expected = vaegan.decode(model.generator_, z)  # uint8 G(z) at 64 px: the data's side
+    assert np.array_equal(model.predict(b.X_test), expected.astype(np.float32) / 255)  # the output is G(z)
+    assert submitted.dtype == np.uint8 and np.array_equal(submitted, expected)  # same seed, same bytes
