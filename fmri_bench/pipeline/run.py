@@ -254,12 +254,10 @@ def run_baseline(
         prepared (the estimator sees it as its test data; the submission follows
         ``images_<split>.npy`` and goes to ``<name>-<split>`` by default).
     generator_seeds : sequence of int, optional
-        A generator-based baseline (class attribute ``generator_seeds``) is fit once per
-        generator seed, its declared ones by default, unless ``params`` fixes ``generator``,
-        ``gan_images`` or ``generator_seed``. Each seed's submission is written (the first
-        seed's as ``<subject>.npy``, the others as ``<subject>.generator-seed<N>.npy``) and
-        scored; ONE row per subject is recorded: the mean over seeds, with the sd over seeds
-        (``generator_seed_sd``). One seed: an ordinary run with that ``generator_seed``.
+        A generator-based baseline is fit once per generator seed (:func:`generator_seeds_for`):
+        each seed's submission is written (the first as ``<subject>.npy``, the others as
+        ``<subject>.generator-seed<N>.npy``) and scored, and ONE row per subject is recorded:
+        the mean over seeds with their sd. One seed: an ordinary run with that seed.
 
     Returns
     -------
@@ -273,7 +271,7 @@ def run_baseline(
     home = resolve_data_home(data_home)
     device = resolve_device(device)
     estimator = make_estimator(name, params, seed=seed, device=device, memory=home / "cache")
-    seeds = generator_seeds_for(estimator, params, generator_seeds)
+    seeds = generator_seeds_for(estimator, params, generator_seeds)  # None: one fit
     targets, loaded = _load_subjects(estimator, dataset, version, subject, home, split)
     default_out = home / "submissions" / dataset / version / (name if split == "test" else f"{name}-{split}")
     run = _Run(
@@ -285,7 +283,7 @@ def run_baseline(
     log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
     if estimator.kind == "classification":
         return [_classify(run, loaded[s]) for s in targets]
-    if seeds is not None:
+    if seeds:
         return _run_seeds(run, loaded, targets, seeds)
     images, fit_s, predict_s = _fit_predict(estimator, loaded, targets)
     return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
