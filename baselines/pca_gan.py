@@ -8,8 +8,10 @@ whose encoding is nearest to the brain's embedding. See :mod:`fmri_bench.estimat
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -31,6 +33,7 @@ GAN_CONSTRAINTS = {
     "generator": [str, None],
     "gan_images": [str, None],
     "gan_steps": [Interval(Integral, 1, 10**6, closed="both")],
+    "generator_seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
     "inversion": [StrOptions(set(_gan.INVERSIONS))],
     "latent_gain": [Interval(Real, 0, 100, closed="neither")],
     "search_steps": [Interval(Integral, 0, 10**5, closed="both")],
@@ -42,7 +45,8 @@ GAN_CONSTRAINTS = {
 }
 #: Defaults shared by the GAN baselines (measured on the embedded dataset, baselines/README.md).
 GAN_DEFAULTS = {
-    "generator": None, "gan_images": None, "gan_steps": _vaegan.TrainConfig.steps, "inversion": "decode+search",
+    "generator": None, "gan_images": None, "gan_steps": _vaegan.TrainConfig.steps, "generator_seed": 0,
+    "inversion": "decode+search",
     "latent_gain": 1.5, "search_steps": 30, "search_lr": 0.05, "prior": 10.0, "random_state": 0, "device": "cpu",
     "memory": None,
 }  # fmt: skip
@@ -51,16 +55,23 @@ GAN_DEFAULTS = {
 class GANInversion:
     """What the GAN-inversion baselines share: image prior, direct decode, embedding encoder, search.
 
+    Generator-based: the pipeline runs it once per seed of :attr:`generator_seeds` (the
+    training seeds of the shipped checkpoints) and records the mean ± sd over them.
+
     Parameters (of the subclasses)
     ------------------------------
     generator : str or None
         A VAE-GAN checkpoint file (``python -m fmri_bench.pipeline.train_generator``);
         default: the one shipped with the package (seed 0, 1000 steps).
     gan_images : str or None
-        Train the generator on this folder of images (seed ``random_state``, cached in ``memory``).
+        Train the generator on this folder of images (seed ``generator_seed``, cached in ``memory``).
     gan_steps : int
         Training steps of a trained generator; another value than 1000 without ``gan_images``
         trains one on the simulator's image stream instead of using the shipped one.
+    generator_seed : int
+        The generator's training seed: the shipped checkpoint ``vaegan-stimuli64-seed{N}.pt``
+        where one exists (seeds 0, 1, 2) and ``gan_steps`` is the default, else the seed of the
+        generator that is trained. Ignored with ``generator``.
     inversion : {"decode", "search", "decode+search"}
         The parts used: G(direct decode); the search from the prior mean; the search from the
         direct decode.
@@ -69,12 +80,15 @@ class GANInversion:
     search_steps, search_lr, prior : int, float, float
         Adam steps and learning rate of the latent search; weight of its N(0, I) prior term.
     random_state : int
-        Seed of PCA, of the encoder's cross-validation folds and of a generator that is trained.
+        Seed of PCA / SRM, of the encoder's cross-validation folds and of torch in the search.
     device : {"auto", "cpu", "cuda"}
         Where torch runs.
     memory : str or None
         A folder where a trained generator is cached.
     """
+
+    #: The generator seeds the pipeline averages over (the shipped checkpoints' training seeds).
+    generator_seeds: ClassVar[tuple[int, ...]] = _vaegan.SHIPPED_SEEDS
 
     def check_params(self) -> None:
         """Validate the parameters, and that ``generator`` is a file and ``gan_images`` a folder.
@@ -91,7 +105,7 @@ class GANInversion:
 
     def _fit_prior(self) -> None:
         prior = _gan.get_prior(
-            generator=self.generator, gan_images=self.gan_images, seed=int(self.random_state),
+            generator=self.generator, gan_images=self.gan_images, seed=int(self.generator_seed),
             steps=int(self.gan_steps), cache_dir=self.memory, device=self.device_,
         )  # fmt: skip
         self.generator_, self.latent_encoder_, self.prior_origin_ = prior.generator, prior.encoder, prior.origin
@@ -103,10 +117,45 @@ class GANInversion:
             images, embedding, seed=int(self.random_state)
         )
         self.search_weights_ = _gan.search_weights(self.encoder_r_)
-        z_train = _vaegan.encode(self.latent_encoder_, images)
+        self._fit_direct_decoder(images, pooled)
+
+    def _fit_direct_decoder(self, images64: np.ndarray, pooled: list[np.ndarray]) -> None:
+        """The part of the fit that depends on the generator: ridge from the embedding to E(x)."""
+        self.decoder_inputs_ = (images64, pooled)  # kept for with_generator_seed
+        z_train = _vaegan.encode(self.latent_encoder_, images64)
         self.direct_decoder_ = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(
             np.vstack(pooled), np.tile(z_train, (len(pooled), 1))
         )
+
+    def with_generator_seed(self, generator_seed: int) -> GANInversion:
+        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
+
+        Only what depends on the generator is fit again (the image prior and the direct
+        decoder); the brain embedding and the embedding encoder are shared with this model
+        (read-only), since the generator does not enter them. Predictions are the same bytes
+        as a fresh ``fit`` with ``generator_seed`` (``tests/test_generator_seeds.py``); it
+        saves the PCA / SRM and encoder fits for every further seed.
+
+        Parameters
+        ----------
+        generator_seed : int
+            The other generator's seed.
+
+        Returns
+        -------
+        GANInversion
+            A new fitted estimator (this one is unchanged).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "direct_decoder_")
+        other = copy.copy(self)
+        other.generator_seed = generator_seed
+        other.check_params()
+        with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
+            other._fit_prior()
+            other._fit_direct_decoder(*self.decoder_inputs_)
+        return other
 
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
         z0 = self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
@@ -129,8 +178,8 @@ class PCAGAN(GANInversion, ReconstructionBaseline):
     ----------
     n_components : int
         PCA components of the standardized, per-image averaged training fMRI (the brain embedding).
-    generator, gan_images, gan_steps, inversion, latent_gain, search_steps, search_lr, prior, random_state,
-    device, memory
+    generator, gan_images, gan_steps, generator_seed, inversion, latent_gain, search_steps, search_lr, prior,
+    random_state, device, memory
         See :class:`GANInversion`.
     """
 
@@ -139,7 +188,7 @@ class PCAGAN(GANInversion, ReconstructionBaseline):
 
     def __init__(
         self, n_components: int = 300, generator: str | None = None, gan_images: str | None = None,
-        gan_steps: int = GAN_DEFAULTS["gan_steps"], inversion: str = "decode+search",
+        gan_steps: int = GAN_DEFAULTS["gan_steps"], generator_seed: int = 0, inversion: str = "decode+search",
         latent_gain: float = GAN_DEFAULTS["latent_gain"], search_steps: int = GAN_DEFAULTS["search_steps"],
         search_lr: float = GAN_DEFAULTS["search_lr"], prior: float = GAN_DEFAULTS["prior"], random_state: int = 0,
         device: str = "cpu", memory: str | None = None,
@@ -148,6 +197,7 @@ class PCAGAN(GANInversion, ReconstructionBaseline):
         self.generator = generator
         self.gan_images = gan_images
         self.gan_steps = gan_steps
+        self.generator_seed = generator_seed
         self.inversion = inversion
         self.latent_gain = latent_gain
         self.search_steps = search_steps

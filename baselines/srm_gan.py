@@ -31,8 +31,8 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
     ----------
     features, n_iter : int
         SRM shared-space dimension and iterations.
-    generator, gan_images, gan_steps, inversion, latent_gain, search_steps, search_lr, prior, random_state,
-    device, memory
+    generator, gan_images, gan_steps, generator_seed, inversion, latent_gain, search_steps, search_lr, prior,
+    random_state, device, memory
         See :class:`~fmri_bench.baselines.pca_gan.GANInversion`.
     """
 
@@ -45,7 +45,7 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
 
     def __init__(
         self, features: int = 64, n_iter: int = 10, generator: str | None = None, gan_images: str | None = None,
-        gan_steps: int = GAN_DEFAULTS["gan_steps"], inversion: str = "decode+search",
+        gan_steps: int = GAN_DEFAULTS["gan_steps"], generator_seed: int = 0, inversion: str = "decode+search",
         latent_gain: float = GAN_DEFAULTS["latent_gain"], search_steps: int = GAN_DEFAULTS["search_steps"],
         search_lr: float = GAN_DEFAULTS["search_lr"], prior: float = GAN_DEFAULTS["prior"], random_state: int = 0,
         device: str = "cpu", memory: str | None = None,
@@ -55,6 +55,7 @@ class SRMGAN(GANInversion, MultiSubjectBaseline):
         self.generator = generator
         self.gan_images = gan_images
         self.gan_steps = gan_steps
+        self.generator_seed = generator_seed
         self.inversion = inversion
         self.latent_gain = latent_gain
         self.search_steps = search_steps

@@ -51,6 +51,12 @@ def _image_prior_params(gan_images: Optional[Path], generator: Optional[Path]) -
     return params
 
 
+GENERATOR_SEEDS_HELP = (
+    "Generator-based baselines: the generator seeds to average over, e.g. 0,1,2 "
+    "(default: the shipped checkpoints' seeds; one seed: one run with that seed)."
+)
+
+
 @app.command("run-baseline")
 def run_baseline_command(
     name: Annotated[str, typer.Argument(help="Baseline name (see `fmri-bench list baselines`).")],
@@ -93,12 +99,18 @@ def run_baseline_command(
             show_default=False,
         ),
     ] = None,
+    generator_seeds: Annotated[
+        Optional[str],
+        typer.Option("--generator-seeds", help=GENERATOR_SEEDS_HELP, show_default=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
     """Train a baseline on the train split, reconstruct the test split (or --split), write and score the submission."""
     from fmri_bench.paths import leaderboard_dir
     from fmri_bench.pipeline import run_baseline
+    from fmri_bench.pipeline.run import parse_generator_seeds
 
+    seeds = None if generator_seeds is None else parse_generator_seeds(generator_seeds)
     params: dict[str, Any] = _parse_params(param or [])
     params.update(_image_prior_params(gan_images, generator))
     board = None if no_score else leaderboard_dir(leaderboard, data_home)
@@ -107,30 +119,49 @@ def run_baseline_command(
     results = run_baseline(
         name, dataset=dataset, version=version, subject=subject, seed=seed, device=device, out=out,
         leaderboard=board, score=not no_score, data_home=data_home, params=params, split=split,
+        generator_seeds=seeds,
     )  # fmt: skip
-    per_subject = {r.subject: _shown_metrics(r) for r in results}
     if not as_json:
-        for result in results:
-            where = result.submission_path or result.sidecar_path
-            shown = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in per_subject[result.subject].items()
-                if v is not None
-            )
-            typer.echo(f"{name} {dataset} {version} {result.subject}: {where}" + (f"  {shown}" if shown else ""))
+        _echo_results(name, dataset, version, results)
         return
-    first = results[0]
+    per_subject = {r.subject: _shown_metrics(r) for r in results}
     obj = {
-        "baseline": name, "kind": first.kind, "dataset": dataset, "version": version, "split": split,
+        "baseline": name, "kind": results[0].kind, "dataset": dataset, "version": version, "split": split,
         "subject": subject, "seed": seed, "metrics": _mean_metrics(list(per_subject.values())),
         "subjects": {
             r.subject: {"metrics": per_subject[r.subject], "timings": r.timings,
                         "submission": str(r.submission_path) if r.submission_path else None,
-                        "sidecar": str(r.sidecar_path)}
+                        "sidecar": str(r.sidecar_path), **_seed_spread(r)}
             for r in results
         },
     }  # fmt: skip
     typer.echo(json.dumps(_clean(obj), sort_keys=True, default=str))
+
+
+def _echo_results(name: str, dataset: str, version: str, results: list[Any]) -> None:
+    """One line per subject: where its submission went and its numbers."""
+    for result in results:
+        where = result.submission_path or result.sidecar_path
+        numbers = _shown_metrics(result).items()
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in numbers if v is not None)
+        seeds = f"  (mean over generator seeds {', '.join(map(str, result.generator_seeds))})"
+        typer.echo(
+            f"{name} {dataset} {version} {result.subject}: {where}"
+            + (f"  {shown}" if shown else "")
+            + (seeds if result.generator_seeds else "")
+        )
+
+
+def _seed_spread(result: Any) -> dict[str, Any]:
+    """A run over generator seeds: the seeds, the sd over them and each seed's metrics and file."""
+    if not result.generator_seeds:
+        return {}
+    return {
+        "generator_seeds": list(result.generator_seeds),
+        "generator_seed_sd": dict(result.seed_sd),
+        "generator_seed_metrics": {str(g): m for g, m in result.seed_metrics.items()},
+        "generator_seed_submissions": {str(g): str(p) for g, p in result.seed_submissions.items()},
+    }
 
 
 def _shown_metrics(result: Any) -> dict[str, Any]:

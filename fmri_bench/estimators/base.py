@@ -65,12 +65,16 @@ class Baseline(BaseEstimator):
     - ``average_test``: whether the test split is given averaged per image (the
       reconstruction benchmark) or block by block.
     - ``description``: one line for ``fmri-bench list baselines``.
+    - ``generator_seeds``: the seeds of an image generator the results depend on (empty:
+      none). The pipeline fits such a baseline once per seed (``set_params(generator_seed=s)``)
+      and records the mean ± sd over them.
     """
 
     kind: ClassVar[str] = "reconstruction"
     multi_subject: ClassVar[bool] = False
     average_test: ClassVar[bool] = True
     description: ClassVar[str] = ""
+    generator_seeds: ClassVar[tuple[int, ...]] = ()
     _parameter_constraints: ClassVar[dict] = {}
 
     def check_params(self) -> None:

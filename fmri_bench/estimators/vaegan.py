@@ -55,8 +55,28 @@ IMAGE_SIZE = 64
 RENDER_SIZE = 128
 STREAM_TAG = 0x5641_4547  # "VAEG": no dataset seed is this large, so the streams never meet
 VALID_TAG = 0x5641_4C44  # a second disjoint stream: validation images of the learning curves
-#: The checkpoint shipped with the package (trained by ``python -m fmri_bench.pipeline.train_generator``).
-SHIPPED = Path(__file__).resolve().parent / "generators" / "vaegan-stimuli64-seed0.pt"
+#: The checkpoints shipped with the package, one per training seed (each trained by
+#: ``python -m fmri_bench.pipeline.train_generator --seed N``, 1000 steps; record beside it).
+SHIPPED_SEEDS = (0, 1, 2)
+SHIPPED_DIR = Path(__file__).resolve().parent / "generators"
+#: The seed-0 checkpoint, the default image prior.
+SHIPPED = SHIPPED_DIR / "vaegan-stimuli64-seed0.pt"
+
+
+def shipped_checkpoint(seed: int) -> Path | None:
+    """The checkpoint shipped for a training seed, or None when none is shipped for it.
+
+    Parameters
+    ----------
+    seed : int
+        The generator's training seed.
+
+    Returns
+    -------
+    Path or None
+    """
+    path = SHIPPED_DIR / f"vaegan-stimuli64-seed{int(seed)}.pt"
+    return path if int(seed) in SHIPPED_SEEDS and path.is_file() else None
 
 
 # --------------------------------------------------------------------------- image stream

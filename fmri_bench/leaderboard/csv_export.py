@@ -13,8 +13,9 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
     """CSV with a header: one line per table line (subjects and mean-over-subject lines).
 
     Columns: kind, dataset, version, protocol, protocol_version, name, subject, reference,
-    aggregate, n_subjects, then
-    per metric ``<key>``, ``<key>_sd`` (mean lines), ``<key>_ci_low`` and ``<key>_ci_high``
+    aggregate, n_subjects, generator_seeds (space-separated: the row is the mean over those
+    generator seeds), then per metric ``<key>``, ``<key>_sd`` (mean lines: sd over subjects;
+    a row with generator_seeds: sd over those seeds), ``<key>_ci_low`` and ``<key>_ci_high``
     (identification), then ``unavailable`` ("key: reason; ..."), ``submission_sha256``,
     ``metrics_version``, ``date``, ``details`` (classification). n/a values are empty.
 
@@ -35,7 +36,7 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
         for k, _, _ in t.columns:
             keys[k] = None
     header = ["kind", "dataset", "version", "protocol", "protocol_version", "name", "subject"]
-    header += ["reference", "aggregate", "n_subjects"]
+    header += ["reference", "aggregate", "n_subjects", "generator_seeds"]
     for k in keys:
         header += [k, f"{k}_sd", f"{k}_ci_low", f"{k}_ci_high"]
     header += ["unavailable", "submission_sha256", "metrics_version", "date", "details"]
@@ -55,6 +56,7 @@ def render_csv(rows: list[dict[str, Any]], *, dataset: str | None = None, versio
                 int(line.reference),
                 int(line.aggregate),
                 line.n_subjects,
+                " ".join(map(str, line.seeds)),
             ]
             reasons = []
             for k in keys:

@@ -21,7 +21,7 @@ def _html_table(table: Table, index: int) -> str:
     for line in table.lines:
         classes = [c for c, on in (("reference", line.reference), ("aggregate", line.aggregate)) if on]
         tds = [
-            f'<td data-value="{e(line.name)}">{e(line.name)}'
+            f'<td data-value="{e(line.name)}">{e(line.label)}'
             f"{' <span class=tag>reference</span>' if line.reference else ''}</td>",
             f'<td data-value="{e(line.subject)}">{e(line.subject)}</td>',
         ]
@@ -33,7 +33,7 @@ def _html_table(table: Table, index: int) -> str:
             tds.append(f'<td data-value="{e(value)}"{cls}{title}>{e(format_cell(cell))}</td>')
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(tds) + "</tr>")
     notes = "".join(f"<li>n/a in {e(label)}: {e(reason)}</li>" for label, reason in table.notes())
-    notes += "".join(f"<li>{e(note)}</li>" for note in table.network_notes())
+    notes += "".join(f"<li>{e(note)}</li>" for note in table.seed_notes() + table.network_notes())
     return (
         f'<h2>{e(table.title)}</h2>\n<table class="board" id="board-{index}">\n<thead><tr>{"".join(head)}'
         f"</tr></thead>\n<tbody>\n"

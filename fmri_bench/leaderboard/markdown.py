@@ -112,13 +112,13 @@ def _markdown_table(table: Table) -> str:
             text = escape(cell.text) if cell.text is not None else format_cell(cell)
             cells.append(f"**{text}**" if cell.best else text)
         subject = f"*{escape(line.subject)}*" if line.aggregate else escape(line.subject)
-        name = escape(line.name) + (" *(reference)*" if line.reference else "")
+        name = escape(line.label) + (" *(reference)*" if line.reference else "")
         out.append("| " + " | ".join([name, subject, *cells]) + " |")
     notes = table.notes()
     if notes:
         out.append("")
         out.extend(f"- n/a in {escape(label)}: {escape(reason)}" for label, reason in notes)
-    networks = table.network_notes()
+    networks = table.seed_notes() + table.network_notes()
     if networks:
         out.append("")
         out.extend(f"- {escape(note)}" for note in networks)

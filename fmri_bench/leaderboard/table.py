@@ -5,7 +5,9 @@ rows are grouped by ``protocol`` and ``protocol_version`` too, and the columns a
 protocol's metrics.
 
 A table has a line per recorded row and, for an entry with several subjects, a mean ± sd
-line. The columns of a reconstruction table are the metric registry's; a classification
+line. A row recorded over several generator seeds (``generator_seeds``, ``generator_seed_sd``)
+shows mean ± sd over those seeds in its cells, is marked :data:`SEED_MARK`, and its table
+says so in a note; its entry's mean line stays mean ± sd over subjects (of the seed means). The columns of a reconstruction table are the metric registry's; a classification
 table has the columns of the classification row schema (accuracy with its 95% interval,
 chance, p-value, and the row's details), whatever produced the rows.
 """
@@ -31,6 +33,8 @@ CLASSIFICATION_COLUMNS: list[Column] = [
     ("p_value", "p-value", None),
 ]
 DETAILS = "details"
+#: The mark of a line whose cells are mean ± sd over generator seeds.
+SEED_MARK = "†"
 
 
 @dataclass
@@ -61,6 +65,12 @@ class Line:
     gallery: str | None = None
     n_subjects: int = 1
     row: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()  # the generator seeds its cells are mean ± sd over (none: one run)
+
+    @property
+    def label(self) -> str:
+        """The entry name, with :data:`SEED_MARK` on a line that is mean ± sd over generator seeds."""
+        return f"{self.name} {SEED_MARK}" if self.seeds else self.name
 
     def shown(self, key: str) -> Cell:
         """The cell for ``key`` (an n/a cell when the line has none).
@@ -123,6 +133,20 @@ class Table:
                 if cell.value is None and cell.text is None and cell.reason and key in labels:
                     seen[(labels[key], cell.reason)] = None
         return list(seen)
+
+    def seed_notes(self) -> list[str]:
+        """One line per distinct set of generator seeds that marked lines are mean ± sd over.
+
+        Returns
+        -------
+        list of str
+        """
+        seen = dict.fromkeys(line.seeds for line in self.lines if line.seeds)
+        return [
+            f"rows marked {SEED_MARK} are mean ± sd over generator seeds {', '.join(map(str, seeds))} "
+            "(their mean lines: mean ± sd over subjects of those means)"
+            for seeds in seen
+        ]
 
     def network_notes(self) -> list[str]:
         """One line per entry whose submissions declare the networks they ran (sidecar ``networks``).
@@ -209,6 +233,9 @@ def _row_cells(row: dict[str, Any], columns: list[Column]) -> dict[str, Cell]:
         if value is None and key not in metrics:
             reason = "not computed for this entry"
         cells[key] = Cell(value=value, ci=tuple(ci) if ci else None, reason=reason)
+        seed_sd = seed_spread(row).get(key)
+        if value is not None and seed_sd is not None:
+            cells[key].sd = seed_sd  # shown instead of the interval; the csv keeps both
     if row.get("kind") == "classification":
         p = cells.get("p_value")
         if p is not None and p.value is not None:  # 3 significant digits, e.g. 0.00201
@@ -216,6 +243,40 @@ def _row_cells(row: dict[str, Any], columns: list[Column]) -> dict[str, Cell]:
         details = row.get("details") if isinstance(row.get("details"), dict) else {}
         cells[DETAILS] = Cell(value=None, text=details_text(details) or "none")
     return cells
+
+
+def row_seeds(row: dict[str, Any]) -> tuple[int, ...]:
+    """The generator seeds a row is the mean over (empty: one run, or a malformed field).
+
+    Parameters
+    ----------
+    row : dict
+
+    Returns
+    -------
+    tuple of int
+    """
+    seeds = row.get("generator_seeds")
+    if not isinstance(seeds, list) or len(seeds) < 2 or not all(isinstance(s, int) for s in seeds):
+        return ()
+    return tuple(seeds)
+
+
+def seed_spread(row: dict[str, Any]) -> dict[str, float]:
+    """Metric key -> sd over generator seeds of a row recorded over seeds (numbers only).
+
+    Parameters
+    ----------
+    row : dict
+
+    Returns
+    -------
+    dict
+    """
+    spread = row.get("generator_seed_sd")
+    if not row_seeds(row) or not isinstance(spread, dict):
+        return {}
+    return {str(k): float(v) for k, v in spread.items() if is_number(v)}
 
 
 def _mean_cells(rows: list[dict[str, Any]], columns: list[Column], kind: str) -> dict[str, Cell]:
@@ -341,6 +402,7 @@ def build_tables(rows: list[dict[str, Any]], *, dataset: str | None = None, vers
                         cells=_row_cells(r, columns),
                         gallery=r.get("gallery"),
                         row=r,
+                        seeds=row_seeds(r),
                     )
                 )
             if len(entry_rows) > 1:

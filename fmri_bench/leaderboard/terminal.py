@@ -59,7 +59,8 @@ def render_terminal(
             if any(ln.shown(c[0]).value is not None or ln.shown(c[0]).text for ln in table.lines)
         ]
         notes = table.notes()
-        caption = "\n".join([*(f"n/a in {label}: {reason}" for label, reason in notes), *table.network_notes()]) or None
+        caption = [*(f"n/a in {label}: {reason}" for label, reason in notes), *table.seed_notes()]
+        caption = "\n".join([*caption, *table.network_notes()]) or None
         rt = RichTable(title=escape(table.title), caption=escape(caption) if caption else None, caption_justify="left")
         rt.add_column("entry", overflow="fold")
         rt.add_column("subject", overflow="fold")
@@ -81,7 +82,7 @@ def render_terminal(
                     text += f" ({cell.ci[0]:.2f}-{cell.ci[1]:.2f})"
                 text = escape(text)
                 cells.append(f"[bold green]{text}[/]" if cell.best else text)
-            name = escape(line.name) + (" (ref)" if line.reference else "")
+            name = escape(line.label) + (" (ref)" if line.reference else "")
             subject = f"mean ±sd ({line.n_subjects})" if line.aggregate else escape(line.subject)
             rt.add_row(name, subject, *cells, style="dim" if line.reference else None, end_section=line.aggregate)
         console.print(rt)

@@ -58,8 +58,9 @@ def run_demo(
     Returns
     -------
     dict
-        ``timings`` (seconds per stage), and where everything went: ``prepared``, ``raw``,
-        ``submissions``, ``leaderboard``.
+        ``timings`` (seconds per stage), ``generator_seed_sd`` (generator-based baselines:
+        baseline -> subject -> metric key -> sd over generator seeds), and where everything
+        went: ``prepared``, ``raw``, ``submissions``, ``leaderboard``.
     """
     home = resolve_data_home(data_home)
     board = leaderboard_dir(leaderboard, home)
@@ -67,6 +68,7 @@ def run_demo(
     for name in names:
         BASELINES.get(name)  # an unknown name fails before any work
     timings: dict[str, float] = {}
+    seed_sd: dict[str, dict[str, dict]] = {}
     start = time.perf_counter()
     log.info("1/3 simulate + prepare the synthetic dataset (%s)", ", ".join(DEMO_VERSIONS))
     prepared = prepare_dataset("synthetic", versions=DEMO_VERSIONS, data_home=home)
@@ -76,7 +78,7 @@ def run_demo(
         versions = DEMO_VERSIONS if BASELINES.get(name).kind == "classification" else DEMO_VERSIONS[:1]
         t0 = time.perf_counter()
         for version in versions:
-            run_baseline(
+            results = run_baseline(
                 name,
                 dataset="synthetic",
                 version=version,
@@ -86,10 +88,12 @@ def run_demo(
                 leaderboard=board,
                 data_home=home,
             )
+            seed_sd.update({name: {r.subject: r.seed_sd for r in results}} if results[0].generator_seeds else {})
         timings[name] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     return {
         "timings": timings,
+        "generator_seed_sd": seed_sd,
         "prepared": prepared,
         "raw": raw_dir(load_recipe("synthetic"), home),
         "submissions": home / "submissions" / "synthetic",

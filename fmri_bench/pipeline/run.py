@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,15 @@ class RunResult:
         Seconds spent in ``fit``, ``predict`` (or ``evaluate``) and ``score``.
     params : dict
         The estimator's parameters.
+    generator_seeds : list of int
+        A generator-based baseline run over several generator seeds: the seeds (empty
+        otherwise). ``metrics`` are then the mean over them.
+    seed_sd : dict
+        Metric key -> sample sd over the generator seeds (None where n/a).
+    seed_metrics : dict
+        Generator seed -> that seed's metrics.
+    seed_submissions : dict
+        Generator seed -> its submission .npy (the first seed's is ``submission_path``).
     """
 
     baseline: str
@@ -57,6 +67,78 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    generator_seeds: list[int] = field(default_factory=list)
+    seed_sd: dict[str, float | None] = field(default_factory=dict)
+    seed_metrics: dict[int, dict[str, Any]] = field(default_factory=dict)
+    seed_submissions: dict[int, Path] = field(default_factory=dict)
+
+
+#: Parameters that fix a generator-based baseline's image prior: one run, no average over seeds.
+PRIOR_PARAMS = ("generator", "gan_images", "generator_seed")
+MAX_SEED = 2**32 - 1
+
+
+def parse_generator_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``: distinct integers in 0..2**32-1 (one clear line otherwise).
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated seeds.
+
+    Returns
+    -------
+    list of int
+    """
+    try:
+        seeds = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+        raise FmriBenchError(
+            f"--generator-seeds {text!r}: expected distinct integers in 0..{MAX_SEED} separated by commas, e.g. 0,1,2"
+        )
+    return seeds
+
+
+def generator_seeds_for(
+    estimator: Baseline, params: dict[str, Any] | None, requested: Sequence[int] | None
+) -> list[int] | None:
+    """The generator seeds a run averages over; None: one fit, as the parameters say.
+
+    A generator-based baseline (``generator_seeds`` declared on its class) runs over its
+    declared seeds unless ``params`` fixes the prior (:data:`PRIOR_PARAMS`); ``requested``
+    overrides the declared seeds (one seed: one ordinary run with that ``generator_seed``).
+
+    Parameters
+    ----------
+    estimator : Baseline
+        The checked estimator (one seed requested: its ``generator_seed`` is set).
+    params : dict or None
+        The parameters as given.
+    requested : sequence of int or None
+        ``--generator-seeds``.
+
+    Returns
+    -------
+    list of int or None
+    """
+    declared = tuple(type(estimator).generator_seeds)
+    fixed = [k for k in PRIOR_PARAMS if k in (params or {})]
+    if requested is None:
+        return list(declared) if declared and not fixed else None
+    seeds = parse_generator_seeds(",".join(str(s) for s in requested))
+    if not declared:
+        raise FmriBenchError(
+            f"--generator-seeds: baseline {type(estimator).__name__} uses no image generator; expected one of: "
+            + ", ".join(n for n in BASELINES.names() if BASELINES.get(n).generator_seeds)
+        )
+    if "generator" in fixed or "generator_seed" in fixed:
+        raise FmriBenchError(f"give --generator-seeds or the {' / '.join(fixed)} parameter, not both")
+    if len(seeds) == 1:
+        estimator.set_params(generator_seed=seeds[0])
+        return None
+    return seeds
 
 
 def make_estimator(
@@ -140,6 +222,7 @@ def run_baseline(
     data_home: str | os.PathLike[str] | None = None,
     params: dict[str, Any] | None = None,
     split: str = "test",
+    generator_seeds: Sequence[int] | None = None,
 ) -> list[RunResult]:
     """Train a baseline on the train split and reconstruct the test split (or ``split``) of each subject.
 
@@ -170,6 +253,11 @@ def run_baseline(
         The split to reconstruct and score: ``test``, or ``artificial`` / ``letter`` where
         prepared (the estimator sees it as its test data; the submission follows
         ``images_<split>.npy`` and goes to ``<name>-<split>`` by default).
+    generator_seeds : sequence of int, optional
+        A generator-based baseline is fit once per generator seed (:func:`generator_seeds_for`):
+        each seed's submission is written (the first as ``<subject>.npy``, the others as
+        ``<subject>.generator-seed<N>.npy``) and scored, and ONE row per subject is recorded:
+        the mean over seeds with their sd. One seed: an ordinary run with that seed.
 
     Returns
     -------
@@ -183,6 +271,7 @@ def run_baseline(
     home = resolve_data_home(data_home)
     device = resolve_device(device)
     estimator = make_estimator(name, params, seed=seed, device=device, memory=home / "cache")
+    seeds = generator_seeds_for(estimator, params, generator_seeds)  # None: one fit
     targets, loaded = _load_subjects(estimator, dataset, version, subject, home, split)
     default_out = home / "submissions" / dataset / version / (name if split == "test" else f"{name}-{split}")
     run = _Run(
@@ -194,8 +283,89 @@ def run_baseline(
     log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
     if estimator.kind == "classification":
         return [_classify(run, loaded[s]) for s in targets]
+    if seeds:
+        return _run_seeds(run, loaded, targets, seeds)
     images, fit_s, predict_s = _fit_predict(estimator, loaded, targets)
     return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
+
+
+def _predict(estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str]) -> dict[str, np.ndarray]:
+    if estimator.multi_subject:
+        predictions = dict(zip(loaded, estimator.predict([loaded[s].X_test for s in loaded])))
+        return {s: predictions[s] for s in targets}
+    (subject,) = targets
+    return {subject: estimator.predict(loaded[subject].X_test)}
+
+
+def _fit_predict_seeds(
+    estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int]
+) -> dict[int, tuple[dict[str, np.ndarray], float, float, Baseline]]:
+    """Per generator seed: images per subject, fit and predict seconds (per subject) and an estimator.
+
+    The first seed is fit; a baseline with ``with_generator_seed`` refits only its
+    generator-dependent parts for the others (the same predictions, sooner), any other is
+    cloned and fit again.
+    """
+    from sklearn.base import clone
+
+    out: dict[int, tuple[dict[str, np.ndarray], float, float, Baseline]] = {}
+    groups = [targets] if estimator.multi_subject else [[s] for s in targets]
+    for group in groups:
+        fitted = clone(estimator).set_params(generator_seed=seeds[0])
+        for generator_seed in seeds:
+            log.info("%s %s: generator seed %d", type(estimator).__name__, ", ".join(group), generator_seed)
+            if generator_seed == seeds[0] or not hasattr(fitted, "with_generator_seed"):
+                model = (
+                    fitted if generator_seed == seeds[0] else clone(fitted).set_params(generator_seed=generator_seed)
+                )
+                images, fit_s, predict_s = _fit_predict(model, loaded, group)
+            else:
+                start = time.perf_counter()
+                model = fitted.with_generator_seed(generator_seed)
+                fit_s = time.perf_counter() - start
+                images = _predict(model, loaded, group)
+                predict_s = time.perf_counter() - start - fit_s
+            before = out.get(generator_seed, ({}, 0.0, 0.0, model))
+            out[generator_seed] = ({**before[0], **images}, before[1] + fit_s, before[2] + predict_s, model)
+    return {g: (images, f / len(groups), p / len(groups), m) for g, (images, f, p, m) in out.items()}
+
+
+def _run_seeds(run: _Run, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int]) -> list[RunResult]:
+    """Fit, predict, write and score once per generator seed; record the mean over seeds per subject."""
+    per_seed: dict[str, dict[int, tuple[RunResult, Any]]] = {s: {} for s in targets}
+    for generator_seed, (images, fit_s, predict_s, model) in _fit_predict_seeds(
+        run.estimator, loaded, targets, seeds
+    ).items():
+        stem = "{subject}" if generator_seed == seeds[0] else f"{{subject}}.generator-seed{generator_seed}"
+        for s in targets:
+            per_seed[s][generator_seed] = _write_and_score_report(
+                run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}, estimator=model, stem=stem,
+                seeds=seeds, record=False,
+            )  # fmt: skip
+    return [_record_seeds(run, loaded[s], per_seed[s]) for s in targets]
+
+
+def _record_seeds(run: _Run, data: PreparedData, per_seed: dict[int, tuple[RunResult, Any]]) -> RunResult:
+    """One result per subject from its per-seed results: the mean and sd over seeds, recorded once."""
+    results = {g: result for g, (result, _) in per_seed.items()}
+    first = next(iter(results.values()))
+    timings = {k: sum(r.timings.get(k, 0.0) for r in results.values()) for k in first.timings}
+    metrics: dict[str, Any] = {}
+    sd: dict[str, float | None] = {}
+    if run.leaderboard is not None:
+        from fmri_bench.pipeline.score import record_over_seeds
+
+        start = time.perf_counter()
+        report = record_over_seeds({g: rep for g, (_, rep) in per_seed.items()}, leaderboard=run.leaderboard,
+                                   data_home=run.home)  # fmt: skip
+        metrics, sd = dict(report.metrics), dict(report.seed_sd)
+        timings["score"] = timings.get("score", 0.0) + time.perf_counter() - start
+    return RunResult(
+        run.name, first.kind, data.dataset, data.version, data.subject, first.submission_path, first.sidecar_path,
+        metrics, timings, first.params, generator_seeds=list(results), seed_sd=sd,
+        seed_metrics={g: r.metrics for g, r in results.items()},
+        seed_submissions={g: r.submission_path for g, r in results.items()},
+    )  # fmt: skip
 
 
 def _load_subjects(
@@ -240,15 +410,16 @@ class _Run:
     leaderboard: Path | None
     split: str = "test"
 
-    def provenance(self, data: PreparedData) -> dict[str, Any]:
+    def provenance(self, data: PreparedData, estimator: Baseline | None = None) -> dict[str, Any]:
+        estimator = estimator if estimator is not None else self.estimator
         # A baseline that runs a network the metrics may also use declares it (``networks_``).
-        networks = [str(n) for n in getattr(self.estimator, "networks_", [])]
+        networks = [str(n) for n in getattr(estimator, "networks_", [])]
         return {
             **({"networks": networks} if networks else {}),
             "baseline": self.name,
             "kind": self.estimator.kind,
             "origin": BASELINES.origin(self.name),
-            "parameters": self.estimator.get_params(),
+            "parameters": estimator.get_params(),
             "seed": self.seed,
             "device": self.device,
             "dataset": data.dataset,
@@ -278,24 +449,41 @@ def _classify(run: _Run, data: PreparedData) -> RunResult:
 
 
 def _write_and_score(run: _Run, data: PreparedData, images: np.ndarray, timings: dict[str, float]) -> RunResult:
+    """Write ``<subject>.npy`` and its sidecar, score it and record the row."""
+    return _write_and_score_report(run, data, images, timings)[0]
+
+
+def _write_and_score_report(
+    run: _Run, data: PreparedData, images: np.ndarray, timings: dict[str, float], *,
+    estimator: Baseline | None = None, stem: str = "{subject}", seeds: list[int] | None = None, record: bool = True,
+) -> tuple[RunResult, Any]:  # fmt: skip
+    """Write one submission (``<stem>.npy``) and score it; return the result and the ScoreReport (None unscored).
+
+    ``record=False`` (one generator seed of several) scores without recording: the mean over
+    seeds is recorded from the reports.
+    """
     images = to_uint8(images)
     expected = tuple(data.images_test.shape)
     if images.shape != expected:
         raise FmriBenchError(
             f"baseline {run.name} returned reconstructions of shape {images.shape}; expected {expected}"
         )
-    path = run.out_dir / f"{data.subject}.npy"
-    provenance = run.provenance(data)
+    path = run.out_dir / f"{stem.format(subject=data.subject)}.npy"
+    provenance = run.provenance(data, estimator)
+    if seeds is not None:
+        provenance["generator_seeds"] = list(seeds)  # this file is one of the run's seeds
     write_submission(path, images, {**provenance, "timings": timings})
     metrics: dict[str, Any] = {}
+    report = None
     if run.leaderboard is not None:
         from fmri_bench.pipeline.score import score_submission
 
         start = time.perf_counter()
         report = score_submission(path, dataset=data.dataset, version=data.version, subject=data.subject,
-                                  name=run.name, leaderboard=run.leaderboard, record=True, data_home=run.home,
-                                  split=run.split)  # fmt: skip
+                                  name=run.name, leaderboard=run.leaderboard if record else None, record=record,
+                                  data_home=run.home, split=run.split)  # fmt: skip
         metrics = dict(report.metrics)
         timings = {**timings, "score": time.perf_counter() - start}
-    return RunResult(run.name, run.estimator.kind, data.dataset, data.version, data.subject, path,
-                     path.with_suffix(".json"), metrics, timings, provenance["parameters"])  # fmt: skip
+    result = RunResult(run.name, (estimator or run.estimator).kind, data.dataset, data.version, data.subject, path,
+                       path.with_suffix(".json"), metrics, timings, provenance["parameters"])  # fmt: skip
+    return result, report

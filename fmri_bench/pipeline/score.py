@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class ScoreReport:
     gallery: str | None = None
     row: dict[str, Any] = field(default_factory=dict)
     split: str = "test"
+    evaluation: Evaluation | None = field(default=None, repr=False)  # per-image scores included
+    generator_seeds: list[int] = field(default_factory=list)
+    seed_sd: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``metrics`` maps every metric key to its value (null when n/a).
@@ -86,7 +90,9 @@ class ScoreReport:
             "leaderboard": self.leaderboard,
             "gallery": self.gallery,
             "metrics_version": METRICS_VERSION,
-        }
+            **({"generator_seeds": self.generator_seeds, "generator_seed_sd": self.seed_sd}
+               if self.generator_seeds else {}),
+        }  # fmt: skip
 
 
 def verified_images(
@@ -455,6 +461,7 @@ def score_submission(
         protocol=ev.protocol, protocol_version=ev.protocol_version,
         metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals, seconds=ev.seconds,
         weights=ev.weights, submission=str(path), sha256=sub.sha256, sidecar=sub.sidecar, split=split,
+        evaluation=ev,
     )  # fmt: skip
     report.row = reconstruction_row(
         name=entry, dataset=dataset, version=version, subject=subject, evaluation=ev, n_images=len(targets),
@@ -466,6 +473,114 @@ def score_submission(
         stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, sub.images), per_image=ev.per_image)
         report.recorded, report.leaderboard = True, str(board.folder)
         report.gallery = str(board.folder / stored["gallery"])
+    return report
+
+
+def mean_over_seeds(evaluations: dict[int, Evaluation]) -> tuple[Evaluation, dict[str, float | None]]:
+    """The evaluation of a method over generator seeds: metric means, per-image means, sd over seeds.
+
+    A metric is the mean of the seeds' values (n/a unless every seed has it); its sd is the
+    sample sd over seeds (:func:`fmri_bench.stats.mean_over_subjects`, the same definition);
+    per-image scores are the mean over seeds per image (what ``compare`` tests); an
+    identification interval is the bootstrap interval of those per-image means.
+
+    Parameters
+    ----------
+    evaluations : dict
+        Generator seed -> the evaluation of its submission (same targets and protocol).
+
+    Returns
+    -------
+    (Evaluation, dict)
+        The mean evaluation, and metric key -> sd over seeds (None where n/a).
+    """
+    from fmri_bench.metrics.core import bootstrap_interval
+    from fmri_bench.stats import mean_over_subjects
+
+    evs = list(evaluations.values())
+    first = evs[0]
+    metrics, sd, unavailable = {}, {}, {}
+    for key in first.metrics:
+        values = [ev.metrics.get(key) for ev in evs]
+        metrics[key], sd[key] = mean_over_subjects(values)
+        if metrics[key] is None:
+            reason = next((ev.unavailable[key] for ev in evs if key in ev.unavailable), None)
+            unavailable[key] = reason or "n/a for some generator seeds (a mean needs every seed)"
+    per_image = {
+        key: np.mean([np.asarray(ev.per_image[key], dtype=np.float64) for ev in evs], axis=0)
+        for key in first.per_image
+        if all(key in ev.per_image and len(ev.per_image[key]) == len(first.per_image[key]) for ev in evs)
+    }
+    intervals = {
+        key: bootstrap_interval(per_image[key])
+        for key in first.intervals
+        if key in per_image and metrics.get(key) is not None
+    }
+    mean = dataclasses.replace(
+        first, metrics=metrics, unavailable=unavailable, intervals=intervals, per_image=per_image,
+        seconds={k: sum(ev.seconds.get(k, 0.0) for ev in evs) for k in first.seconds},
+        permanent={k for k in first.permanent if k in unavailable},
+        certified_weights=all(ev.certified_weights for ev in evs),
+    )  # fmt: skip
+    return mean, sd
+
+
+def record_over_seeds(
+    reports: dict[int, ScoreReport],
+    *,
+    leaderboard: str | os.PathLike[str],
+    data_home: str | os.PathLike[str] | None = None,
+) -> ScoreReport:
+    """Record ONE row for a method's submissions over several generator seeds: their mean ± sd.
+
+    ``reports`` are :func:`score_submission` results with ``record=False`` (scored once, not
+    again here). The row is the first seed's submission (file, sha256, sidecar, gallery)
+    with the metrics and per-image scores of :func:`mean_over_seeds`, plus
+    ``generator_seeds`` (the seeds), ``generator_seed_sd`` (metric key -> sample sd over
+    seeds) and ``generator_seed_submissions`` (seed -> file name and sha256).
+
+    Parameters
+    ----------
+    reports : dict
+        Generator seed -> the report of its submission (at least two; same entry, subject,
+        split and protocol).
+    leaderboard : path-like
+        The leaderboard folder.
+    data_home : path-like, optional
+
+    Returns
+    -------
+    ScoreReport
+        The mean's report (``generator_seeds`` and ``seed_sd`` set), recorded.
+    """
+    first = next(iter(reports.values()))
+    what = {(r.name, r.dataset, r.version, r.subject, r.split, r.protocol) for r in reports.values()}
+    if len(reports) < 2 or len(what) != 1 or any(r.evaluation is None for r in reports.values()):
+        raise DataError("record_over_seeds needs the reports of one entry/subject/split/protocol for two or more seeds")
+    board = Leaderboard(leaderboard)
+    entry = check_entry_name(first.name, board)
+    ev, seed_sd = mean_over_seeds({seed: r.evaluation for seed, r in reports.items()})
+    path = Path(first.submission)
+    report = dataclasses.replace(
+        first, name=entry, metrics=ev.metrics, unavailable=ev.unavailable, intervals=ev.intervals,
+        seconds=ev.seconds, evaluation=ev, generator_seeds=list(reports), seed_sd=seed_sd,
+    )  # fmt: skip
+    report.row = reconstruction_row(
+        name=entry, dataset=first.dataset, version=first.version, subject=first.subject, evaluation=ev,
+        n_images=first.n_images, sha256=first.sha256, submission=path.name, sidecar=first.sidecar, split=first.split,
+    )  # fmt: skip
+    report.row["generator_seeds"] = list(reports)
+    report.row["generator_seed_sd"] = {k: None if v is None else round(float(v), 6) for k, v in seed_sd.items()}
+    report.row["generator_seed_submissions"] = {
+        str(seed): {"submission": Path(r.submission).name, "sha256": r.sha256} for seed, r in reports.items()
+    }
+    targets = verified_images(first.dataset, first.version, first.split, data_home=data_home)
+    images = load_submission(path, n_expected=len(targets)).images
+    record_reference_rows(first.dataset, first.version, board, subjects=[first.subject], data_home=data_home,
+                          protocol=first.protocol, split=first.split)  # fmt: skip
+    stored = board.upsert(report.row, gallery_png=gallery_thumbnail(targets, images), per_image=ev.per_image)
+    report.recorded, report.leaderboard = True, str(board.folder)
+    report.gallery = str(board.folder / stored["gallery"])
     return report
 
 
