@@ -27,6 +27,7 @@ checkpoint and ``gan_images`` for its library.
 
 from __future__ import annotations
 
+import copy
 import functools
 from numbers import Integral, Real
 
@@ -122,7 +123,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         PCA components of the ``pca-ridge`` pixel decoder.
     search_steps, search_lr, prior : int, float, float
         Adam steps and learning rate of the latent search; weight of its distance to the start.
-    generator, gan_images, gan_steps, random_state, device, memory
+    generator, gan_images, gan_steps, generator_seed, random_state, device, memory
         See :class:`~fmri_bench.baselines.pca_gan.GANInversion`; ``random_state`` also seeds
         the library's stream.
     """
@@ -145,8 +146,8 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         self, n_voxels: int = 1000, library_size: int = 2000, pixel_weight: float = 1.0,
         lowpass_weight: float = 10.0, lowpass_sigma: float = 3.0, n_components: int = 300,
         search_steps: int = 60, search_lr: float = 0.05, prior: float = 10.0, generator: str | None = None,
-        gan_images: str | None = None, gan_steps: int = GAN_DEFAULTS["gan_steps"], random_state: int = 0,
-        device: str = "cpu", memory: str | None = None,
+        gan_images: str | None = None, gan_steps: int = GAN_DEFAULTS["gan_steps"], generator_seed: int = 0,
+        random_state: int = 0, device: str = "cpu", memory: str | None = None,
     ) -> None:  # fmt: skip
         self.n_voxels = n_voxels
         self.library_size = library_size
@@ -160,6 +161,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         self.generator = generator
         self.gan_images = gan_images
         self.gan_steps = gan_steps
+        self.generator_seed = generator_seed
         self.random_state = random_state
         self.device = device
         self.memory = memory
@@ -191,15 +193,46 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         self.encoder_ = fit_voxel_encoder(_gan.to_64(unique), means, int(self.n_voxels))
         self.pixel_decoder_ = PCARidge(n_components=self.n_components, random_state=self.random_state).fit(X, images)
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            self._fit_prior()
             library = self._library()
-            self.library_latents_ = _vaegan.encode(self.latent_encoder_, library)
             module = self.encoder_.module()
             with torch.no_grad():
                 x = _vaegan.to_tensor(library)
                 self.library_patterns_ = torch.cat([module(x[i : i + 500]) for i in range(0, len(x), 500)]).numpy()
                 self.library_lowpass_ = _unit_rows(lowpass(x, float(self.lowpass_sigma))).numpy()
+            self._fit_generator_side(library)
         return self
+
+    def _fit_generator_side(self, library: np.ndarray) -> None:
+        """What depends on the generator: the prior itself and the library's latents."""
+        self._fit_prior()
+        self.library_latents_ = _vaegan.encode(self.latent_encoder_, library)
+
+    def with_generator_seed(self, generator_seed: int) -> EncodingGAN:
+        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
+
+        The encoding model, the pixel decoder and the library's predicted patterns do not
+        depend on the generator and are shared (read-only); the prior and the library's
+        latents are fit again.
+
+        Parameters
+        ----------
+        generator_seed : int
+            The other generator's seed.
+
+        Returns
+        -------
+        EncodingGAN
+            A new fitted estimator (this one is unchanged).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "library_latents_")
+        other = copy.copy(self)
+        other.generator_seed = generator_seed
+        other.check_params()
+        with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
+            other._fit_generator_side(self._library())
+        return other
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Reconstruct one image per row of ``X``.

@@ -57,17 +57,21 @@ own reconstructions ``G(E(x))`` of the test stimuli score 0.938 / 0.969 / 0.988.
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from fmri_bench.baselines.icnn import ICNN, _positive
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.estimators import gan as _gan
 from fmri_bench.estimators import register
 from fmri_bench.estimators import vaegan as _vaegan
+from fmri_bench.estimators.base import image_groups
 from fmri_bench.estimators.feature_matching import Schedule, layer_weights, match_latents
 from fmri_bench.estimators.torch_support import torch_seeded, torch_threads
 
@@ -95,10 +99,13 @@ class ICNNDGN(ICNN):
     generator : str or None
         A VAE-GAN checkpoint file; default: the one shipped with the package.
     gan_images : str or None
-        Train the generator on this folder of images (seed ``random_state``, cached in ``memory``).
+        Train the generator on this folder of images (seed ``generator_seed``, cached in ``memory``).
     gan_steps : int
         Training steps of a trained generator (another value than 1000 trains one on the
         simulator's image stream instead of using the shipped one).
+    generator_seed : int
+        The shipped checkpoint of that training seed (0, 1, 2), or the seed of a trained one;
+        the pipeline averages the row over the shipped seeds.
     memory : str or None
         A folder where a trained generator is cached.
 
@@ -125,16 +132,19 @@ class ICNNDGN(ICNN):
         "generator": [str, None],
         "gan_images": [str, None],
         "gan_steps": [Interval(Integral, 1, 10**6, closed="both")],
+        "generator_seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
         "memory": [str, None],
     }
+    #: The generator seeds the pipeline averages over (the shipped checkpoints' training seeds).
+    generator_seeds: ClassVar[tuple[int, ...]] = _vaegan.SHIPPED_SEEDS
 
     def __init__(
         self, network: str = "auto", n_components: int = 300, grid: int = 8, n_iter: int = 40,
         lr_start: float = 0.2, lr_end: float = 1e-10, momentum: float = 0.9, decay_start: float = 0.01,
         decay_end: float = 0.01, bound_sd: float = 3.0, init: str = "zero", rescale: bool = False,
         batch_size: int = 50, average_train: bool = True, generator: str | None = None,
-        gan_images: str | None = None, gan_steps: int = _vaegan.TrainConfig.steps, memory: str | None = None,
-        device: str = "cpu", random_state: int = 0,
+        gan_images: str | None = None, gan_steps: int = _vaegan.TrainConfig.steps, generator_seed: int = 0,
+        memory: str | None = None, device: str = "cpu", random_state: int = 0,
     ) -> None:  # fmt: skip
         self.network = network
         self.n_components = n_components
@@ -153,6 +163,7 @@ class ICNNDGN(ICNN):
         self.generator = generator
         self.gan_images = gan_images
         self.gan_steps = gan_steps
+        self.generator_seed = generator_seed
         self.memory = memory
         self.device = device
         self.random_state = random_state
@@ -202,18 +213,46 @@ class ICNNDGN(ICNN):
             A bad parameter, ``cuda`` without a GPU, the network's weights absent, or an unreadable generator.
         """
         super().fit(X, images)
+        # Every training image is shown equally often, so its repeats leave the latents' mean and SD as they are.
+        self._fit_generator_side(np.asarray(images)[image_groups(images)[0]])
+        return self
+
+    def _fit_generator_side(self, unique_images: np.ndarray) -> None:
+        """What depends on the generator: the prior and the latent bounds from the training images' latents."""
         prior = _gan.get_prior(
-            generator=self.generator, gan_images=self.gan_images, seed=int(self.random_state),
+            generator=self.generator, gan_images=self.gan_images, seed=int(self.generator_seed),
             steps=int(self.gan_steps), cache_dir=self.memory, device=self.device_,
         )  # fmt: skip
         self.generator_, self.prior_origin_ = prior.generator, prior.origin
-        # Every training image is shown equally often, so the repeats leave mean and SD as they are.
-        z_train = _vaegan.encode(prior.encoder, _gan.to_64(images)).astype(np.float64)
+        self.train_images64_ = _gan.to_64(unique_images)
+        z_train = _vaegan.encode(prior.encoder, self.train_images64_).astype(np.float64)
         mean, sd = z_train.mean(axis=0), z_train.std(axis=0)
         k = float(self.bound_sd)
         self.z_bounds_ = None if k == 0 else ((mean - k * sd).astype(np.float32), (mean + k * sd).astype(np.float32))
         self.z_init_ = (mean if self.init == "mean" else np.zeros_like(mean)).astype(np.float32)
-        return self
+
+    def with_generator_seed(self, generator_seed: int) -> ICNNDGN:
+        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
+
+        The feature decoders do not depend on the generator and are shared (read-only); the
+        prior and the latent bounds are fit again.
+
+        Parameters
+        ----------
+        generator_seed : int
+            The other generator's seed.
+
+        Returns
+        -------
+        ICNNDGN
+            A new fitted estimator (this one is unchanged).
+        """
+        check_is_fitted(self, "z_init_")
+        other = copy.copy(self)
+        other.generator_seed = generator_seed
+        other.check_params()
+        other._fit_generator_side(self.train_images64_)
+        return other
 
     def reconstruct_latents(self, targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Optimise one latent per row of ``targets`` (batches of ``batch_size``).

@@ -53,7 +53,10 @@ def test_encoding_gan_runs_is_deterministic_and_uses_the_brain(tiny_home: Path, 
     from fmri_bench.data import load
 
     first = run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "a", score=False, params=SMALL)[0]
-    again = run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=SMALL)[0]
+    assert first.generator_seeds == [0, 1, 2]  # generator-based: one run per shipped generator seed
+    again = run_baseline(
+        "encoding-gan", data_home=tiny_home, out=tmp_path / "b", score=False, params=SMALL, generator_seeds=[0]
+    )[0]
     assert first.submission_path.read_bytes() == again.submission_path.read_bytes()
     b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
     params = {k: int(v) for k, v in SMALL.items()}
@@ -89,3 +92,17 @@ def test_bad_encoding_gan_parameters_are_refused_before_any_work(
     with pytest.raises(FmriBenchError, match=message):
         run_baseline("encoding-gan", data_home=tiny_home, out=tmp_path / "o", score=False, params=params)
     assert not (tmp_path / "o").exists()
+
+
+def test_encoding_gan_with_another_generator_seed_is_a_fresh_fit_with_it(tiny_home: Path) -> None:
+    from fmri_bench.baselines.encoding_gan import EncodingGAN
+    from fmri_bench.data import load
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    params = {k: int(v) for k, v in SMALL.items()}
+    first = EncodingGAN(**params).fit(b.X_train, b.images_train[b.y_train])
+    other = first.with_generator_seed(1)
+    fresh = EncodingGAN(**params, generator_seed=1).fit(b.X_train, b.images_train[b.y_train])
+    assert other.generator_seed == 1 and first.generator_seed == 0
+    assert np.array_equal(other.predict(b.X_test), fresh.predict(b.X_test))
+    assert not np.array_equal(other.predict(b.X_test), first.predict(b.X_test))

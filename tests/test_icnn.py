@@ -291,7 +291,7 @@ def test_icnn_dgn_submits_g_of_its_optimised_latents_and_declares_its_network(
     from fmri_bench.pipeline import run_baseline
 
     run = run_baseline("icnn-dgn", subject="sub-01", data_home=tiny_home, out=tmp_path / "o", params=ICNN_DGN_TINY,
-                       leaderboard=None, score=False)[0]  # fmt: skip
+                       leaderboard=None, score=False, generator_seeds=[0])[0]  # fmt: skip
     submitted = np.load(run.submission_path)
     assert json.loads(run.sidecar_path.read_text())["networks"] == ["squeezenet1_0"]
     b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
@@ -303,3 +303,17 @@ def test_icnn_dgn_submits_g_of_its_optimised_latents_and_declares_its_network(
     expected = vaegan.decode(model.generator_, z)  # uint8 G(z) at 64 px: the data's side
     assert np.array_equal(model.predict(b.X_test), expected.astype(np.float32) / 255)  # the output is G(z)
     assert submitted.dtype == np.uint8 and np.array_equal(submitted, expected)  # same seed, same bytes
+
+
+def test_icnn_dgn_with_another_generator_seed_is_a_fresh_fit_with_it(squeezenet: None, tiny_home: Path) -> None:
+    from fmri_bench.baselines.icnn_dgn import ICNNDGN
+    from fmri_bench.data import load
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    params = {**ICNN_DGN_TINY, "n_iter": 5}
+    first = ICNNDGN(**params).fit(b.X_train, b.images_train[b.y_train])
+    other = first.with_generator_seed(2)
+    fresh = ICNNDGN(**params, generator_seed=2).fit(b.X_train, b.images_train[b.y_train])
+    assert other.generator_seed == 2 and first.generator_seed == 0 and other.prior_origin_ == fresh.prior_origin_
+    assert np.array_equal(other.predict(b.X_test), fresh.predict(b.X_test))
+    assert not np.array_equal(other.predict(b.X_test), first.predict(b.X_test))
