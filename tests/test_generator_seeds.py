@@ -136,3 +136,29 @@ def test_generator_seed_is_validated_before_any_work(tiny_home: Path, capsys: py
     assert "uses no image generator" in capsys.readouterr().err
     with pytest.raises(FmriBenchError, match="generator_seed"):
         run_baseline("srm-gan", data_home=tiny_home, score=False, params={"generator_seed": str(2**32)})
+
+
+def test_subjects_in_worker_processes_give_the_same_bytes(tiny_home: Path, tmp_path: Path) -> None:
+    """n_jobs=2 fits the subjects in loky workers: the same submissions and sidecar parameters as one process."""
+    from fmri_bench.data import prepared_subjects
+
+    assert len(prepared_subjects("synthetic", "v1", data_home=tiny_home)) >= 2
+    for name, params, seeds in (("pca-ridge", {"n_components": "20"}, None), ("pca-gan", FAST, [0, 1])):
+        runs = {
+            jobs: run_baseline(
+                name,
+                subject="all",
+                data_home=tiny_home,
+                out=tmp_path / f"{name}-{jobs}",
+                score=False,
+                params=params,
+                generator_seeds=seeds,
+                n_jobs=jobs,
+            )  # fmt: skip
+            for jobs in (1, 2)
+        }
+        files = sorted(p.name for p in (tmp_path / f"{name}-1").glob("*.npy"))
+        assert files == sorted(p.name for p in (tmp_path / f"{name}-2").glob("*.npy")) and len(files) >= 2
+        for file in files:
+            assert (tmp_path / f"{name}-1" / file).read_bytes() == (tmp_path / f"{name}-2" / file).read_bytes(), file
+        assert [r.params for r in runs[1]] == [r.params for r in runs[2]]

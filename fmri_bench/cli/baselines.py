@@ -57,6 +57,11 @@ GENERATOR_SEEDS_HELP = (
 )
 
 
+NJobsOption = Annotated[
+    int, typer.Option("--n-jobs", help="Subjects fit at once in worker processes (-1: every CPU); same bytes as 1.")
+]
+
+
 @app.command("run-baseline")
 def run_baseline_command(
     name: Annotated[str, typer.Argument(help="Baseline name (see `fmri-bench list baselines`).")],
@@ -103,6 +108,7 @@ def run_baseline_command(
         Optional[str],
         typer.Option("--generator-seeds", help=GENERATOR_SEEDS_HELP, show_default=False),
     ] = None,
+    n_jobs: NJobsOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics) as the last line.")] = False,
 ) -> None:
     """Train a baseline on the train split, reconstruct the test split (or --split), write and score the submission."""
@@ -119,7 +125,7 @@ def run_baseline_command(
     results = run_baseline(
         name, dataset=dataset, version=version, subject=subject, seed=seed, device=device, out=out,
         leaderboard=board, score=not no_score, data_home=data_home, params=params, split=split,
-        generator_seeds=seeds,
+        generator_seeds=seeds, n_jobs=n_jobs,
     )  # fmt: skip
     if not as_json:
         _echo_results(name, dataset, version, results)

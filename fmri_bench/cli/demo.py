@@ -23,12 +23,17 @@ def demo_command(
         Optional[list[str]], typer.Option("--baseline", help="Run only these baselines (repeatable).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", help="Subjects fit at once in worker processes (-1: every CPU).")
+    ] = -1,
 ) -> None:
     """Run the whole benchmark on the embedded synthetic dataset and print the leaderboard."""
     from fmri_bench.leaderboard import Leaderboard, render_terminal
     from fmri_bench.pipeline import run_demo
 
-    out = run_demo(data_home=data_home, leaderboard=leaderboard, seed=seed, baselines=baseline, device=device)
+    out = run_demo(
+        data_home=data_home, leaderboard=leaderboard, seed=seed, baselines=baseline, device=device, n_jobs=n_jobs
+    )
     board: Path = out["leaderboard"]  # type: ignore[assignment]
     rows = [r for r in Leaderboard(board).rows() if r.get("dataset") == "synthetic"]
     render_terminal(rows, dataset="synthetic")

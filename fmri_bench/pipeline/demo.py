@@ -36,6 +36,7 @@ def run_demo(
     seed: int = 0,
     baselines: list[str] | None = None,
     device: str = "auto",
+    n_jobs: int = -1,
 ) -> dict[str, object]:
     """Simulate and prepare the synthetic dataset, run every baseline on every subject, score, record.
 
@@ -54,6 +55,8 @@ def run_demo(
         Run only these.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
+    n_jobs : int
+        Subjects fit at once (worker processes; default -1: every CPU), and prepare's runs.
 
     Returns
     -------
@@ -71,7 +74,7 @@ def run_demo(
     seed_sd: dict[str, dict[str, dict]] = {}
     start = time.perf_counter()
     log.info("1/3 simulate + prepare the synthetic dataset (%s)", ", ".join(DEMO_VERSIONS))
-    prepared = prepare_dataset("synthetic", versions=DEMO_VERSIONS, data_home=home)
+    prepared = prepare_dataset("synthetic", versions=DEMO_VERSIONS, data_home=home, n_jobs=n_jobs)
     timings["simulate+prepare"] = time.perf_counter() - start
     log.info("2/3 baselines: %s", ", ".join(names))
     for name in names:
@@ -87,6 +90,7 @@ def run_demo(
                 device=device,
                 leaderboard=board,
                 data_home=home,
+                n_jobs=n_jobs,
             )
             seed_sd.update({name: {r.subject: r.seed_sd for r in results}} if results[0].generator_seeds else {})
         timings[name] = time.perf_counter() - t0

@@ -20,6 +20,7 @@ from fmri_bench.io import sha256_file, write_json_atomic
 from fmri_bench.leaderboard import Leaderboard, classification_row
 from fmri_bench.paths import check_name
 from fmri_bench.paths import data_home as resolve_data_home
+from fmri_bench.prepare.parallel import effective_jobs, exit_with_parent
 from fmri_bench.progress import get_logger
 from fmri_bench.provenance import package_versions, utc_now
 from fmri_bench.submission import write_submission
@@ -186,6 +187,59 @@ def _targets(available: list[str], subject: str, where: str) -> list[str]:
     raise DataError(f"{subject} is not prepared for {where}; prepared subjects: {', '.join(available)} (or all)")
 
 
+@dataclass
+class _Fitted:
+    """What the records need of a model fitted in a worker process: parameters, networks, kind."""
+
+    params: dict[str, Any]
+    networks_: list[str]
+    kind: str
+
+    @classmethod
+    def of(cls, model: Any) -> _Fitted:
+        return cls(model.get_params(), [str(n) for n in getattr(model, "networks_", [])], model.kind)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return dict(self.params)
+
+
+def _map(function: Any, jobs: list[tuple], n_jobs: int) -> list[Any]:
+    """``function(*job)`` for every job, in order: here, or in up to ``n_jobs`` loky workers.
+
+    Every fit runs with one BLAS thread (here and in the workers) and torch baselines with one
+    torch thread, so a subject's result is the same bytes in a worker as here, whatever the
+    core count (tested; with the BLAS's own thread count, pca-ridge's bytes changed); a
+    worker exits when this process dies.
+    """
+    workers = min(effective_jobs(n_jobs), len(jobs))
+    if workers <= 1:
+        return [_one_blas_thread(function, *job) for job in jobs]
+    from joblib import Parallel, delayed
+
+    with Parallel(n_jobs=workers, backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)) as par:
+        return par(delayed(_one_blas_thread)(function, *job) for job in jobs)
+
+
+def _one_blas_thread(function: Any, *args: Any) -> Any:
+    """``function(*args)`` with one BLAS thread: the same bytes on any core count and in any worker."""
+    from fmri_bench.threads import single_blas_thread
+
+    with single_blas_thread():
+        return function(*args)
+
+
+def _fit_predict_subject(estimator: Baseline, data: PreparedData) -> tuple[np.ndarray, float, float, _Fitted]:
+    """Fit a clone on one subject's train split and reconstruct its test split (in a worker or here)."""
+    from sklearn.base import clone
+
+    model = clone(estimator)
+    start = time.perf_counter()
+    model.fit(data.X_train, data.images_train[data.y_train])
+    fit_s = time.perf_counter() - start
+    images = model.predict(data.X_test)
+    return images, fit_s, time.perf_counter() - start - fit_s, _Fitted.of(model)
+
+
 def _fit_predict(estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str]) -> tuple[dict, float, float]:
     """Fit on the train splits and reconstruct the test splits; return images per subject and seconds."""
     start = time.perf_counter()
@@ -223,6 +277,7 @@ def run_baseline(
     params: dict[str, Any] | None = None,
     split: str = "test",
     generator_seeds: Sequence[int] | None = None,
+    n_jobs: int = 1,
 ) -> list[RunResult]:
     """Train a baseline on the train split and reconstruct the test split (or ``split``) of each subject.
 
@@ -258,6 +313,8 @@ def run_baseline(
         each seed's submission is written (the first as ``<subject>.npy``, the others as
         ``<subject>.generator-seed<N>.npy``) and scored, and ONE row per subject is recorded:
         the mean over seeds with their sd. One seed: an ordinary run with that seed.
+    n_jobs : int
+        Subjects fit at once in worker processes (negative: count back from the CPUs); same bytes.
 
     Returns
     -------
@@ -283,10 +340,20 @@ def run_baseline(
     log.info("%s on %s %s: %s", name, dataset, version, ", ".join(targets))
     if estimator.kind == "classification":
         return [_classify(run, loaded[s]) for s in targets]
-    if seeds:
-        return _run_seeds(run, loaded, targets, seeds)
-    images, fit_s, predict_s = _fit_predict(estimator, loaded, targets)
-    return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
+    return _run_seeds(run, loaded, targets, seeds, n_jobs) if seeds else _reconstruct(run, loaded, targets, n_jobs)
+
+
+def _reconstruct(run: _Run, loaded: dict[str, PreparedData], targets: list[str], n_jobs: int) -> list[RunResult]:
+    """Fit, predict, write and score every subject (in worker processes with ``n_jobs``)."""
+    estimator = run.estimator
+    if estimator.multi_subject or effective_jobs(n_jobs) == 1 or len(targets) == 1:
+        images, fit_s, predict_s = _one_blas_thread(_fit_predict, estimator, loaded, targets)
+        return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
+    done = _map(_fit_predict_subject, [(estimator, loaded[s]) for s in targets], n_jobs)
+    return [
+        _write_and_score_report(run, loaded[s], images, {"fit": fit_s, "predict": predict_s}, estimator=fitted)[0]
+        for s, (images, fit_s, predict_s, fitted) in zip(targets, done)
+    ]
 
 
 def _predict(estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str]) -> dict[str, np.ndarray]:
@@ -298,7 +365,7 @@ def _predict(estimator: Baseline, loaded: dict[str, PreparedData], targets: list
 
 
 def _fit_predict_seeds(
-    estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int]
+    estimator: Baseline, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int], n_jobs: int = 1
 ) -> dict[int, tuple[dict[str, np.ndarray], float, float, Baseline]]:
     """Per generator seed: images per subject, fit and predict seconds (per subject) and an estimator.
 
@@ -306,35 +373,47 @@ def _fit_predict_seeds(
     generator-dependent parts for the others (the same predictions, sooner), any other is
     cloned and fit again.
     """
-    from sklearn.base import clone
-
-    out: dict[int, tuple[dict[str, np.ndarray], float, float, Baseline]] = {}
+    out: dict[int, tuple[dict[str, np.ndarray], float, float, _Fitted]] = {}
     groups = [targets] if estimator.multi_subject else [[s] for s in targets]
-    for group in groups:
-        fitted = clone(estimator).set_params(generator_seed=seeds[0])
-        for generator_seed in seeds:
-            log.info("%s %s: generator seed %d", type(estimator).__name__, ", ".join(group), generator_seed)
-            if generator_seed == seeds[0] or not hasattr(fitted, "with_generator_seed"):
-                model = (
-                    fitted if generator_seed == seeds[0] else clone(fitted).set_params(generator_seed=generator_seed)
-                )
-                images, fit_s, predict_s = _fit_predict(model, loaded, group)
-            else:
-                start = time.perf_counter()
-                model = fitted.with_generator_seed(generator_seed)
-                fit_s = time.perf_counter() - start
-                images = _predict(model, loaded, group)
-                predict_s = time.perf_counter() - start - fit_s
+    jobs = [(estimator, loaded if estimator.multi_subject else {s: loaded[s] for s in group}, group, seeds)
+            for group in groups]  # fmt: skip
+    for per_seed in _map(_fit_predict_group, jobs, n_jobs):
+        for generator_seed, (images, fit_s, predict_s, model) in per_seed.items():
             before = out.get(generator_seed, ({}, 0.0, 0.0, model))
             out[generator_seed] = ({**before[0], **images}, before[1] + fit_s, before[2] + predict_s, model)
     return {g: (images, f / len(groups), p / len(groups), m) for g, (images, f, p, m) in out.items()}
 
 
-def _run_seeds(run: _Run, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int]) -> list[RunResult]:
+def _fit_predict_group(
+    estimator: Baseline, loaded: dict[str, PreparedData], group: list[str], seeds: list[int]
+) -> dict[int, tuple[dict[str, np.ndarray], float, float, _Fitted]]:
+    """One subject (or the subjects of a multi-subject baseline) over every generator seed (in a worker or here)."""
+    from sklearn.base import clone
+
+    out = {}
+    fitted = clone(estimator).set_params(generator_seed=seeds[0])
+    for generator_seed in seeds:
+        log.info("%s %s: generator seed %d", type(estimator).__name__, ", ".join(group), generator_seed)
+        if generator_seed == seeds[0] or not hasattr(fitted, "with_generator_seed"):
+            model = fitted if generator_seed == seeds[0] else clone(fitted).set_params(generator_seed=generator_seed)
+            images, fit_s, predict_s = _fit_predict(model, loaded, group)
+        else:
+            start = time.perf_counter()
+            model = fitted.with_generator_seed(generator_seed)
+            fit_s = time.perf_counter() - start
+            images = _predict(model, loaded, group)
+            predict_s = time.perf_counter() - start - fit_s
+        out[generator_seed] = (images, fit_s, predict_s, _Fitted.of(model))
+    return out
+
+
+def _run_seeds(
+    run: _Run, loaded: dict[str, PreparedData], targets: list[str], seeds: list[int], n_jobs: int = 1
+) -> list[RunResult]:
     """Fit, predict, write and score once per generator seed; record the mean over seeds per subject."""
     per_seed: dict[str, dict[int, tuple[RunResult, Any]]] = {s: {} for s in targets}
     for generator_seed, (images, fit_s, predict_s, model) in _fit_predict_seeds(
-        run.estimator, loaded, targets, seeds
+        run.estimator, loaded, targets, seeds, n_jobs
     ).items():
         stem = "{subject}" if generator_seed == seeds[0] else f"{{subject}}.generator-seed{generator_seed}"
         for s in targets:
