@@ -145,7 +145,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
     def __init__(
         self, n_voxels: int = 1000, library_size: int = 2000, pixel_weight: float = 1.0,
         lowpass_weight: float = 10.0, lowpass_sigma: float = 3.0, n_components: int = 300,
-        search_steps: int = 60, search_lr: float = 0.05, prior: float = 10.0, generator: str | None = None,
+        search_steps: int = 20, search_lr: float = 0.05, prior: float = 10.0, generator: str | None = None,
         gan_images: str | None = None, gan_steps: int = GAN_DEFAULTS["gan_steps"], generator_seed: int = 0,
         random_state: int = 0, device: str = "cpu", memory: str | None = None,
     ) -> None:  # fmt: skip

@@ -47,7 +47,7 @@ GAN_CONSTRAINTS = {
 GAN_DEFAULTS = {
     "generator": None, "gan_images": None, "gan_steps": _vaegan.TrainConfig.steps, "generator_seed": 0,
     "inversion": "decode+search",
-    "latent_gain": 1.5, "search_steps": 30, "search_lr": 0.05, "prior": 10.0, "random_state": 0, "device": "cpu",
+    "latent_gain": 1.5, "search_steps": 15, "search_lr": 0.05, "prior": 10.0, "random_state": 0, "device": "cpu",
     "memory": None,
 }  # fmt: skip
 
