@@ -1,6 +1,6 @@
 """A voxel-wise encoding model of early visual cortex (Kay et al. 2008) and its use as a likelihood.
 
-Image -> fixed, differentiable Gabor-energy + colour features (:class:`EncodingFeatures`)
+Image -> fixed, differentiable Gabor-energy + colour features (:func:`encoding_feature_map`)
 -> ridge, one penalty per voxel (scikit-learn's ``RidgeCV`` with ``alpha_per_target``,
 its efficient leave-one-out) -> predicted responses. The leave-one-out R^2 of each voxel
 selects the voxels and weighs them; :func:`pattern_correlation` compares a predicted
@@ -22,53 +22,26 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from fmri_bench.estimators.gan import _gabor_bank
+from fmri_bench.estimators.gan import ImageFeatures
 
 #: Ridge penalties searched per voxel (on standardized features).
 ENCODING_ALPHAS = tuple(float(a) for a in np.logspace(1, 5, 9))
 
 
-class EncodingFeatures(nn.Module):
-    """Gabor contrast energy at 3 scales and 4 orientations on a fine grid, and colour.
+def encoding_feature_map() -> nn.Module:
+    """The encoding model's features: :class:`~fmri_bench.estimators.gan.ImageFeatures` on a finer grid.
 
-    The grey image (BT.709 luma) is filtered at 64, 32 and 16 px (wavelengths 4, 8 and 16 px
-    of the 64 px image) by quadrature pairs; the energy ``sqrt(even^2 + odd^2)`` is
-    averaged over a 16 x 16, 16 x 16 and 8 x 8 grid (finer than
-    :class:`~fmri_bench.estimators.gan.ImageFeatures`: pRFs in V1 are a few pixels wide);
-    RGB is averaged over a 16 x 16 grid. 4 x (256 + 256 + 64) + 3 x 256 = 3,072 numbers.
+    Gabor energy at 3 scales x 4 orientations averaged over 16 x 16, 16 x 16 and 8 x 8 grids
+    (pRFs in V1 are a few pixels wide: the 8 x 8 grid of the GAN's encoder is too coarse for
+    single voxels) and RGB over 16 x 16: 4 x (256 + 256 + 64) + 3 x 256 = 3,072 numbers.
+
+    Returns
+    -------
+    torch.nn.Module
+        Images in [-1, 1] (N, 3, 64, 64) -> features (N, 3072).
     """
-
-    grids = (16, 16, 8)
-    colour_grid = 16
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("bank", _gabor_bank())
-        self.register_buffer("luma", torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of images.
-
-        Parameters
-        ----------
-        x : Tensor, float32, shape (N, 3, 64, 64), in [-1, 1]
-
-        Returns
-        -------
-        Tensor, float32, shape (N, 3072)
-        """
-        grey = (x * self.luma).sum(1, keepdim=True)
-        pad = self.bank.shape[-1] // 2
-        out = []
-        for grid in self.grids:
-            resp = F.conv2d(F.pad(grey, (pad,) * 4, mode="reflect"), self.bank)
-            energy = (resp[:, 0::2] ** 2 + resp[:, 1::2] ** 2 + 1e-6).sqrt()
-            out.append(F.adaptive_avg_pool2d(energy, grid).flatten(1))
-            grey = F.avg_pool2d(grey, 2)
-        out.append(F.adaptive_avg_pool2d(x, self.colour_grid).flatten(1))
-        return torch.cat(out, 1)
+    return ImageFeatures(grids=(16, 16, 8), colour_grid=16)
 
 
 @dataclass
@@ -135,7 +108,7 @@ class VoxelEncoder:
 class _EncoderModule(nn.Module):
     def __init__(self, enc: VoxelEncoder) -> None:
         super().__init__()
-        self.features = EncodingFeatures()
+        self.features = encoding_feature_map()
         for name in ("feature_mean", "feature_scale", "coef", "intercept"):
             self.register_buffer(name, torch.as_tensor(np.asarray(getattr(enc, name), dtype=np.float32)))
 
@@ -144,7 +117,7 @@ class _EncoderModule(nn.Module):
 
 
 def encoding_features(images: np.ndarray, batch: int = 500) -> np.ndarray:
-    """:class:`EncodingFeatures` of uint8 images, as numpy.
+    """:func:`encoding_feature_map` of uint8 images, as numpy.
 
     Parameters
     ----------
@@ -158,7 +131,7 @@ def encoding_features(images: np.ndarray, batch: int = 500) -> np.ndarray:
     """
     from fmri_bench.estimators.vaegan import to_tensor
 
-    net = EncodingFeatures()
+    net = encoding_feature_map()
     with torch.no_grad():
         return torch.cat([net(to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)]).numpy()
 

@@ -183,12 +183,21 @@ class ImageFeatures(nn.Module):
 
     The grey image (BT.709 luma) is filtered at 64, 32 and 16 px (area-halved, so the
     wavelength is 4, 8 and 16 px of the 64 px image) by quadrature pairs; the energy
-    ``sqrt(even^2 + odd^2)`` is averaged over an 8 x 8 grid of patches; the RGB image is
-    averaged over the same grid. 4 x 3 x 64 + 3 x 64 = 960 numbers per image.
+    ``sqrt(even^2 + odd^2)`` of each scale is averaged over a ``grids[k]`` x ``grids[k]``
+    grid of patches; the RGB image over a ``colour_grid`` x ``colour_grid`` grid. The
+    default (8 x 8 everywhere) gives 4 x 3 x 64 + 3 x 64 = 960 numbers per image.
+
+    Parameters
+    ----------
+    grids : tuple of 3 int
+        Pooling grid of each scale's energy.
+    colour_grid : int
+        Pooling grid of the RGB image.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grids: tuple[int, int, int] = (8, 8, 8), colour_grid: int = 8) -> None:
         super().__init__()
+        self.grids, self.colour_grid = tuple(grids), int(colour_grid)
         self.register_buffer("bank", _gabor_bank())
         self.register_buffer("luma", torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1))
 
@@ -201,17 +210,17 @@ class ImageFeatures(nn.Module):
 
         Returns
         -------
-        Tensor, float32, shape (N, 960)
+        Tensor, float32, shape (N, 4 * sum(grids^2) + 3 * colour_grid^2)
         """
         grey = (x * self.luma).sum(1, keepdim=True)
         pad = self.bank.shape[-1] // 2
         out = []
-        for _ in range(3):
+        for grid in self.grids:
             resp = F.conv2d(F.pad(grey, (pad,) * 4, mode="reflect"), self.bank)
             energy = (resp[:, 0::2] ** 2 + resp[:, 1::2] ** 2 + 1e-6).sqrt()
-            out.append(F.adaptive_avg_pool2d(energy, 8).flatten(1))
+            out.append(F.adaptive_avg_pool2d(energy, grid).flatten(1))
             grey = F.avg_pool2d(grey, 2)
-        out.append(F.adaptive_avg_pool2d(x, 8).flatten(1))
+        out.append(F.adaptive_avg_pool2d(x, self.colour_grid).flatten(1))
         return torch.cat(out, 1)
 
 
