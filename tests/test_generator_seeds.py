@@ -162,3 +162,26 @@ def test_subjects_in_worker_processes_give_the_same_bytes(tiny_home: Path, tmp_p
         for file in files:
             assert (tmp_path / f"{name}-1" / file).read_bytes() == (tmp_path / f"{name}-2" / file).read_bytes(), file
         assert [r.params for r in runs[1]] == [r.params for r in runs[2]]
+
+
+def test_the_demo_runs_baselines_at_once_in_workers_and_every_row_lands(tiny_home: Path, tmp_path: Path) -> None:
+    """The demo's baselines run concurrently (loky workers) into one leaderboard: nothing lost, same bytes."""
+    from fmri_bench.pipeline.demo import _run_demo_baseline
+    from fmri_bench.pipeline.workers import map_in_workers
+
+    board = tmp_path / "board"
+    names = ["pca-ridge", "srm-ridge"]
+    done = map_in_workers(_run_demo_baseline, [(n, 0, "cpu", board, tiny_home) for n in names], 2)
+    assert [name for name, _, _ in done] == names and all(seconds > 0 for _, seconds, _ in done)
+    from fmri_bench.data import prepared_subjects
+
+    rows = Leaderboard(board).rows()
+    subjects = set(prepared_subjects("synthetic", "v1", data_home=tiny_home))
+    assert len(subjects) >= 2
+    for name in names:
+        assert {r["subject"] for r in rows if r["name"] == name and r["version"] == "v1"} == subjects, name
+    assert {r["subject"] for r in rows if r["name"].startswith("chance")} == subjects  # the reference rows too
+    alone = run_baseline("pca-ridge", subject="all", data_home=tiny_home, out=tmp_path / "alone", score=False)
+    for result in alone:
+        in_worker = tiny_home / "submissions" / "synthetic" / "v1" / "pca-ridge" / f"{result.subject}.npy"
+        assert in_worker.read_bytes() == result.submission_path.read_bytes()

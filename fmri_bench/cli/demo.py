@@ -24,7 +24,7 @@ def demo_command(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     n_jobs: Annotated[
-        int, typer.Option("--n-jobs", help="Subjects fit at once in worker processes (-1: every CPU).")
+        int, typer.Option("--n-jobs", help="Baselines run at once in worker processes (-1: every CPU).")
     ] = -1,
 ) -> None:
     """Run the whole benchmark on the embedded synthetic dataset and print the leaderboard."""

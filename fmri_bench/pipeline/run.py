@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from fmri_bench.io import sha256_file, write_json_atomic
 from fmri_bench.leaderboard import Leaderboard, classification_row
 from fmri_bench.paths import check_name
 from fmri_bench.paths import data_home as resolve_data_home
-from fmri_bench.prepare.parallel import effective_jobs, exit_with_parent
+from fmri_bench.pipeline.workers import map_in_workers, one_blas_thread
+from fmri_bench.prepare.parallel import effective_jobs
 from fmri_bench.progress import get_logger
 from fmri_bench.provenance import package_versions, utc_now
 from fmri_bench.submission import write_submission
@@ -204,35 +204,6 @@ class _Fitted:
         return dict(self.params)
 
 
-def _map(function: Any, jobs: list[tuple], n_jobs: int) -> list[Any]:
-    """``function(*job)`` for every job, in order: here, or in up to ``n_jobs`` loky workers.
-
-    Every fit runs with one BLAS thread (here and in the workers) and torch baselines with one
-    torch thread, so a subject's result is the same bytes in a worker as here, whatever the
-    core count (tested; with the BLAS's own thread count, pca-ridge's bytes changed); a
-    worker exits when this process dies.
-    """
-    workers = min(effective_jobs(n_jobs), len(jobs))
-    if workers <= 1:
-        return [_one_blas_thread(function, *job) for job in jobs]
-    from joblib import Parallel, delayed
-
-    with warnings.catch_warnings():
-        # loky restarts a worker whose memory grew by 300 MB (the torch baselines' caches) and
-        # warns that "a worker stopped"; the job's result was returned, nothing is lost.
-        warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
-        with Parallel(n_jobs=workers, backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)) as par:
-            return par(delayed(_one_blas_thread)(function, *job) for job in jobs)
-
-
-def _one_blas_thread(function: Any, *args: Any) -> Any:
-    """``function(*args)`` with one BLAS thread: the same bytes on any core count and in any worker."""
-    from fmri_bench.threads import single_blas_thread
-
-    with single_blas_thread():
-        return function(*args)
-
-
 def _fit_predict_subject(estimator: Baseline, data: PreparedData) -> tuple[np.ndarray, float, float, _Fitted]:
     """Fit a clone on one subject's train split and reconstruct its test split (in a worker or here)."""
     from sklearn.base import clone
@@ -352,9 +323,9 @@ def _reconstruct(run: _Run, loaded: dict[str, PreparedData], targets: list[str],
     """Fit, predict, write and score every subject (in worker processes with ``n_jobs``)."""
     estimator = run.estimator
     if estimator.multi_subject or effective_jobs(n_jobs) == 1 or len(targets) == 1:
-        images, fit_s, predict_s = _one_blas_thread(_fit_predict, estimator, loaded, targets)
+        images, fit_s, predict_s = one_blas_thread(_fit_predict, estimator, loaded, targets)
         return [_write_and_score(run, loaded[s], images[s], {"fit": fit_s, "predict": predict_s}) for s in targets]
-    done = _map(_fit_predict_subject, [(estimator, loaded[s]) for s in targets], n_jobs)
+    done = map_in_workers(_fit_predict_subject, [(estimator, loaded[s]) for s in targets], n_jobs)
     return [
         _write_and_score_report(run, loaded[s], images, {"fit": fit_s, "predict": predict_s}, estimator=fitted)[0]
         for s, (images, fit_s, predict_s, fitted) in zip(targets, done)
@@ -382,7 +353,7 @@ def _fit_predict_seeds(
     groups = [targets] if estimator.multi_subject else [[s] for s in targets]
     jobs = [(estimator, loaded if estimator.multi_subject else {s: loaded[s] for s in group}, group, seeds)
             for group in groups]  # fmt: skip
-    for per_seed in _map(_fit_predict_group, jobs, n_jobs):
+    for per_seed in map_in_workers(_fit_predict_group, jobs, n_jobs):
         for generator_seed, (images, fit_s, predict_s, model) in per_seed.items():
             before = out.get(generator_seed, ({}, 0.0, 0.0, model))
             out[generator_seed] = ({**before[0], **images}, before[1] + fit_s, before[2] + predict_s, model)
