@@ -12,6 +12,7 @@ reuses that controller.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -58,3 +59,33 @@ def single_blas_thread() -> Iterator[None]:
             _controller = _find_libraries()
     with _controller.limit(limits=1, user_api="blas"):
         yield
+
+
+#: glibc malloc settings of the workers: never give freed memory back, never mmap a buffer.
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=2147483647"
+
+
+@contextlib.contextmanager
+def worker_environment() -> Iterator[None]:
+    """``GLIBC_TUNABLES`` set to :data:`MALLOC_TUNABLES` while worker processes start, then restored.
+
+    Worker processes copy this process's environment when they start. torch and numpy
+    allocate and free large buffers at every step, and by default glibc hands them back to
+    the kernel each time, so every new buffer is paid again in page faults. Measured on the
+    demo (2 cores, every process with these settings): 46 million minor page faults and
+    119 s of system time without, 2.3 million and 23 s with (wall 360 -> 306 s); the
+    submissions are the same bytes. The cost: a worker's memory stays at its peak. A
+    ``GLIBC_TUNABLES`` already set is left as it is.
+
+    Yields
+    ------
+    None
+    """
+    if "GLIBC_TUNABLES" in os.environ:
+        yield
+        return
+    os.environ["GLIBC_TUNABLES"] = MALLOC_TUNABLES
+    try:
+        yield
+    finally:
+        os.environ.pop("GLIBC_TUNABLES", None)

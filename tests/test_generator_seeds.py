@@ -185,3 +185,22 @@ def test_the_demo_runs_baselines_at_once_in_workers_and_every_row_lands(tiny_hom
     for result in alone:
         in_worker = tiny_home / "submissions" / "synthetic" / "v1" / "pca-ridge" / f"{result.subject}.npy"
         assert in_worker.read_bytes() == result.submission_path.read_bytes()
+
+
+def _environment_variable(name: str) -> str | None:
+    import os
+
+    return os.environ.get(name)
+
+
+def test_workers_start_with_the_malloc_settings_and_the_parent_keeps_its_environment() -> None:
+    import os
+
+    from fmri_bench.pipeline.workers import map_in_workers
+    from fmri_bench.threads import MALLOC_TUNABLES
+
+    if "GLIBC_TUNABLES" in os.environ:
+        pytest.skip("GLIBC_TUNABLES is set in this environment: the workers inherit it as it is")
+    seen = map_in_workers(_environment_variable, [("GLIBC_TUNABLES",), ("GLIBC_TUNABLES",)], 2)
+    assert seen == [MALLOC_TUNABLES, MALLOC_TUNABLES]
+    assert "GLIBC_TUNABLES" not in os.environ  # restored once the workers started

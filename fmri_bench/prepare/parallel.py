@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from fmri_bench.errors import FmriBenchError
 from fmri_bench.prepare.extract import RunResult, RunTask, process_run
 from fmri_bench.progress import get_logger, track
+from fmri_bench.threads import worker_environment
 
 log = get_logger(__name__)
 Runner = Callable[[list[RunTask], str], list[RunResult]]
@@ -106,7 +107,7 @@ def runner(n_jobs: int, backend: str | None, scheduler: str | None = None) -> It
     from joblib import Parallel, delayed
 
     extra = {"initializer": exit_with_parent, "initargs": (os.getpid(),)} if backend in (None, "loky") else {}
-    with Parallel(n_jobs=jobs, backend=backend, return_as="generator", **extra) as parallel:
+    with worker_environment(), Parallel(n_jobs=jobs, backend=backend, return_as="generator", **extra) as parallel:
         yield lambda tasks, description: list(
             track(parallel(delayed(process_run)(t) for t in tasks), description, total=len(tasks))
         )
