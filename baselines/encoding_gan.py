@@ -27,7 +27,6 @@ checkpoint and ``gan_images`` for its library.
 
 from __future__ import annotations
 
-import copy
 import functools
 from numbers import Integral, Real
 
@@ -207,32 +206,10 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         self._fit_prior()
         self.library_latents_ = _vaegan.encode(self.latent_encoder_, library)
 
-    def with_generator_seed(self, generator_seed: int) -> EncodingGAN:
-        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
-
-        The encoding model, the pixel decoder and the library's predicted patterns do not
-        depend on the generator and are shared (read-only); the prior and the library's
-        latents are fit again.
-
-        Parameters
-        ----------
-        generator_seed : int
-            The other generator's seed.
-
-        Returns
-        -------
-        EncodingGAN
-            A new fitted estimator (this one is unchanged).
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "library_latents_")
-        other = copy.copy(self)
-        other.generator_seed = generator_seed
-        other.check_params()
+    def _refit_generator_side(self) -> None:
+        """The prior and the library's latents (the encoding model, pixel decoder and library patterns stay)."""
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            other._fit_generator_side(self._library())
-        return other
+            self._fit_generator_side(self._library())
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Reconstruct one image per row of ``X``.

@@ -60,14 +60,11 @@ own reconstructions ``G(E(x))`` of the test stimuli score 0.938 / 0.969 / 0.988.
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from fmri_bench.baselines.icnn import ICNN, _positive
 from fmri_bench.errors import FmriBenchError
@@ -80,7 +77,7 @@ from fmri_bench.estimators.torch_support import torch_seeded, torch_threads
 
 
 @register("icnn-dgn")
-class ICNNDGN(ICNN):
+class ICNNDGN(_gan.GeneratorSeeded, ICNN):
     """``icnn``'s feature decoding + feature matching through a generator's latent (Shen et al. 2019, DGN).
 
     Parameters
@@ -138,8 +135,6 @@ class ICNNDGN(ICNN):
         "generator_seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
         "memory": [str, None],
     }
-    #: The generator seeds the pipeline averages over (the shipped checkpoints' training seeds).
-    generator_seeds: ClassVar[tuple[int, ...]] = _vaegan.SHIPPED_SEEDS
 
     def __init__(
         self, network: str = "auto", n_components: int = 300, grid: int = 8, n_iter: int = 20,
@@ -234,28 +229,9 @@ class ICNNDGN(ICNN):
         self.z_bounds_ = None if k == 0 else ((mean - k * sd).astype(np.float32), (mean + k * sd).astype(np.float32))
         self.z_init_ = (mean if self.init == "mean" else np.zeros_like(mean)).astype(np.float32)
 
-    def with_generator_seed(self, generator_seed: int) -> ICNNDGN:
-        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
-
-        The feature decoders do not depend on the generator and are shared (read-only); the
-        prior and the latent bounds are fit again.
-
-        Parameters
-        ----------
-        generator_seed : int
-            The other generator's seed.
-
-        Returns
-        -------
-        ICNNDGN
-            A new fitted estimator (this one is unchanged).
-        """
-        check_is_fitted(self, "z_init_")
-        other = copy.copy(self)
-        other.generator_seed = generator_seed
-        other.check_params()
-        other._fit_generator_side(self.train_images64_)
-        return other
+    def _refit_generator_side(self) -> None:
+        """The prior and the latent bounds (the feature decoders do not depend on the generator)."""
+        self._fit_generator_side(self.train_images64_)
 
     def reconstruct_latents(self, targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Optimise one latent per row of ``targets`` (batches of ``batch_size``).

@@ -8,10 +8,8 @@ whose encoding is nearest to the brain's embedding. See :mod:`fmri_bench.estimat
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -52,7 +50,7 @@ GAN_DEFAULTS = {
 }  # fmt: skip
 
 
-class GANInversion:
+class GANInversion(_gan.GeneratorSeeded):
     """What the GAN-inversion baselines share: image prior, direct decode, embedding encoder, search.
 
     Generator-based: the pipeline runs it once per seed of :attr:`generator_seeds` (the
@@ -86,9 +84,6 @@ class GANInversion:
     memory : str or None
         A folder where a trained generator is cached.
     """
-
-    #: The generator seeds the pipeline averages over (the shipped checkpoints' training seeds).
-    generator_seeds: ClassVar[tuple[int, ...]] = _vaegan.SHIPPED_SEEDS
 
     def check_params(self) -> None:
         """Validate the parameters, and that ``generator`` is a file and ``gan_images`` a folder.
@@ -127,35 +122,11 @@ class GANInversion:
             np.vstack(pooled), np.tile(z_train, (len(pooled), 1))
         )
 
-    def with_generator_seed(self, generator_seed: int) -> GANInversion:
-        """This fitted model with another generator seed: what ``fit`` with that seed gives, sooner.
-
-        Only what depends on the generator is fit again (the image prior and the direct
-        decoder); the brain embedding and the embedding encoder are shared with this model
-        (read-only), since the generator does not enter them. Predictions are the same bytes
-        as a fresh ``fit`` with ``generator_seed`` (``tests/test_generator_seeds.py``); it
-        saves the PCA / SRM and encoder fits for every further seed.
-
-        Parameters
-        ----------
-        generator_seed : int
-            The other generator's seed.
-
-        Returns
-        -------
-        GANInversion
-            A new fitted estimator (this one is unchanged).
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "direct_decoder_")
-        other = copy.copy(self)
-        other.generator_seed = generator_seed
-        other.check_params()
+    def _refit_generator_side(self) -> None:
+        """The prior and the direct decoder (the embedding and its encoder do not depend on the generator)."""
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            other._fit_prior()
-            other._fit_direct_decoder(*self.decoder_inputs_)
-        return other
+            self._fit_prior()
+            self._fit_direct_decoder(*self.decoder_inputs_)
 
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
         z0 = self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
