@@ -192,7 +192,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         self.encoder_ = fit_voxel_encoder(_gan.to_64(unique), means, int(self.n_voxels))
         self.pixel_decoder_ = PCARidge(n_components=self.n_components, random_state=self.random_state).fit(X, images)
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            library = self._library()
+            self.library_ = library = self._library()  # kept: each further generator seed encodes it
             module = self.encoder_.module()
             with torch.no_grad():
                 x = _vaegan.to_tensor(library)
@@ -209,7 +209,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
     def _refit_generator_side(self) -> None:
         """The prior and the library's latents (the encoding model, pixel decoder and library patterns stay)."""
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            self._fit_generator_side(self._library())
+            self._fit_generator_side(self.library_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Reconstruct one image per row of ``X``.
