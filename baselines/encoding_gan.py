@@ -43,7 +43,6 @@ from fmri_bench.estimators.encoding_model import (
     fit_voxel_encoder,
     pattern_correlation,
 )
-from fmri_bench.estimators.feature_matching import gaussian_blur
 from fmri_bench.estimators.torch_support import resolve_device, torch_seeded, torch_threads
 from fmri_bench.images import load_image_folder
 from fmri_bench.progress import make_progress
@@ -82,8 +81,43 @@ def stream_library(seed: int, n: int) -> np.ndarray:
     return library
 
 
+@functools.lru_cache(maxsize=8)
+def lowpass_matrix(size: int, sigma: float) -> torch.Tensor:
+    """The 1-D operator of :func:`lowpass`: reflect-padded Gaussian blur, then 4-pixel means.
+
+    Parameters
+    ----------
+    size : int
+        Image side (a multiple of 4).
+    sigma : float
+        Blur, px; the radius and the reflect padding are those of
+        :func:`~fmri_bench.estimators.feature_matching.gaussian_blur`.
+
+    Returns
+    -------
+    Tensor, float32, shape (size // 4, size)
+    """
+    radius = min(int(4.0 * sigma + 0.5), size - 1)
+    blur = np.eye(size)
+    if sigma > 0 and radius >= 1:
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        taps /= taps.sum()
+        blur = np.zeros((size, size))
+        for j in range(size):
+            for k, tap in enumerate(taps):
+                i = j + k - radius
+                blur[j, -i if i < 0 else (2 * (size - 1) - i if i >= size else i)] += tap
+    return torch.as_tensor(blur.reshape(size // 4, 4, size).mean(1), dtype=torch.float32)
+
+
 def lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Blur (Gaussian, ``sigma`` px) and average 4 x 4 blocks: (N, 3, 64, 64) -> (N, 768).
+
+    Both steps are separable and linear, so they run as ``A @ x @ A.T`` with
+    :func:`lowpass_matrix` ``A`` (16 x 64): hand-written for speed, as the latent search
+    runs it forward and backward at every step; it equals ``avg_pool2d(gaussian_blur(x,
+    sigma), 4)`` to float rounding (tested) and is about 30x faster on one thread (50
+    images, forward and backward).
 
     Parameters
     ----------
@@ -94,7 +128,8 @@ def lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
     -------
     Tensor, shape (N, 768)
     """
-    return torch.nn.functional.avg_pool2d(gaussian_blur(x, sigma), 4).flatten(1)
+    a = lowpass_matrix(int(x.shape[-1]), float(sigma)).to(x.device)
+    return (a @ x @ a.T).flatten(1)
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:

@@ -82,6 +82,16 @@ def test_encoding_gan_runs_is_deterministic_and_uses_the_brain(tiny_home: Path, 
     assert lowpass(torch.zeros(2, 3, 64, 64), 3.0).shape == (2, 768)
 
 
+@pytest.mark.parametrize("sigma", [3.0, 0.5, 0.0])
+def test_lowpass_is_the_blur_then_the_4_pixel_means(sigma: float) -> None:
+    from fmri_bench.baselines.encoding_gan import lowpass
+    from fmri_bench.estimators.feature_matching import gaussian_blur
+
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    ref = torch.nn.functional.avg_pool2d(gaussian_blur(x, sigma), 4).flatten(1)
+    torch.testing.assert_close(lowpass(x, sigma), ref, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [({"n_voxels": "0"}, "n_voxels"), ({"library_size": "-1"}, "library_size"), ({"lowpass_sigma": "-2"}, "sigma")],

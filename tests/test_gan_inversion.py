@@ -142,3 +142,17 @@ def test_bad_gan_parameters_are_refused_before_any_work(tiny_home: Path, tmp_pat
         with pytest.raises(FmriBenchError, match="no CUDA GPU"):
             run_baseline("srm-gan", data_home=tiny_home, out=tmp_path / "o", score=False, device="cuda")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("size", [64, 32, 16])
+def test_fft_gabor_filtering_equals_reflect_padded_convolution(size: int) -> None:
+    bank = gan._gabor_bank()
+    grey = torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(size), requires_grad=True)
+    ours = gan.gabor_responses(grey, bank)
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(grey, (bank.shape[-1] // 2,) * 4, mode="reflect"), bank)
+    assert ours.shape == ref.shape == (3, 8, size, size)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
+    weights = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1))
+    (g_ours,) = torch.autograd.grad((ours * weights).sum(), grey)
+    (g_ref,) = torch.autograd.grad((ref * weights).sum(), grey)
+    torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-5)

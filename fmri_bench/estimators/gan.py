@@ -221,6 +221,33 @@ def _gabor_bank(wavelength: float = 4.0, orientations: int = 4) -> torch.Tensor:
     return torch.tensor(np.stack(kernels)[:, None], dtype=torch.float32)
 
 
+def gabor_responses(grey: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(F.pad(grey, k // 2, mode="reflect"), bank)``, computed by FFT.
+
+    Hand-written for speed: oneDNN's backward pass for one input channel and 13 x 13
+    kernels is slow on CPU. Forward and backward through 50 images of 64 + 32 + 16 px (one
+    thread): 43 ms by FFT against 237 ms with ``F.conv2d`` (``python
+    bench/bench_gabor_features.py``); the responses agree to about 1e-6 (tested). The padded
+    image is convolved circularly with the zero-padded kernel; the valid part never wraps.
+
+    Parameters
+    ----------
+    grey : Tensor, shape (N, 1, S, S)
+    bank : Tensor, shape (K, 1, k, k)
+        Kernels, k odd.
+
+    Returns
+    -------
+    Tensor, shape (N, K, S, S)
+    """
+    k = bank.shape[-1]
+    padded = F.pad(grey, (k // 2,) * 4, mode="reflect")
+    size = padded.shape[-2:]
+    kernel = torch.fft.rfft2(torch.flip(bank, (-2, -1)), s=size).transpose(0, 1)  # (1, K, P, P // 2 + 1)
+    resp = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel, s=size)
+    return resp[..., k - 1 :, k - 1 :]
+
+
 class ImageFeatures(nn.Module):
     """A fixed, differentiable feature map: Gabor contrast energy at 3 scales and 4 orientations, plus colour.
 
@@ -256,10 +283,9 @@ class ImageFeatures(nn.Module):
         Tensor, float32, shape (N, 4 * sum(grids^2) + 3 * colour_grid^2)
         """
         grey = (x * self.luma).sum(1, keepdim=True)
-        pad = self.bank.shape[-1] // 2
         out = []
         for grid in self.grids:
-            resp = F.conv2d(F.pad(grey, (pad,) * 4, mode="reflect"), self.bank)
+            resp = gabor_responses(grey, self.bank)
             energy = (resp[:, 0::2] ** 2 + resp[:, 1::2] ** 2 + 1e-6).sqrt()
             out.append(F.adaptive_avg_pool2d(energy, grid).flatten(1))
             grey = F.avg_pool2d(grey, 2)
