@@ -260,18 +260,38 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         """
         X = np.asarray(X, dtype=np.float32)
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
-            ridge = _gan.to_64(self.pixel_decoder_.predict(X))
-            target_lp = lowpass(_vaegan.to_tensor(ridge), float(self.lowpass_sigma))
-            measured = torch.as_tensor(self.encoder_.standardize(X))
-            w = torch.as_tensor(self.encoder_.weights())
-            score = correlation_matrix(torch.as_tensor(self.library_patterns_), measured, w)
-            score = score + float(self.pixel_weight) * (
-                _unit_rows(target_lp) @ torch.as_tensor(self.library_lowpass_).T
-            )
+            score, measured, w, target_lp = self.library_scores(X)
             self.library_choice_ = score.argmax(1).numpy()
             z0 = self.library_latents_[self.library_choice_]
             z = self._search(z0, measured, w, target_lp)
         return _gan.render(self.generator_.cpu(), z, self.output_size_)
+
+    def library_scores(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Score every library image against every test response, and the search's targets.
+
+        Parameters
+        ----------
+        X : ndarray, float32, shape (n, n_voxels)
+            Test fMRI.
+
+        Returns
+        -------
+        score : Tensor, shape (n, library_size)
+            ``r_pattern + pixel_weight * r_lowpass``.
+        measured : Tensor, shape (n, n_kept_voxels)
+            The standardized responses of the encoding model's voxels.
+        w : Tensor, shape (n_kept_voxels,)
+            The voxels' weights.
+        target_lp : Tensor, shape (n, 768)
+            The low-pass of ``pca-ridge``'s reconstruction.
+        """
+        ridge = _gan.to_64(self.pixel_decoder_.predict(X))
+        target_lp = lowpass(_vaegan.to_tensor(ridge), float(self.lowpass_sigma))
+        measured = torch.as_tensor(self.encoder_.standardize(X))
+        w = torch.as_tensor(self.encoder_.weights())
+        score = correlation_matrix(torch.as_tensor(self.library_patterns_), measured, w)
+        score = score + float(self.pixel_weight) * (_unit_rows(target_lp) @ torch.as_tensor(self.library_lowpass_).T)
+        return score, measured, w, target_lp
 
     def _search(self, z0: np.ndarray, measured: torch.Tensor, w: torch.Tensor, target_lp: torch.Tensor) -> np.ndarray:
         G = self.generator_.to(self.device_).to(memory_format=torch.channels_last).eval()

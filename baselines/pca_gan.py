@@ -129,6 +129,10 @@ class GANInversion(_gan.GeneratorSeeded):
             self._fit_direct_decoder(*self.decoder_inputs_)
 
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
+        return _gan.render(self.generator_.cpu(), self._latents(embedding), self.output_size_)
+
+    def _latents(self, embedding: np.ndarray) -> np.ndarray:
+        """The latent of each reconstruction: the direct decode, then the search (per ``inversion``)."""
         z0 = self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
         if self.inversion == "search":
             z0 = np.zeros_like(z0)
@@ -138,7 +142,7 @@ class GANInversion(_gan.GeneratorSeeded):
                 self.generator_, self.embedding_encoder_, target, z0, self.search_weights_, anchor=z0,
                 steps=int(self.search_steps), lr=float(self.search_lr), prior=float(self.prior), device=self.device_,
             )  # fmt: skip
-        return _gan.render(self.generator_.cpu(), z0, self.output_size_)
+        return z0
 
 
 @register("pca-gan")
