@@ -48,10 +48,10 @@ from fmri_bench.estimators import ReconstructionBaseline, average_by_image, regi
 from fmri_bench.estimators.base import check_pairs
 from fmri_bench.estimators.feature_matching import (
     NETWORKS,
-    FeatureDecoder,
     FeatureNet,
     Schedule,
     feature_sd,
+    fit_decoder_cached,
     layer_weights,
     match_features,
     rescale_features,
@@ -100,6 +100,9 @@ class ICNN(ReconstructionBaseline):
         Where the network runs.
     random_state : int
         Seed (the PCA's randomized solver; torch runs seeded and deterministic).
+    memory : str or None
+        A cache folder for the fitted feature decoders (the pipeline passes the data home's
+        ``cache/``), which ``icnn`` and ``icnn-dgn`` then share; None: no cache.
 
     Attributes
     ----------
@@ -129,6 +132,7 @@ class ICNN(ReconstructionBaseline):
         "average_train": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+        "memory": [str, None],
     }
 
     def __init__(
@@ -136,6 +140,7 @@ class ICNN(ReconstructionBaseline):
         lr_start: float = 2.0, lr_end: float = 1e-10, momentum: float = 0.9, decay_start: float = 0.0,
         decay_end: float = 0.0, sigma_start: float = 2.0, sigma_end: float = 0.5, rescale: bool = False,
         batch_size: int = 50, average_train: bool = True, device: str = "cpu", random_state: int = 0,
+        memory: str | None = None,
     ) -> None:  # fmt: skip
         self.network = network
         self.n_components = n_components
@@ -153,6 +158,7 @@ class ICNN(ReconstructionBaseline):
         self.average_train = average_train
         self.device = device
         self.random_state = random_state
+        self.memory = memory
 
     def _schedule(self) -> Schedule:
         return Schedule(
@@ -199,7 +205,7 @@ class ICNN(ReconstructionBaseline):
         self.networks_ = [NETWORKS[self.network_].backbone]
         self.weights_sha256_ = self.net_.sha256
         self.target_sd_ = [float(feature_sd(f, s).mean()) for f, s in zip(features, self.shapes_)]
-        self.decoder_ = FeatureDecoder(int(self.n_components), int(self.random_state)).fit(X, features)
+        self.decoder_ = fit_decoder_cached(X, features, self.n_components, self.random_state, self.memory)
         self.mean_rgb_ = pixels.mean(axis=(0, 2, 3))
         self.output_size_ = size
         return self

@@ -107,7 +107,7 @@ class ICNNDGN(_gan.GeneratorSeeded, ICNN):
         The shipped checkpoint of that training seed (0, 1, 2), or the seed of a trained one;
         the pipeline averages the row over the shipped seeds.
     memory : str or None
-        A folder where a trained generator is cached.
+        A folder where a trained generator and the feature decoders (shared with ``icnn``) are cached.
 
     Attributes
     ----------

@@ -70,6 +70,53 @@ def test_the_feature_decoder_recovers_features_that_are_linear_in_the_fmri() -> 
     assert np.abs(noise.predict(X[200:])[0]).max() < 0.5
 
 
+def test_the_decoder_predicts_as_scikit_learn_and_reads_back_what_it_saved(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(120, 30)).astype(np.float32)
+    features = [(X @ rng.normal(size=(30, d))).astype(np.float32) for d in (7, 50)]
+    decoder = FeatureDecoder(n_components=12).fit(X[:100], [f[:100] for f in features])
+    sklearn_path = [r.predict(decoder.embed_.transform(X[100:])) for r in decoder.ridges_]
+    for ours, ref in zip(decoder.predict(X[100:]), sklearn_path):
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
+    decoder.save(tmp_path / "d.npz")
+    loaded = FeatureDecoder.load(tmp_path / "d.npz")
+    assert loaded.alphas_ == decoder.alphas_
+    for a, b in zip(loaded.predict(X[100:]), decoder.predict(X[100:])):
+        assert a.dtype == np.float32 and np.array_equal(a, b)
+
+
+def test_the_decoder_cache_is_read_back_and_a_corrupt_file_is_fit_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fmri_bench.estimators import feature_matching as fm
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 20)).astype(np.float32)
+    features = [(X @ rng.normal(size=(20, 9))).astype(np.float32)]
+    first = fm.fit_decoder_cached(X, features, 10, 0, tmp_path)
+    (cached,) = (tmp_path / "icnn-decoders").glob("*.npz")
+    real_fit = fm.FeatureDecoder.fit
+
+    def no_fit(self, *args):
+        raise AssertionError("fit again although cached")
+
+    monkeypatch.setattr(fm.FeatureDecoder, "fit", no_fit)
+    again = fm.fit_decoder_cached(X, features, 10, 0, tmp_path)
+    assert np.array_equal(again.predict(X)[0], first.predict(X)[0])
+    with pytest.raises(AssertionError):  # other data or parameters: another key
+        fm.fit_decoder_cached(X[:70], [f[:70] for f in features], 10, 0, tmp_path)
+    with pytest.raises(AssertionError):
+        fm.fit_decoder_cached(X, features, 11, 0, tmp_path)
+    monkeypatch.setattr(fm.FeatureDecoder, "fit", real_fit)
+    cached.write_bytes(cached.read_bytes()[:100])  # truncated
+    with caplog.at_level("WARNING"):
+        refit = fm.fit_decoder_cached(X, features, 10, 0, tmp_path)
+    assert "unreadable" in caplog.text
+    assert np.array_equal(refit.predict(X)[0], first.predict(X)[0])
+    assert FeatureDecoder.load(cached).alphas_ == first.alphas_  # replaced by a whole file
+    assert [p.name for p in (tmp_path / "icnn-decoders").iterdir()] == [cached.name]  # no debris
+
+
 def test_the_authors_rescaling_and_layer_weights() -> None:
     rng = np.random.default_rng(1)
     conv = rng.normal(size=(5, 2 * 3 * 3)) * np.array([1.0, 3.0]).repeat(9)  # channel SDs 1 and 3

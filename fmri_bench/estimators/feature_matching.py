@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -401,7 +402,55 @@ class FeatureDecoder:
                 alpha = float(RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(Z, f[:, cols]).alpha_)
                 self.alphas_.append(alpha)
                 self.ridges_.append(Ridge(alpha=alpha).fit(Z, f))
+        self._set_arrays()
         return self
+
+    def _set_arrays(self) -> None:
+        """The fitted maps as arrays: what :meth:`predict`, :meth:`save` and :meth:`load` use."""
+        scaler, pca = self.embed_[0], self.embed_[1]
+        self.x_mean_ = scaler.mean_.astype(np.float32)
+        self.x_scale_ = scaler.scale_.astype(np.float32)
+        self.pca_mean_ = pca.mean_.astype(np.float32)
+        self.components_ = pca.components_.astype(np.float32)
+        self.coefs_ = [r.coef_.astype(np.float32) for r in self.ridges_]
+        self.intercepts_ = [np.asarray(r.intercept_, dtype=np.float32) for r in self.ridges_]
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted decoder as arrays (``np.savez``; read back with :meth:`load`).
+
+        Parameters
+        ----------
+        path : str or Path
+            A ``.npz`` file (written as given: the caller makes it atomic).
+        """
+        layers = {f"coef_{i}": c for i, c in enumerate(self.coefs_)}
+        layers |= {f"intercept_{i}": b for i, b in enumerate(self.intercepts_)}
+        with open(path, "wb") as fh:
+            np.savez(fh, x_mean=self.x_mean_, x_scale=self.x_scale_, pca_mean=self.pca_mean_,
+                     components=self.components_, alphas=np.asarray(self.alphas_), **layers)  # fmt: skip
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureDecoder:
+        """A decoder written by :meth:`save` (arrays only, ``allow_pickle=False``).
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        FeatureDecoder
+            It predicts exactly what the saved one did.
+        """
+        with np.load(path, allow_pickle=False) as data:
+            n_layers = len(data["alphas"])
+            decoder = cls(n_components=int(data["components"].shape[0]))
+            decoder.x_mean_, decoder.x_scale_ = data["x_mean"], data["x_scale"]
+            decoder.pca_mean_, decoder.components_ = data["pca_mean"], data["components"]
+            decoder.alphas_ = [float(a) for a in data["alphas"]]
+            decoder.coefs_ = [data[f"coef_{i}"] for i in range(n_layers)]
+            decoder.intercepts_ = [data[f"intercept_{i}"] for i in range(n_layers)]
+        return decoder
 
     def predict(self, X: np.ndarray) -> list[np.ndarray]:
         """Decode each layer's features.
@@ -416,8 +465,64 @@ class FeatureDecoder:
         list of ndarray, float32, shape (n, D_l)
         """
         with single_blas_thread():
-            Z = self.embed_.transform(np.asarray(X, dtype=np.float32))
-            return [ridge.predict(Z).astype(np.float32) for ridge in self.ridges_]
+            Z = ((np.asarray(X, dtype=np.float32) - self.x_mean_) / self.x_scale_ - self.pca_mean_) @ self.components_.T
+            return [Z @ coef.T + intercept for coef, intercept in zip(self.coefs_, self.intercepts_)]
+
+
+#: Part of :func:`fit_decoder_cached`'s key: raise it when the decoder's fit changes.
+DECODER_VERSION = 1
+
+
+def fit_decoder_cached(
+    X: np.ndarray, features: list[np.ndarray], n_components: int, random_state: int, memory: str | Path | None
+) -> FeatureDecoder:
+    """:class:`FeatureDecoder` fit on (``X``, ``features``), read from ``memory`` when fit before.
+
+    ``icnn`` and ``icnn-dgn`` decode the same features from the same fMRI: with the
+    pipeline's cache folder the second reads the first's decoders instead of fitting them
+    again (about 10 s per subject). The key is the content of ``X`` and ``features``, the
+    parameters, :data:`DECODER_VERSION` and scikit-learn's version; the file holds arrays
+    only. An unreadable file is fit again and replaced, with a warning.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_voxels)
+    features : list of ndarray, shape (n_samples, D_l)
+    n_components, random_state : int
+        See :class:`FeatureDecoder`.
+    memory : str or Path or None
+        The cache folder (decoders go in its ``icnn-decoders/``); None: no cache.
+
+    Returns
+    -------
+    FeatureDecoder
+    """
+    import hashlib
+    import logging
+    import zipfile
+
+    import sklearn
+
+    from fmri_bench.io import atomic_path
+
+    decoder = FeatureDecoder(int(n_components), int(random_state))
+    if memory is None:
+        return decoder.fit(X, features)
+    digest = hashlib.sha256(repr((DECODER_VERSION, sklearn.__version__, int(n_components), int(random_state))).encode())
+    for array in (X, *features):
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(array.data)
+    path = Path(memory) / "icnn-decoders" / f"{digest.hexdigest()[:40]}.npz"
+    if path.is_file():
+        try:
+            return FeatureDecoder.load(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            logging.getLogger(__name__).warning("cached feature decoder unreadable, fitting it again: %s", exc)
+    decoder.fit(X, features)
+    with atomic_path(path, suffix=".npz") as tmp:
+        decoder.save(tmp)
+    return decoder
 
 
 def gaussian_blur(x: Any, sigma: float) -> Any:
