@@ -226,7 +226,7 @@ def gabor_responses(grey: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
 
     Hand-written for speed: oneDNN's backward pass for one input channel and 13 x 13
     kernels is slow on CPU. Forward and backward through 50 images of 64 + 32 + 16 px (one
-    thread): 43 ms by FFT against 237 ms with ``F.conv2d`` (``python
+    thread): 47 ms by FFT against 253 ms with ``F.conv2d`` (``python
     bench/bench_gabor_features.py``); the responses agree to about 1e-6 (tested). The padded
     image is convolved circularly with the zero-padded kernel; the valid part never wraps.
 
