@@ -45,7 +45,6 @@ from fmri_bench.estimators.encoding_model import (
 )
 from fmri_bench.estimators.torch_support import resolve_device, torch_seeded, torch_threads
 from fmri_bench.images import load_image_folder
-from fmri_bench.progress import make_progress
 
 from .pca_gan import GAN_CONSTRAINTS, GAN_DEFAULTS, GANInversion
 from .pca_ridge import PCARidge
@@ -294,24 +293,18 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         return score, measured, w, target_lp
 
     def _search(self, z0: np.ndarray, measured: torch.Tensor, w: torch.Tensor, target_lp: torch.Tensor) -> np.ndarray:
-        G = self.generator_.to(self.device_).to(memory_format=torch.channels_last).eval()
         module = self.encoder_.module().to(self.device_)
         measured, w, target_lp = measured.to(self.device_), w.to(self.device_), target_lp.to(self.device_)
         start = torch.as_tensor(z0, device=self.device_)
-        z = start.clone().requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=float(self.search_lr))
-        with make_progress() as progress:
-            task = progress.add_task(f"encoding-model search ({len(z0)} images)", total=int(self.search_steps))
-            for _ in range(int(self.search_steps)):
-                x = G(z)
-                loss = (
-                    -pattern_correlation(module(x), measured, w)
-                    + float(self.lowpass_weight) * (lowpass(x, float(self.lowpass_sigma)) - target_lp).pow(2).mean(1)
-                    + float(self.prior) * (z - start).pow(2).mean(1)
-                ).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                progress.advance(task)
-        G.to(memory_format=torch.contiguous_format)
-        return z.detach().cpu().numpy()
+
+        def objective(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return (
+                -pattern_correlation(module(x), measured, w)
+                + float(self.lowpass_weight) * (lowpass(x, float(self.lowpass_sigma)) - target_lp).pow(2).mean(1)
+                + float(self.prior) * (z - start).pow(2).mean(1)
+            )
+
+        return _gan.adam_latents(
+            self.generator_, z0, objective, steps=int(self.search_steps), lr=float(self.search_lr),
+            device=self.device_, label="encoding-model search",
+        )  # fmt: skip
