@@ -94,7 +94,12 @@ def test_lowpass_is_the_blur_then_the_4_pixel_means(sigma: float) -> None:
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"n_voxels": "0"}, "n_voxels"), ({"library_size": "-1"}, "library_size"), ({"lowpass_sigma": "-2"}, "sigma")],
+    [
+        ({"n_voxels": "0"}, "n_voxels"),
+        ({"library_size": "-1"}, "library_size"),
+        ({"lowpass_sigma": "-2"}, "sigma"),
+        ({"structure_weight": "1.5"}, "structure_weight"),
+    ],
 )
 def test_bad_encoding_gan_parameters_are_refused_before_any_work(
     tiny_home: Path, tmp_path: Path, params: dict, message: str
@@ -116,3 +121,21 @@ def test_encoding_gan_with_another_generator_seed_is_a_fresh_fit_with_it(tiny_ho
     assert other.generator_seed == 1 and first.generator_seed == 0
     assert np.array_equal(other.predict(b.X_test), fresh.predict(b.X_test))
     assert not np.array_equal(other.predict(b.X_test), first.predict(b.X_test))
+
+
+def test_structure_weight_averages_the_drawing_with_pca_gans_direct_decode(tiny_home: Path) -> None:
+    from fmri_bench.baselines.encoding_gan import EncodingGAN
+    from fmri_bench.baselines.pca_gan import PCAGAN
+    from fmri_bench.data import load
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    params = {k: int(v) for k, v in SMALL.items()}
+    model = EncodingGAN(**params, structure_weight=1.0).fit(b.X_train, b.images_train[b.y_train])
+    drawn = model.predict(b.X_test)
+    smooth = model.set_params(structure_weight=0.0).predict(b.X_test)
+    mixed = model.set_params(structure_weight=0.25).predict(b.X_test)
+    # the smooth part is pca-gan's direct decode: same PCA embedding, same ridge to the same latents
+    decode = PCAGAN(n_components=params["n_components"], inversion="decode").fit(b.X_train, b.images_train[b.y_train])
+    np.testing.assert_allclose(smooth, decode.predict(b.X_test), atol=2e-3)
+    assert np.abs(drawn - smooth).mean() > 0.02  # the drawing is not the direct decode
+    np.testing.assert_allclose(mixed, 0.25 * drawn + 0.75 * smooth, atol=1e-6)
