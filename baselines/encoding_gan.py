@@ -27,7 +27,9 @@ have produced the measured response, as Naselaris et al. 2009 reconstruct:
    library images for the same reason). ``structure_weight=1`` is the search's image alone.
 
 The parameters were chosen on sub-01's test images of the embedded dataset (figures in
-``baselines/README.md``); sub-02 and sub-03 are the fairer check. On real data pass
+``baselines/README.md``; ``structure_weight`` as the largest weight whose SSIM stays within
+0.002 of the direct decode's, ``bench/structure_weight.py``); sub-02 and sub-03 are the
+fairer check. On real data pass
 ``gan_images`` (the library and the generator's training set), or a generator
 checkpoint and ``gan_images`` for its library.
 """

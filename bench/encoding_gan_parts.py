@@ -2,8 +2,11 @@
 
     python bench/encoding_gan_parts.py --data-home H   # H prepared by `./dev demo` or `fmri-bench prepare`
 
-Rows: the default, the encoding model alone (no low-pass terms), the library choice alone
-(no latent search). Metrics: PixCorr, SSIM, SqueezeNet identification (mindeye protocol).
+Rows: the default (the searched image averaged with the direct decode, ``structure_weight``
+0.25), the searched image alone (``structure_weight=1``), and, for the searched image alone,
+the encoding model without the low-pass terms and the library choice without the latent
+search. Metrics: PixCorr, SSIM, SqueezeNet identification (mindeye protocol). Generator
+seed 0; ``bench/structure_weight.py`` gives the default's weight over the three seeds.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import fmri_bench as fb
 from fmri_bench.baselines.encoding_gan import EncodingGAN
 
 CONFIGS = {
-    "default (library choice + latent search)": {},
-    "encoding model alone (pixel_weight=0, lowpass_weight=0)": {"pixel_weight": 0.0, "lowpass_weight": 0.0},
-    "library choice only (search_steps=0)": {"search_steps": 0},
-}
+    "default (0.25 x searched image + 0.75 x direct decode)": {},
+    "library choice + latent search (structure_weight=1)": {"structure_weight": 1.0},
+    "encoding model alone (pixel_weight=0, lowpass_weight=0)": {
+        "pixel_weight": 0.0, "lowpass_weight": 0.0, "structure_weight": 1.0,
+    },
+    "library choice only (search_steps=0)": {"search_steps": 0, "structure_weight": 1.0},
+}  # fmt: skip
 
 
 def main() -> None:

@@ -5,7 +5,9 @@
 Rows (v1, generator seed 0, every subject; mindeye protocol), each with its pooled paired
 difference from ``pca-ridge`` (sign-flip test over every subject's test images):
 
-* ``pca-ridge`` and ``pca-gan`` (the smooth decoders) and ``encoding-gan`` (the default);
+* ``pca-ridge`` and ``pca-gan`` (the smooth decoders), ``encoding-gan``'s searched image
+  (``structure_weight=1``) and ``encoding-gan``'s default (a quarter of that image over the
+  direct decode);
 * the top-k average of encoding-gan's library images, in pixels, by its library score:
   Naselaris et al. 2009's "averaged high posterior" reconstruction (no generator);
 * encoding-gan's latent search started from ``pca-gan``'s latent instead of the library's,
@@ -41,8 +43,9 @@ def reconstructions(b) -> dict[str, np.ndarray]:
     pg = PCAGAN().fit(b.X_train, train_images)
     z_pg = pg._latents(pg.pca_.transform(X))
     out["pca-gan"] = _gan.render(pg.generator_.cpu(), z_pg, 64)
-    eg = EncodingGAN().fit(b.X_train, train_images)
-    out["encoding-gan"] = eg.predict(X)
+    eg = EncodingGAN(structure_weight=1.0).fit(b.X_train, train_images)
+    out["encoding-gan's searched image (structure_weight=1)"] = eg.predict(X)
+    out["encoding-gan (default: structure_weight=0.25)"] = eg.set_params(structure_weight=0.25).predict(X)
     score, measured, w, target_lp = eg.library_scores(X)
     order = np.argsort(-score.numpy(), axis=1, kind="stable")
     library = eg.library_.astype(np.float32) / 255
