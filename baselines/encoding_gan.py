@@ -41,14 +41,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.linear_model import RidgeCV
 from sklearn.utils._param_validation import Interval
 
 from fmri_bench.estimators import ReconstructionBaseline, average_by_image, register
 from fmri_bench.estimators import gan as _gan
 from fmri_bench.estimators import vaegan as _vaegan
 from fmri_bench.estimators.base import check_pairs
-from fmri_bench.estimators.decoders import DEFAULT_ALPHAS
 from fmri_bench.estimators.encoding_model import (
     correlation_matrix,
     fit_voxel_encoder,
@@ -245,8 +243,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         means, unique = average_by_image(X, images)
         self.encoder_ = fit_voxel_encoder(_gan.to_64(unique), means, int(self.n_voxels))
         self.pixel_decoder_ = PCARidge(n_components=self.n_components, random_state=self.random_state).fit(X, images)
-        self.train_embedding_ = self._embedding(means)
-        self.train_images64_ = _gan.to_64(unique)
+        self.decoder_inputs_ = (_gan.to_64(unique), [self._embedding(means)])  # the direct decoder's, per generator
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
             self.library_ = library = self._library()  # kept: each further generator seed encodes it
             module = self.encoder_.module()
@@ -265,11 +262,10 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         """What depends on the generator: the prior, the library's latents and the direct decoder."""
         self._fit_prior()
         self.library_latents_ = _vaegan.encode(self.latent_encoder_, library)
-        z_train = _vaegan.encode(self.latent_encoder_, self.train_images64_)
-        self.direct_decoder_ = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(self.train_embedding_, z_train)
+        self._fit_direct_decoder(*self.decoder_inputs_)
 
     def _refit_generator_side(self) -> None:
-        """The prior and the library's latents (the encoding model, pixel decoder and library patterns stay)."""
+        """The prior, the library's latents and the direct decoder (the encoding model, pixel decoder and library patterns stay)."""
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
             self._fit_generator_side(self.library_)
 
@@ -295,8 +291,7 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
             alpha = float(self.structure_weight)
             if alpha == 1.0:
                 return drawn
-            z_direct = self.direct_decoder_.predict(self._embedding(X)).astype(np.float32) * float(self.latent_gain)
-            smooth = _gan.render(self.generator_.cpu(), z_direct, self.output_size_)
+            smooth = _gan.render(self.generator_.cpu(), self._direct_latents(self._embedding(X)), self.output_size_)
         return (alpha * drawn + (1.0 - alpha) * smooth).astype(np.float32)
 
     def library_scores(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -131,9 +131,13 @@ class GANInversion(_gan.GeneratorSeeded):
     def _invert(self, embedding: np.ndarray) -> np.ndarray:
         return _gan.render(self.generator_.cpu(), self._latents(embedding), self.output_size_)
 
+    def _direct_latents(self, embedding: np.ndarray) -> np.ndarray:
+        """The direct decode: ridge from the embedding to the generator's latents, times ``latent_gain``."""
+        return self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
+
     def _latents(self, embedding: np.ndarray) -> np.ndarray:
         """The latent of each reconstruction: the direct decode, then the search (per ``inversion``)."""
-        z0 = self.direct_decoder_.predict(embedding).astype(np.float32) * float(self.latent_gain)
+        z0 = self._direct_latents(embedding)
         if self.inversion == "search":
             z0 = np.zeros_like(z0)
         if self.inversion != "decode" and int(self.search_steps) > 0:
