@@ -147,7 +147,7 @@ def _unit_rows(x: torch.Tensor) -> torch.Tensor:
 
 @register("encoding-gan")
 class EncodingGAN(GANInversion, ReconstructionBaseline):
-    """Encoding-model inversion with a VAE-GAN prior: library search, then latent search.
+    """Encoding-model inversion with a VAE-GAN prior: library search, latent search, average with the direct decode.
 
     Parameters
     ----------
@@ -176,8 +176,8 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
     """
 
     description = (
-        "Gabor-energy voxel encoding model inverted through the VAE-GAN: library search, then latent search "
-        "(Naselaris et al. 2009)"
+        "Gabor-energy voxel encoding model inverted through the VAE-GAN: library search, then latent search, "
+        "a quarter of that image over the direct decode (Naselaris et al. 2009)"
     )
     _parameter_constraints = {
         **{k: v for k, v in GAN_CONSTRAINTS.items() if k != "inversion"},
