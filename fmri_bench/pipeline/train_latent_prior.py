@@ -1,0 +1,303 @@
+"""Train the diffusion prior over a VAE-GAN's latents and write it with its record.
+
+The prior shipped in ``fmri_bench/estimators/generators/`` was made by::
+
+    python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0
+
+(:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps, 2 CPU threads). It
+writes into ``--out``:
+
+- ``prior.pt``: the denoiser (float16 weights), the latents' standardisation, provenance;
+- ``record.json``: command, seeds, configs, versions, the generator's and the prior's
+  sha256, the loss curve and the sample-quality measurement below;
+- ``curves.png`` (the loss) and ``samples.png`` (G(z) for z from the prior, from
+  N(0, I) and from a Gaussian fitted to the latents, beside stream images);
+- with ``--snapshot-every K``: ``snapshots/step<k>.pt``, each what ``--steps k`` writes
+  (the rate is constant after the warm-up).
+
+Sample quality is the Frechet distance (Heusel et al. 2017's formula) between 1,000 images
+G(z) and 1,000 images of a fresh stream, in the 960 Gabor-energy and colour features of
+:class:`fmri_bench.estimators.gan.ImageFeatures` (standardised on the stream images),
+with two references: a second set of 1,000 stream images (the floor: sampling noise) and
+G(E(x)) of the stream images (what the generator can draw at all); the prior's samples are
+measured with ancestral sampling (``eta=1``) and the deterministic DDIM chain (``eta=0``),
+250 steps each. ``--evaluate FILE``
+measures and draws an existing prior file instead of training one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from fmri_bench.estimators import gan, latent_prior, vaegan
+from fmri_bench.io import atomic_path, sha256_file
+from fmri_bench.pipeline.train_generator import labelled_rows
+from fmri_bench.progress import get_logger, make_progress
+
+log = get_logger(__name__)
+EVAL_TAG = 0x5641_4C45  # "VALE": the evaluation images' own stream
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (rows are samples).
+
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Heusel et al. 2017, FID's formula).
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (N, D)
+
+    Returns
+    -------
+    float
+    """
+    from scipy import linalg
+
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = linalg.sqrtm(s_a @ s_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2.0 * root))
+
+
+def flat_pixel_fraction(images: np.ndarray) -> float:
+    """Fraction of pixels whose grey-level gradient ``|dx| + |dy|`` is under 2 of 255.
+
+    The stimuli are flat or gradient backgrounds with shapes (about 0.45 of their pixels
+    are flat); textures have almost none.
+
+    Parameters
+    ----------
+    images : ndarray, uint8, shape (N, H, W, 3)
+
+    Returns
+    -------
+    float
+    """
+    grey = images.astype(np.float64).mean(-1)
+    grad = np.abs(np.diff(grey, axis=1))[:, :, :-1] + np.abs(np.diff(grey, axis=2))[:, :-1, :]
+    return float((grad < 2.0).mean())
+
+
+def gaussian_latents(latents: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Samples of a full-covariance Gaussian fitted to latents (Ghosh et al. 2020's simplest ex-post density).
+
+    Parameters
+    ----------
+    latents : ndarray, shape (N, D)
+    n : int
+    seed : int
+
+    Returns
+    -------
+    ndarray, float32, shape (n, D)
+    """
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(latents.mean(0), np.cov(latents, rowvar=False), size=n).astype(np.float32)
+
+
+def sample_quality(G, E, prior: latent_prior.LatentPrior, latents: np.ndarray, n: int = 1000) -> dict:
+    """Frechet distances to stream images of G(z) for z from the prior and from the references.
+
+    Parameters
+    ----------
+    G, E : Generator, Encoder
+        The VAE-GAN.
+    prior : LatentPrior
+        The prior.
+    latents : ndarray
+        Its training latents (for the Gaussian reference).
+    n : int
+        Images per set.
+
+    Returns
+    -------
+    dict
+        Frechet distances keyed by what was compared with the stream images, and the
+        images themselves under ``"_images"`` (for the pictures).
+    """
+    import torch
+
+    stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(2 * n // 250)])
+    ref, second = stream[:n], stream[n:]
+    images = {
+        "prior_eta1": vaegan.decode(G, prior.sample(n, seed=1, eta=1.0)),
+        "prior_eta0": vaegan.decode(G, prior.sample(n, seed=1, eta=0.0)),
+        "gaussian_fit": vaegan.decode(G, gaussian_latents(latents, n, seed=1)),
+        "normal": vaegan.decode(G, torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(1)).numpy()),
+        "reconstruction": vaegan.decode(G, vaegan.encode(E, second)),
+        "stream": second,
+    }
+    feats = {k: gan.image_features(v).astype(np.float64) for k, v in images.items()}
+    ref_f = gan.image_features(ref).astype(np.float64)
+    mu, sd = ref_f.mean(0), ref_f.std(0) + 1e-6
+    out = {k: round(frechet_distance((ref_f - mu) / sd, (f - mu) / sd), 2) for k, f in feats.items()}
+    out["_flat_pixel_fraction"] = {k: round(flat_pixel_fraction(v), 3) for k, v in images.items()}
+    out["_images"] = images
+    return out
+
+
+def curves_png(path: Path, losses: list[float], title: str) -> None:
+    """The weighted loss per step (smoothed over 200 steps).
+
+    Parameters
+    ----------
+    path : Path
+        The PNG.
+    losses : list of float
+    title : str
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = np.asarray(losses)
+    w = min(200, len(v))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.arange(w - 1, len(v)), np.convolve(v, np.ones(w) / w, mode="valid"))
+    ax.set(yscale="log", xlabel="step", ylabel="min-SNR-weighted v loss", title=title)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+def _command(args: argparse.Namespace, steps: int) -> str:
+    return (
+        f"python -m fmri_bench.pipeline.train_latent_prior --out DIR --generator-seed {args.generator_seed} "
+        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}"
+    )
+
+
+def _versions(threads: int) -> dict:
+    import torch
+
+    return {"code_version": latent_prior.CODE_VERSION, "generator_code_version": vaegan.CODE_VERSION,
+            "torch": str(torch.__version__), "numpy": np.__version__, "python": platform.python_version(),
+            "machine": platform.machine(), "threads": threads}  # fmt: skip
+
+
+def evaluate(out: Path, prior_file: Path, G, E, latents: np.ndarray, losses: list[float] | None = None) -> dict:
+    """Measure a prior's samples and write ``record.json``, ``samples.png`` (and ``curves.png``).
+
+    Parameters
+    ----------
+    out : Path
+        The folder.
+    prior_file : Path
+        The prior.
+    G, E : Generator, Encoder
+        The VAE-GAN it models.
+    latents : ndarray
+        Its training latents.
+    losses : list of float, optional
+        The training loss per step.
+
+    Returns
+    -------
+    dict
+        The record.
+    """
+    prior, meta = latent_prior.load_prior(prior_file)  # measure what ships (float16 weights)
+    quality = sample_quality(G, E, prior, latents)
+    images = quality.pop("_images")
+    flat = quality.pop("_flat_pixel_fraction")
+    log.info("Frechet distances to stream images: %s", quality)
+    record = {
+        **meta,
+        "prior": {"file": prior_file.name, "bytes": prior_file.stat().st_size, "sha256": sha256_file(prior_file)},
+        "frechet_gabor_colour_distance_to_stream_images": quality,
+        "flat_pixel_fraction": flat,
+        "loss_per_100_steps": None if losses is None else [
+            round(float(np.mean(losses[i : i + 100])), 5) for i in range(0, len(losses), 100)],
+    }  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "record.json", suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(record, indent=1))
+    labelled_rows(
+        out / "samples.png",
+        [("G(z), z from the\ndiffusion prior,\nancestral (eta=1)", images["prior_eta1"][:32]),
+         ("the same, DDIM\n(eta=0)", images["prior_eta0"][:32]),
+         ("G(z), z from a Gaussian\nfit to the latents", images["gaussian_fit"][:16]),
+         ("G(z), z ~ N(0, I)", images["normal"][:16]),
+         ("stream images", images["stream"][:16])],
+        16,
+    )  # fmt: skip
+    if losses:
+        curves_png(out / "curves.png", losses, f"latent prior, {len(losses)} steps")
+    return record
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train, save and document one prior, or evaluate one (see the module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        The record written to ``record.json``.
+    """
+    import torch
+
+    p = argparse.ArgumentParser(prog="python -m fmri_bench.pipeline.train_latent_prior", description=__doc__)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--generator-seed", type=int, default=0, help="the shipped VAE-GAN checkpoint it models")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=latent_prior.TrainConfig.steps)
+    p.add_argument("--n-latents", type=int, default=latent_prior.TrainConfig.n_latents)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--snapshot-every", type=int, default=0)
+    p.add_argument("--evaluate", type=Path, help="measure this prior file instead of training one")
+    args = p.parse_args(argv)
+    if args.seed < 0 or args.steps < 1 or args.threads < 1 or args.snapshot_every < 0:
+        p.error("--seed and --snapshot-every must be >= 0, --steps and --threads >= 1")
+    if args.n_latents < 250 or args.n_latents % 250:
+        p.error("--n-latents must be a positive multiple of 250")
+    ckpt = vaegan.shipped_checkpoint(args.generator_seed)
+    if ckpt is None:
+        p.error(f"--generator-seed {args.generator_seed}: no shipped VAE-GAN (seeds {vaegan.SHIPPED_SEEDS})")
+    torch.set_num_threads(args.threads)
+    G, E, _ = vaegan.load_checkpoint(ckpt)
+    cfg = latent_prior.TrainConfig(seed=args.seed, steps=args.steps, n_latents=args.n_latents)
+    log.info("encoding %d stream images", cfg.n_latents)
+    latents = latent_prior.training_latents(E, cfg.n_latents, cfg.seed, threads=args.threads)
+    if args.evaluate is not None:
+        saved = args.evaluate.with_name("losses.npy")  # the curve that the training run left beside it
+        losses = np.load(saved, allow_pickle=False).tolist() if saved.is_file() else None
+        return evaluate(args.out, args.evaluate, G, E, latents, losses)
+
+    def meta(steps: int) -> dict:
+        return {"command": _command(args, steps), "seed": cfg.seed, "steps": steps,
+                "generator_seed": args.generator_seed, "generator_sha256": sha256_file(ckpt),
+                "train_config": dataclasses.asdict(dataclasses.replace(cfg, steps=steps)),
+                "model_config": dataclasses.asdict(latent_prior.PriorConfig()), "versions": _versions(args.threads)}  # fmt: skip
+
+    def snapshot(step: int, prior: latent_prior.LatentPrior) -> None:
+        (args.out / "snapshots").mkdir(parents=True, exist_ok=True)
+        with atomic_path(args.out / "snapshots" / f"step{step}.pt", suffix=".pt") as tmp:
+            latent_prior.save_prior(tmp, prior, meta(step))
+
+    with make_progress() as progress:
+        task = progress.add_task(f"latent prior seed {args.seed}", total=cfg.steps)
+        prior, losses = latent_prior.train(
+            latents, cfg, progress=lambda: progress.advance(task), on_snapshot=snapshot,
+            snapshot_every=args.snapshot_every)  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out / "prior.pt", suffix=".pt") as tmp:
+        latent_prior.save_prior(tmp, prior, meta(cfg.steps))
+    np.save(args.out / "losses.npy", np.asarray(losses, np.float32))
+    return evaluate(args.out, args.out / "prior.pt", G, E, latents, losses)
+
+
+if __name__ == "__main__":
+    main()

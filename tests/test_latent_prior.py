@@ -1,0 +1,154 @@
+"""The diffusion prior over the VAE-GAN's latents: schedule, sampler, training, files, shipped prior."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fmri_bench.errors import FmriBenchError
+from fmri_bench.estimators import latent_prior, vaegan
+from fmri_bench.io import sha256_file
+from fmri_bench.pipeline.train_latent_prior import flat_pixel_fraction, frechet_distance
+
+TINY = latent_prior.TrainConfig(steps=4, batch=8, n_latents=250, warmup=2)
+TINY_MODEL = latent_prior.PriorConfig(channels=16, timesteps=100)
+
+
+class _GaussianOracle(torch.nn.Module):
+    """The exact v-predictor for standardised latents z0 ~ N(0, sigma^2 I).
+
+    With z_t = sqrt(a) z0 + sqrt(1 - a) eps: E[z0 | z_t] = sqrt(a) sigma^2 z_t / s and
+    E[eps | z_t] = sqrt(1 - a) z_t / s, s = a sigma^2 + 1 - a, so
+    E[v | z_t] = sqrt(a (1 - a)) (1 - sigma^2) z_t / s.
+    """
+
+    def __init__(self, sigma: float, abar: torch.Tensor) -> None:
+        super().__init__()
+        self.sigma, self.abar = sigma, abar
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = self.abar[t].view(-1, 1, 1, 1)
+        s = a * self.sigma**2 + 1 - a
+        return (a * (1 - a)).sqrt() * (1 - self.sigma**2) * z / s
+
+
+def test_cosine_schedule_runs_from_signal_to_noise() -> None:
+    abar = latent_prior.alpha_bar(1000)
+    assert abar.shape == (1000,) and abar[0] > 0.9999 and abar[-1] == pytest.approx(1e-5)
+    assert bool((abar[1:] <= abar[:-1]).all())
+    # Nichol & Dhariwal's f(t) = cos^2((t/T + s) / (1 + s) pi/2), normalised by f(0), at t = T/2
+    f = lambda u: np.cos((u + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
+    assert float(abar[499]) == pytest.approx(f(0.5) / f(0.0), rel=1e-5)
+
+
+@pytest.mark.parametrize("sigma,eta", [(0.5, 1.0), (1.5, 1.0), (0.5, 0.0), (1.5, 0.5)])
+def test_sampler_draws_the_data_distribution_given_the_exact_denoiser(sigma: float, eta: float) -> None:
+    # A wrong posterior mean or variance in the reverse step shows up as a wrong spread.
+    cfg = latent_prior.PriorConfig(timesteps=1000)
+    oracle = _GaussianOracle(sigma, latent_prior.alpha_bar(1000))
+    mean, std = np.arange(8, dtype=np.float32), np.linspace(0.5, 2.0, 8, dtype=np.float32)
+    prior = latent_prior.LatentPrior(oracle, mean, std, cfg)
+    # all T steps: a strided chain is slightly under-dispersed (ratio 0.96 at 100 steps, 0.98 at 250)
+    z = prior.sample(400, seed=3, sample_steps=1000, eta=eta, clip=50.0).reshape(400, 8, 8, 8)
+    got_mean, got_std = z.mean((0, 2, 3)), z.std((0, 2, 3))
+    np.testing.assert_allclose(got_mean, mean, atol=0.05 * sigma * std.max())
+    np.testing.assert_allclose(got_std / std, sigma, rtol=0.02)
+    again = prior.sample(400, seed=3, sample_steps=1000, eta=eta, clip=50.0)
+    assert np.array_equal(again, z.reshape(400, -1))  # deterministic for a seed
+    with pytest.raises(FmriBenchError, match="sample_steps"):
+        prior.sample(2, sample_steps=0)
+    with pytest.raises(FmriBenchError, match="eta"):
+        prior.sample(2, eta=1.5)
+
+
+def _latents(n: int = 250) -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(n, 512)).astype(np.float32) * 2 + 1
+
+
+def _weights(prior: latent_prior.LatentPrior) -> bytes:
+    return b"".join(t.numpy().tobytes() for t in prior.net.state_dict().values())
+
+
+def test_training_is_deterministic_leaves_the_callers_rng_and_snapshots_equal_shorter_runs() -> None:
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    snaps: dict[int, bytes] = {}
+    a, losses = latent_prior.train(
+        _latents(), TINY, TINY_MODEL, on_snapshot=lambda k, p: snaps.setdefault(k, _weights(p)), snapshot_every=2
+    )
+    assert torch.equal(torch.random.get_rng_state(), before)
+    b, _ = latent_prior.train(_latents(), TINY, TINY_MODEL)
+    assert _weights(a) == _weights(b) and len(losses) == TINY.steps
+    c, _ = latent_prior.train(_latents(), dataclasses.replace(TINY, seed=1), TINY_MODEL)
+    assert _weights(c) != _weights(a)
+    short, _ = latent_prior.train(_latents(), dataclasses.replace(TINY, steps=2), TINY_MODEL)
+    assert list(snaps) == [2] and snaps[2] == _weights(short)  # constant rate: step k of a longer run = a k-step run
+    np.testing.assert_allclose(a.mean.flatten().numpy(), 1.0, atol=0.1)  # the per-channel standardisation
+    np.testing.assert_allclose(a.std.flatten().numpy(), 2.0, atol=0.1)
+
+
+def test_training_lowers_the_loss() -> None:
+    # latents that are one number repeated: learnable structure (for N(0, I) data v = 0 is already optimal)
+    shared = np.repeat(np.random.default_rng(1).normal(size=(250, 1)), 512, axis=1).astype(np.float32)
+    cfg = latent_prior.TrainConfig(steps=150, batch=32, n_latents=250, warmup=10, lr=2e-3)
+    _, losses = latent_prior.train(shared, cfg, TINY_MODEL)
+    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
+
+
+def test_prior_file_round_trip_and_corrupt_file(tmp_path) -> None:
+    prior, _ = latent_prior.train(_latents(), TINY, TINY_MODEL)
+    latent_prior.save_prior(tmp_path / "p.pt", prior, {"seed": 0})
+    loaded, meta = latent_prior.load_prior(tmp_path / "p.pt")
+    assert meta == {"seed": 0} and loaded.config == TINY_MODEL
+    np.testing.assert_allclose(
+        loaded.sample(4, seed=2, sample_steps=50), prior.sample(4, seed=2, sample_steps=50), atol=0.05
+    )  # float16 weights
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "p.pt").read_bytes()[:1000])
+    with pytest.raises(FmriBenchError, match="not a readable latent prior"):
+        latent_prior.load_prior(tmp_path / "cut.pt")
+    with pytest.raises(FmriBenchError, match="multiple of 250"):
+        latent_prior.training_latents(None, 100, 0)
+
+
+def test_flat_pixel_fraction() -> None:
+    flat = np.full((1, 10, 10, 3), 100, np.uint8)
+    ramp = np.broadcast_to((np.arange(10) * 5).astype(np.uint8)[None, None, :, None], (1, 10, 10, 3))
+    assert flat_pixel_fraction(flat) == 1.0 and flat_pixel_fraction(ramp) == 0.0
+    half = flat.copy()
+    half[:, :, 5:] = 200  # one edge column of the 9 x 9 gradient grid
+    assert flat_pixel_fraction(half) == pytest.approx(8 / 9)
+
+
+def test_frechet_distance_of_gaussians() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # equal covariances: the squared distance of the means; scaled: sum (1 - s)^2 per dimension
+    assert frechet_distance(a, a + [3.0, 0.0, 4.0]) == pytest.approx(25.0, rel=1e-6)
+    assert frechet_distance(a, 2 * a) == pytest.approx(3.0, rel=0.05)
+
+
+def test_shipped_prior_loads_with_its_record_and_draws_closer_to_the_stimuli_than_n01() -> None:
+    path = latent_prior.shipped_prior(0)
+    if path is None:
+        pytest.fail("the seed-0 latent prior is not shipped")
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["prior"]["sha256"] == sha256_file(path)
+    assert record["generator_sha256"] == sha256_file(vaegan.shipped_checkpoint(0))
+    prior, meta = latent_prior.load_prior(path)
+    assert "train_latent_prior" in meta["command"] and meta["generator_seed"] == 0
+    # The fraction of flat pixels (grey-level gradient under 2 of 255): stimuli are flat
+    # backgrounds with shapes (0.45 of pixels), G(z ~ N(0, I)) are textures (0.01); the
+    # prior's samples must be far nearer the stimuli than N(0, I)'s.
+    G, _, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    stream = flat_pixel_fraction(vaegan.render_batch(0, 0, 64, tag=latent_prior.PRIOR_TAG + 1))
+    drawn = flat_pixel_fraction(vaegan.decode(G, prior.sample(64, seed=0, sample_steps=100)))
+    normal = flat_pixel_fraction(
+        vaegan.decode(G, torch.randn(64, 512, generator=torch.Generator().manual_seed(0)).numpy())
+    )
+    assert normal < 0.05 < 0.3 < stream
+    assert abs(drawn - stream) < 0.5 * abs(normal - stream)
