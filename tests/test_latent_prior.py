@@ -152,3 +152,46 @@ def test_shipped_prior_loads_with_its_record_and_draws_closer_to_the_stimuli_tha
     )
     assert normal < 0.05 < 0.3 < stream
     assert abs(drawn - stream) < 0.5 * abs(normal - stream)
+
+
+def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp_path) -> None:
+    from fmri_bench.pipeline import train_latent_prior
+
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--steps", "4", "--n-latents", "250", "--snapshot-every", "2"]
+    record = train_latent_prior.main([*args, "--eval-images", "125", "--sample-steps", "5"])
+    assert json.loads((out / "record.json").read_text()) == record
+    assert record["prior"]["sha256"] == sha256_file(out / "prior.pt") and record["steps"] == 4
+    assert record["command"].endswith("--steps 4 --n-latents 250 --threads 2")
+    assert record["evaluation"] == {"images_per_set": 125, "sample_steps": 5}
+    assert len(record["loss_per_100_steps"]) == 1 and np.load(out / "losses.npy").shape == (4,)
+    sets = {"prior_eta1", "prior_eta0", "gaussian_fit", "normal", "reconstruction", "stream"}
+    assert set(record["frechet_gabor_colour_distance_to_stream_images"]) == sets
+    assert set(record["flat_pixel_fraction"]) == sets
+    # a 4-step prior draws far worse than the encoder's own reconstructions
+    fd = record["frechet_gabor_colour_distance_to_stream_images"]
+    assert fd["reconstruction"] < fd["prior_eta1"] and fd["stream"] < fd["prior_eta1"]
+    assert (out / "samples.png").stat().st_size > 0 and (out / "curves.png").stat().st_size > 0
+    _, snap_meta = latent_prior.load_prior(out / "snapshots" / "step2.pt")
+    assert snap_meta["steps"] == 2 and "--steps 2 " in snap_meta["command"]
+    # --evaluate measures the same file again into another folder, with the same figures
+    again = train_latent_prior.main(
+        ["--out", str(tmp_path / "eval"), "--n-latents", "250", "--evaluate", str(out / "prior.pt"),
+         "--eval-images", "125", "--sample-steps", "5"])  # fmt: skip
+    assert again["frechet_gabor_colour_distance_to_stream_images"] == fd
+    assert again["loss_per_100_steps"] == record["loss_per_100_steps"]
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [(["--eval-images", "100"], "--eval-images must be a positive multiple of 125"),
+     (["--sample-steps", "0"], "--sample-steps must be 1 to 1000"),
+     (["--evaluate", "absent.pt"], "--evaluate absent.pt: not a file")],
+)  # fmt: skip
+def test_training_command_refuses_bad_arguments_before_work(tmp_path, capsys, extra, message) -> None:
+    from fmri_bench.pipeline import train_latent_prior
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_latent_prior.main(["--out", str(tmp_path / "run"), *extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

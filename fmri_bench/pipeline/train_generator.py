@@ -28,7 +28,7 @@ import numpy as np
 from fmri_bench.estimators import vaegan
 from fmri_bench.io import atomic_path, sha256_file
 from fmri_bench.metrics.definitions import rgb2gray, ssim_gaussian_2d
-from fmri_bench.progress import get_logger, make_progress
+from fmri_bench.progress import configure_cli_output, get_logger, make_progress
 
 log = get_logger(__name__)
 
@@ -265,4 +265,5 @@ def _pictures(out: Path, G, history: dict, test: np.ndarray, rec: np.ndarray, tc
 
 
 if __name__ == "__main__":
+    configure_cli_output()  # progress bar and log lines on stderr, as the CLI shows them
     main()

@@ -21,8 +21,10 @@ G(z) and 1,000 images of a fresh stream, in the 960 Gabor-energy and colour feat
 with two references: a second set of 1,000 stream images (the floor: sampling noise) and
 G(E(x)) of the stream images (what the generator can draw at all); the prior's samples are
 measured with ancestral sampling (``eta=1``) and the deterministic DDIM chain (``eta=0``),
-250 steps each. ``--evaluate FILE``
-measures and draws an existing prior file instead of training one.
+250 steps each (``--eval-images`` and ``--sample-steps`` change both; the record says
+which). ``--evaluate FILE`` measures and draws an existing prior file instead of training
+one. Run as a module, it shows a progress bar on a terminal and a log line every 1,000
+steps.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ import dataclasses
 import json
 import platform
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from fmri_bench.estimators import gan, latent_prior, vaegan
 from fmri_bench.io import atomic_path, sha256_file
 from fmri_bench.pipeline.train_generator import labelled_rows
-from fmri_bench.progress import get_logger, make_progress
+from fmri_bench.progress import configure_cli_output, get_logger, make_progress
 
 log = get_logger(__name__)
 EVAL_TAG = 0x5641_4C45  # "VALE": the evaluation images' own stream
@@ -101,7 +104,17 @@ def gaussian_latents(latents: np.ndarray, n: int, seed: int) -> np.ndarray:
     return rng.multivariate_normal(latents.mean(0), np.cov(latents, rowvar=False), size=n).astype(np.float32)
 
 
-def sample_quality(G, E, prior: latent_prior.LatentPrior, latents: np.ndarray, n: int = 1000) -> dict:
+class SampleQuality(NamedTuple):
+    """What :func:`sample_quality` measured, keyed by image set."""
+
+    frechet: dict[str, float]
+    flat_pixel_fraction: dict[str, float]
+    images: dict[str, np.ndarray]
+
+
+def sample_quality(
+    G, E, prior: latent_prior.LatentPrior, latents: np.ndarray, n: int = 1000, sample_steps: int = 250
+) -> SampleQuality:
     """Frechet distances to stream images of G(z) for z from the prior and from the references.
 
     Parameters
@@ -113,21 +126,24 @@ def sample_quality(G, E, prior: latent_prior.LatentPrior, latents: np.ndarray, n
     latents : ndarray
         Its training latents (for the Gaussian reference).
     n : int
-        Images per set.
+        Images per set (a multiple of 125).
+    sample_steps : int
+        Steps of the prior's reverse chains.
 
     Returns
     -------
-    dict
-        Frechet distances keyed by what was compared with the stream images, and the
-        images themselves under ``"_images"`` (for the pictures).
+    SampleQuality
+        Per image set (``prior_eta1``, ``prior_eta0``, ``gaussian_fit``, ``normal``,
+        ``reconstruction``, ``stream``): the Frechet distance to the stream images, the
+        flat-pixel fraction and the images themselves (for the pictures).
     """
     import torch
 
     stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(2 * n // 250)])
     ref, second = stream[:n], stream[n:]
     images = {
-        "prior_eta1": vaegan.decode(G, prior.sample(n, seed=1, eta=1.0)),
-        "prior_eta0": vaegan.decode(G, prior.sample(n, seed=1, eta=0.0)),
+        "prior_eta1": vaegan.decode(G, prior.sample(n, seed=1, sample_steps=sample_steps, eta=1.0)),
+        "prior_eta0": vaegan.decode(G, prior.sample(n, seed=1, sample_steps=sample_steps, eta=0.0)),
         "gaussian_fit": vaegan.decode(G, gaussian_latents(latents, n, seed=1)),
         "normal": vaegan.decode(G, torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(1)).numpy()),
         "reconstruction": vaegan.decode(G, vaegan.encode(E, second)),
@@ -136,10 +152,11 @@ def sample_quality(G, E, prior: latent_prior.LatentPrior, latents: np.ndarray, n
     feats = {k: gan.image_features(v).astype(np.float64) for k, v in images.items()}
     ref_f = gan.image_features(ref).astype(np.float64)
     mu, sd = ref_f.mean(0), ref_f.std(0) + 1e-6
-    out = {k: round(frechet_distance((ref_f - mu) / sd, (f - mu) / sd), 2) for k, f in feats.items()}
-    out["_flat_pixel_fraction"] = {k: round(flat_pixel_fraction(v), 3) for k, v in images.items()}
-    out["_images"] = images
-    return out
+    return SampleQuality(
+        frechet={k: round(frechet_distance((ref_f - mu) / sd, (f - mu) / sd), 2) for k, f in feats.items()},
+        flat_pixel_fraction={k: round(flat_pixel_fraction(v), 3) for k, v in images.items()},
+        images=images,
+    )
 
 
 def curves_png(path: Path, losses: list[float], title: str) -> None:
@@ -183,7 +200,16 @@ def _versions(threads: int) -> dict:
             "machine": platform.machine(), "threads": threads}  # fmt: skip
 
 
-def evaluate(out: Path, prior_file: Path, G, E, latents: np.ndarray, losses: list[float] | None = None) -> dict:
+def evaluate(
+    out: Path,
+    prior_file: Path,
+    G,
+    E,
+    latents: np.ndarray,
+    losses: list[float] | None = None,
+    n_images: int = 1000,
+    sample_steps: int = 250,
+) -> dict:
     """Measure a prior's samples and write ``record.json``, ``samples.png`` (and ``curves.png``).
 
     Parameters
@@ -198,6 +224,8 @@ def evaluate(out: Path, prior_file: Path, G, E, latents: np.ndarray, losses: lis
         Its training latents.
     losses : list of float, optional
         The training loss per step.
+    n_images, sample_steps : int
+        Images per set and steps of the prior's chains (see :func:`sample_quality`).
 
     Returns
     -------
@@ -205,15 +233,15 @@ def evaluate(out: Path, prior_file: Path, G, E, latents: np.ndarray, losses: lis
         The record.
     """
     prior, meta = latent_prior.load_prior(prior_file)  # measure what ships (float16 weights)
-    quality = sample_quality(G, E, prior, latents)
-    images = quality.pop("_images")
-    flat = quality.pop("_flat_pixel_fraction")
-    log.info("Frechet distances to stream images: %s", quality)
+    quality = sample_quality(G, E, prior, latents, n=n_images, sample_steps=sample_steps)
+    images = quality.images
+    log.info("Frechet distances to stream images: %s", quality.frechet)
     record = {
         **meta,
         "prior": {"file": prior_file.name, "bytes": prior_file.stat().st_size, "sha256": sha256_file(prior_file)},
-        "frechet_gabor_colour_distance_to_stream_images": quality,
-        "flat_pixel_fraction": flat,
+        "evaluation": {"images_per_set": n_images, "sample_steps": sample_steps},
+        "frechet_gabor_colour_distance_to_stream_images": quality.frechet,
+        "flat_pixel_fraction": quality.flat_pixel_fraction,
         "loss_per_100_steps": None if losses is None else [
             round(float(np.mean(losses[i : i + 100])), 5) for i in range(0, len(losses), 100)],
     }  # fmt: skip
@@ -258,11 +286,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--snapshot-every", type=int, default=0)
     p.add_argument("--evaluate", type=Path, help="measure this prior file instead of training one")
+    p.add_argument("--eval-images", type=int, default=1000, help="images per set in the measurement")
+    p.add_argument("--sample-steps", type=int, default=250, help="steps of the prior's chains in the measurement")
     args = p.parse_args(argv)
     if args.seed < 0 or args.steps < 1 or args.threads < 1 or args.snapshot_every < 0:
         p.error("--seed and --snapshot-every must be >= 0, --steps and --threads >= 1")
     if args.n_latents < 250 or args.n_latents % 250:
         p.error("--n-latents must be a positive multiple of 250")
+    if args.eval_images < 125 or args.eval_images % 125:
+        p.error("--eval-images must be a positive multiple of 125")
+    if not 1 <= args.sample_steps <= latent_prior.PriorConfig.timesteps:
+        p.error(f"--sample-steps must be 1 to {latent_prior.PriorConfig.timesteps}")
+    if args.evaluate is not None and not args.evaluate.is_file():
+        p.error(f"--evaluate {args.evaluate}: not a file")
     ckpt = vaegan.shipped_checkpoint(args.generator_seed)
     if ckpt is None:
         p.error(f"--generator-seed {args.generator_seed}: no shipped VAE-GAN (seeds {vaegan.SHIPPED_SEEDS})")
@@ -274,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.evaluate is not None:
         saved = args.evaluate.with_name("losses.npy")  # the curve that the training run left beside it
         losses = np.load(saved, allow_pickle=False).tolist() if saved.is_file() else None
-        return evaluate(args.out, args.evaluate, G, E, latents, losses)
+        return evaluate(args.out, args.evaluate, G, E, latents, losses, args.eval_images, args.sample_steps)
 
     def meta(steps: int) -> dict:
         return {"command": _command(args, steps), "seed": cfg.seed, "steps": steps,
@@ -289,15 +325,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     with make_progress() as progress:
         task = progress.add_task(f"latent prior seed {args.seed}", total=cfg.steps)
+
+        def advance() -> None:
+            progress.advance(task)
+            done = int(progress.tasks[0].completed)
+            if done % 1000 == 0:  # a line in logs, where the bar is not drawn
+                log.info("step %d of %d", done, cfg.steps)
+
         prior, losses = latent_prior.train(
-            latents, cfg, progress=lambda: progress.advance(task), on_snapshot=snapshot,
-            snapshot_every=args.snapshot_every)  # fmt: skip
+            latents, cfg, progress=advance, on_snapshot=snapshot, snapshot_every=args.snapshot_every
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "prior.pt", suffix=".pt") as tmp:
         latent_prior.save_prior(tmp, prior, meta(cfg.steps))
     np.save(args.out / "losses.npy", np.asarray(losses, np.float32))
-    return evaluate(args.out, args.out / "prior.pt", G, E, latents, losses)
+    return evaluate(args.out, args.out / "prior.pt", G, E, latents, losses, args.eval_images, args.sample_steps)
 
 
 if __name__ == "__main__":
+    configure_cli_output()  # progress bar and log lines on stderr, as the CLI shows them
     main()
