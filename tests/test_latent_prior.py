@@ -65,6 +65,42 @@ def test_sampler_draws_the_data_distribution_given_the_exact_denoiser(sigma: flo
         prior.sample(2, eta=1.5)
 
 
+@pytest.mark.parametrize("t_start,eta", [(150, 1.0), (600, 0.0), (999, 1.0)])
+def test_regenerate_keeps_the_distribution_and_the_exact_correlation_with_its_input(t_start: int, eta: float) -> None:
+    # With the exact denoiser, noising z0 ~ N(0, sigma^2) to step t and denoising back keeps
+    # the distribution. Ancestral (eta=1) draws from p(z0 | z_t), correlated with the input by
+    # rho = a sigma^2 / (a sigma^2 + 1 - a); the deterministic chain (eta=0) is a linear map
+    # of z_t, correlated with the input as z_t is: sqrt(rho).
+    sigma, cfg = 1.5, latent_prior.PriorConfig(timesteps=1000)
+    abar = latent_prior.alpha_bar(1000)
+    mean, std = np.arange(8, dtype=np.float32), np.linspace(0.5, 2.0, 8, dtype=np.float32)
+    prior = latent_prior.LatentPrior(_GaussianOracle(sigma, abar), mean, std, cfg)
+    rng = np.random.default_rng(5)
+    z = (rng.normal(size=(200, 8, 8, 8)) * sigma * std[:, None, None] + mean[:, None, None]).astype(np.float32)
+    out = prior.regenerate(z.reshape(200, -1), t_start, seed=2, sample_steps=t_start + 1, eta=eta, clip=50.0)
+    out = out.reshape(200, 8, 8, 8)
+    np.testing.assert_allclose(out.std((0, 2, 3)) / std, sigma, rtol=0.03)
+    a = float(abar[t_start])
+    rho = a * sigma**2 / (a * sigma**2 + 1 - a)
+    expected = rho if eta == 1.0 else np.sqrt(rho)
+    for c in range(8):
+        r = np.corrcoef(z[:, c].ravel(), out[:, c].ravel())[0, 1]
+        assert r == pytest.approx(expected, abs=0.03)
+    again = prior.regenerate(z.reshape(200, -1), t_start, seed=2, sample_steps=t_start + 1, eta=eta, clip=50.0)
+    assert np.array_equal(again, out.reshape(200, -1))
+
+
+def test_regenerate_refuses_bad_arguments() -> None:
+    prior = latent_prior.LatentPrior(_GaussianOracle(1.0, latent_prior.alpha_bar(100)), np.zeros(8), np.ones(8),
+                                     latent_prior.PriorConfig(timesteps=100))  # fmt: skip
+    z = np.zeros((2, 512), np.float32)
+    for t_start, message in ((-1, "t_start=-1: expected 0 to 99"), (100, "t_start=100"), (10, "sample_steps=250")):
+        with pytest.raises(FmriBenchError, match=message):
+            prior.regenerate(z, t_start)
+    with pytest.raises(FmriBenchError, match="eta"):
+        prior.regenerate(z, 10, sample_steps=5, eta=-0.1)
+
+
 def _latents(n: int = 250) -> np.ndarray:
     return np.random.default_rng(0).normal(size=(n, 512)).astype(np.float32) * 2 + 1
 

@@ -224,6 +224,31 @@ class LatentPrior:
         self.std = torch.as_tensor(np.asarray(std, np.float32)).view(1, -1, 1, 1)
         self.abar = alpha_bar(config.timesteps)
 
+    def _check(self, sample_steps: int, eta: float) -> None:
+        if not 1 <= sample_steps <= self.config.timesteps:
+            raise FmriBenchError(f"sample_steps={sample_steps}: expected 1 to {self.config.timesteps}")
+        if not 0.0 <= eta <= 1.0:
+            raise FmriBenchError(f"eta={eta}: expected 0 to 1")
+
+    def _reverse(self, z: torch.Tensor, t_start: int, sample_steps: int, eta: float, clip: float, g) -> np.ndarray:
+        """Run the strided reverse chain from ``z`` (standardised, at step ``t_start``) to z0."""
+        n = len(z)
+        grid = torch.linspace(t_start, 0, sample_steps).round().long().unique_consecutive()
+        for i, t in enumerate(grid):
+            a = self.abar[t]
+            v = self.net(z, t.repeat(n))
+            z0 = (a.sqrt() * z - (1 - a).sqrt() * v).clamp(-clip, clip)
+            if i + 1 == len(grid):
+                z = z0
+                break
+            a_prev = self.abar[grid[i + 1]]
+            eps = (z - a.sqrt() * z0) / (1 - a).sqrt()  # the noise consistent with the clipped z0
+            sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
+            z = a_prev.sqrt() * z0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+            if eta > 0:
+                z = z + sigma * torch.randn(z.shape, generator=g)
+        return (z * self.std + self.mean).reshape(n, -1).numpy()
+
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, sample_steps: int = 250, eta: float = 1.0, clip: float = 4.0) -> np.ndarray:
         """Draw latents with the DDIM family of reverse chains (Song et al. 2021, eq. 12).
@@ -254,27 +279,55 @@ class LatentPrior:
         ndarray, float32, shape (n, 512)
             Latents for :func:`fmri_bench.estimators.vaegan.decode`.
         """
-        if not 1 <= sample_steps <= self.config.timesteps:
-            raise FmriBenchError(f"sample_steps={sample_steps}: expected 1 to {self.config.timesteps}")
-        if not 0.0 <= eta <= 1.0:
-            raise FmriBenchError(f"eta={eta}: expected 0 to 1")
+        self._check(sample_steps, eta)
         g = torch.Generator().manual_seed(int(seed))
         z = torch.randn((n, *LATENT_SHAPE), generator=g)
-        grid = torch.linspace(self.config.timesteps - 1, 0, sample_steps).round().long().unique_consecutive()
-        for i, t in enumerate(grid):
-            a = self.abar[t]
-            v = self.net(z, t.repeat(n))
-            z0 = (a.sqrt() * z - (1 - a).sqrt() * v).clamp(-clip, clip)
-            if i + 1 == len(grid):
-                z = z0
-                break
-            a_prev = self.abar[grid[i + 1]]
-            eps = (z - a.sqrt() * z0) / (1 - a).sqrt()  # the noise consistent with the clipped z0
-            sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
-            z = a_prev.sqrt() * z0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
-            if eta > 0:
-                z = z + sigma * torch.randn(z.shape, generator=g)
-        return (z * self.std + self.mean).reshape(n, -1).numpy()
+        return self._reverse(z, self.config.timesteps - 1, sample_steps, eta, clip, g)
+
+    @torch.no_grad()
+    def regenerate(
+        self,
+        latents: np.ndarray,
+        t_start: int,
+        seed: int = 0,
+        sample_steps: int = 250,
+        eta: float = 1.0,
+        clip: float = 4.0,
+    ) -> np.ndarray:
+        """Noise latents to step ``t_start`` and run the reverse chain back (SDEdit, Meng et al. 2022).
+
+        ``z_t = sqrt(abar_t) z + sqrt(1 - abar_t) eps``, then the chain of :meth:`sample`
+        from ``t_start``: small ``t_start`` keeps the latents' content and replaces their
+        fine detail with the prior's, ``t_start = T - 1`` forgets them (a fresh sample).
+        Which noise levels the prior gets right shows in
+        ``bench/latent_prior_noise_levels.py``.
+
+        Parameters
+        ----------
+        latents : ndarray, shape (N, 512)
+        t_start : int
+            0 to T - 1.
+        seed : int
+            Seeds the added noise and every step's noise.
+        sample_steps : int
+            Steps of the chain from ``t_start`` (at most ``t_start + 1``).
+        eta, clip : float
+            As in :meth:`sample`.
+
+        Returns
+        -------
+        ndarray, float32, shape (N, 512)
+        """
+        if not 0 <= t_start < self.config.timesteps:
+            raise FmriBenchError(f"t_start={t_start}: expected 0 to {self.config.timesteps - 1}")
+        if not 1 <= sample_steps <= t_start + 1:
+            raise FmriBenchError(f"sample_steps={sample_steps}: expected 1 to t_start + 1 = {t_start + 1}")
+        self._check(sample_steps, eta)
+        z = (torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *LATENT_SHAPE) - self.mean) / self.std
+        g = torch.Generator().manual_seed(int(seed))
+        a = self.abar[t_start]
+        z = a.sqrt() * z + (1 - a).sqrt() * torch.randn(z.shape, generator=g)
+        return self._reverse(z, t_start, sample_steps, eta, clip, g)
 
 
 def training_latents(E: vaegan.Encoder, n: int, seed: int, threads: int = 1) -> np.ndarray:
