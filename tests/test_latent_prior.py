@@ -204,9 +204,11 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
     sets = {"prior_eta1", "prior_eta0", "gaussian_fit", "normal", "reconstruction", "stream"}
     assert set(record["frechet_gabor_colour_distance_to_stream_images"]) == sets
     assert set(record["flat_pixel_fraction"]) == sets
-    # a 4-step prior draws far worse than the encoder's own reconstructions
+    # a 4-step prior draws worse than the encoder's own reconstructions, better than N(0, I)
+    # (its samples have the latents' per-channel mean and spread); with 125 images in 960
+    # features the distances are mostly bias, so only these wide gaps are asserted
     fd = record["frechet_gabor_colour_distance_to_stream_images"]
-    assert fd["reconstruction"] < fd["prior_eta1"] and fd["stream"] < fd["prior_eta1"]
+    assert fd["reconstruction"] < fd["prior_eta1"] < fd["normal"]
     assert (out / "samples.png").stat().st_size > 0 and (out / "curves.png").stat().st_size > 0
     _, snap_meta = latent_prior.load_prior(out / "snapshots" / "step2.pt")
     assert snap_meta["steps"] == 2 and "--steps 2 " in snap_meta["command"]
