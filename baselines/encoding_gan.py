@@ -281,18 +281,38 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
         -------
         ndarray, float32, shape (n, H, W, 3), in [0, 1]
         """
+        searched, direct = self.latent_codes(X)
+        alpha = float(self.structure_weight)
+        with torch_threads(self.device_):
+            drawn = _gan.render(self.generator_.cpu(), searched, self.output_size_)
+            if alpha == 1.0:
+                return drawn
+            smooth = _gan.render(self.generator_.cpu(), direct, self.output_size_)
+        return (alpha * drawn + (1.0 - alpha) * smooth).astype(np.float32)
+
+    def latent_codes(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The generator latents behind :meth:`predict`: the searched one and the direct decode.
+
+        Sets ``library_choice_`` (the library image each search starts from).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, n_voxels)
+            Test fMRI.
+
+        Returns
+        -------
+        searched : ndarray, float32, shape (n, 512)
+            The latent search's result, ``G(searched)`` being the drawn image.
+        direct : ndarray, float32, shape (n, 512)
+            ``latent_gain * ridge(PCA embedding)``, ``G(direct)`` being the smooth image.
+        """
         X = np.asarray(X, dtype=np.float32)
         with torch_seeded(self.random_state, self.device_), torch_threads(self.device_):
             score, measured, w, target_lp = self.library_scores(X)
             self.library_choice_ = score.argmax(1).numpy()
-            z0 = self.library_latents_[self.library_choice_]
-            z = self._search(z0, measured, w, target_lp)
-            drawn = _gan.render(self.generator_.cpu(), z, self.output_size_)
-            alpha = float(self.structure_weight)
-            if alpha == 1.0:
-                return drawn
-            smooth = _gan.render(self.generator_.cpu(), self._direct_latents(self._embedding(X)), self.output_size_)
-        return (alpha * drawn + (1.0 - alpha) * smooth).astype(np.float32)
+            searched = self._search(self.library_latents_[self.library_choice_], measured, w, target_lp)
+        return searched, self._direct_latents(self._embedding(X))
 
     def library_scores(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Score every library image against every test response, and the search's targets.

@@ -139,3 +139,23 @@ def test_structure_weight_averages_the_drawing_with_pca_gans_direct_decode(tiny_
     np.testing.assert_allclose(smooth, decode.predict(b.X_test), atol=2e-3)
     assert np.abs(drawn - smooth).mean() > 0.02  # the drawing is not the direct decode
     np.testing.assert_allclose(mixed, 0.25 * drawn + 0.75 * smooth, atol=1e-6)
+
+
+def test_latent_codes_are_the_latents_that_predict_draws(tiny_home: Path) -> None:
+    from fmri_bench.baselines.encoding_gan import EncodingGAN
+    from fmri_bench.data import load
+    from fmri_bench.estimators.gan import render
+    from fmri_bench.estimators.torch_support import torch_threads
+
+    b = load("synthetic", "v1", "sub-01", data_home=tiny_home)
+    params = {k: int(v) for k, v in SMALL.items()}
+    model = EncodingGAN(**params, structure_weight=1.0).fit(b.X_train, b.images_train[b.y_train])
+    searched, direct = model.latent_codes(b.X_test)
+    assert searched.shape == direct.shape == (len(b.X_test), 512)
+    # the search moved away from its library start, and the direct decode is the ridge's times the gain
+    assert not np.allclose(searched, model.library_latents_[model.library_choice_])
+    ridge = model.direct_decoder_.predict(model._embedding(b.X_test)) * model.latent_gain
+    np.testing.assert_allclose(direct, ridge, rtol=1e-5, atol=1e-5)
+    with torch_threads("cpu"):
+        drawn = render(model.generator_, searched, b.images_test.shape[1])
+    assert np.array_equal(model.predict(b.X_test), drawn)
