@@ -16,6 +16,7 @@ from fmri_bench.pipeline.train_latent_prior import flat_pixel_fraction, frechet_
 
 TINY = latent_prior.TrainConfig(steps=4, batch=8, n_latents=250, warmup=2)
 TINY_MODEL = latent_prior.PriorConfig(channels=16, timesteps=100)
+SHIPPED = latent_prior.shipped_prior(0)
 
 
 class _GaussianOracle(torch.nn.Module):
@@ -127,6 +128,19 @@ def test_training_is_deterministic_leaves_the_callers_rng_and_snapshots_equal_sh
     np.testing.assert_allclose(a.std.flatten().numpy(), 2.0, atol=0.1)
 
 
+def test_training_continues_from_a_prior_with_its_weights_and_standardisation() -> None:
+    start, _ = latent_prior.train(_latents(), TINY, TINY_MODEL)
+    other = _latents() * 3 - 5  # new latents with other statistics
+    frozen, _ = latent_prior.train(other, dataclasses.replace(TINY, lr=0.0), TINY_MODEL, init=start)
+    assert _weights(frozen) == _weights(start)  # no step taken: the start's weights, moving average included
+    assert torch.equal(frozen.mean, start.mean) and torch.equal(frozen.std, start.std)
+    continued, _ = latent_prior.train(other, TINY, TINY_MODEL, init=start)
+    fresh, _ = latent_prior.train(other, TINY, TINY_MODEL)
+    assert _weights(continued) not in (_weights(start), _weights(fresh))
+    with pytest.raises(FmriBenchError, match="init: a prior of"):
+        latent_prior.train(other, TINY, dataclasses.replace(TINY_MODEL, channels=8), init=start)
+
+
 def test_training_lowers_the_loss() -> None:
     # latents that are one number repeated: learnable structure (for N(0, I) data v = 0 is already optimal)
     shared = np.repeat(np.random.default_rng(1).normal(size=(250, 1)), 512, axis=1).astype(np.float32)
@@ -218,13 +232,22 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
          "--eval-images", "125", "--sample-steps", "5"])  # fmt: skip
     assert again["frechet_gabor_colour_distance_to_stream_images"] == fd
     assert again["loss_per_100_steps"] == record["loss_per_100_steps"]
+    # --init continues from a prior file, and the record says which
+    cont = train_latent_prior.main(
+        ["--out", str(tmp_path / "cont"), "--steps", "2", "--n-latents", "250", "--init", str(out / "prior.pt"),
+         "--eval-images", "125", "--sample-steps", "5"])  # fmt: skip
+    assert cont["init"] == {"file": "prior.pt", "sha256": record["prior"]["sha256"]}
+    assert cont["command"].endswith("--init prior.pt") and "init" not in record
 
 
 @pytest.mark.parametrize(
     "extra,message",
     [(["--eval-images", "100"], "--eval-images must be a positive multiple of 125"),
      (["--sample-steps", "0"], "--sample-steps must be 1 to 1000"),
-     (["--evaluate", "absent.pt"], "--evaluate absent.pt: not a file")],
+     (["--evaluate", "absent.pt"], "--evaluate absent.pt: not a file"),
+     (["--init", "absent.pt"], "--init: absent.pt: not a readable latent prior"),
+     (["--init", str(SHIPPED), "--evaluate", str(SHIPPED)], "--init trains; --evaluate measures"),
+     (["--init", str(SHIPPED), "--generator-seed", "1"], "a prior of generator seed 0, not --generator-seed 1")],
 )  # fmt: skip
 def test_training_command_refuses_bad_arguments_before_work(tmp_path, capsys, extra, message) -> None:
     from fmri_bench.pipeline import train_latent_prior

@@ -365,6 +365,7 @@ def train(
     progress: Callable[[], None] | None = None,
     on_snapshot: Callable[[int, LatentPrior], None] | None = None,
     snapshot_every: int = 0,
+    init: LatentPrior | None = None,
 ) -> tuple[LatentPrior, list[float]]:
     """Fit the diffusion prior to latents.
 
@@ -382,6 +383,10 @@ def train(
         ``on_snapshot(step, prior)`` every ``snapshot_every`` steps with the moving-average weights.
     snapshot_every : int
         0 for none.
+    init : LatentPrior, optional
+        Continue training this prior: its (moving-average) weights start the network and the
+        moving average, and its standardisation is kept, so the denoiser keeps meaning the
+        same thing; the optimiser starts afresh (with its warm-up).
 
     Returns
     -------
@@ -391,12 +396,19 @@ def train(
         The weighted loss of every step.
     """
     x = torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *LATENT_SHAPE)
-    mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
+    if init is None:
+        mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
+    else:
+        if init.config != model_cfg:
+            raise FmriBenchError(f"init: a prior of {init.config}, expected {model_cfg}")
+        mean, std = init.mean.flatten(), init.std.flatten()
     x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     g = torch.Generator().manual_seed(cfg.seed)
     with torch.random.fork_rng(devices=[]):  # the layers' default initialisation, seeded
         torch.manual_seed(cfg.seed)
         net = Denoiser(model_cfg.channels)
+    if init is not None:
+        net.load_state_dict(init.net.state_dict())
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
     abar = alpha_bar(model_cfg.timesteps)

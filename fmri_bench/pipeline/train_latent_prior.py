@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fmri_bench.errors import FmriBenchError
 from fmri_bench.estimators import gan, latent_prior, vaegan
 from fmri_bench.io import atomic_path, sha256_file
 from fmri_bench.pipeline.train_generator import labelled_rows
@@ -186,9 +187,10 @@ def curves_png(path: Path, losses: list[float], title: str) -> None:
 
 
 def _command(args: argparse.Namespace, steps: int) -> str:
+    init = "" if args.init is None else f" --init {args.init.name}"
     return (
         f"python -m fmri_bench.pipeline.train_latent_prior --out DIR --generator-seed {args.generator_seed} "
-        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}"
+        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}{init}"
     )
 
 
@@ -285,6 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n-latents", type=int, default=latent_prior.TrainConfig.n_latents)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--snapshot-every", type=int, default=0)
+    p.add_argument("--init", type=Path, help="continue training this prior file (a fresh optimiser)")
     p.add_argument("--evaluate", type=Path, help="measure this prior file instead of training one")
     p.add_argument("--eval-images", type=int, default=1000, help="images per set in the measurement")
     p.add_argument("--sample-steps", type=int, default=250, help="steps of the prior's chains in the measurement")
@@ -299,6 +302,17 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"--sample-steps must be 1 to {latent_prior.PriorConfig.timesteps}")
     if args.evaluate is not None and not args.evaluate.is_file():
         p.error(f"--evaluate {args.evaluate}: not a file")
+    init = None
+    if args.init is not None:
+        if args.evaluate is not None:
+            p.error("--init trains; --evaluate measures a file without training: give one of them")
+        try:
+            init, init_meta = latent_prior.load_prior(args.init)
+        except FmriBenchError as exc:
+            p.error(f"--init: {exc}")
+        if init_meta.get("generator_seed") != args.generator_seed:
+            p.error(f"--init {args.init}: a prior of generator seed {init_meta.get('generator_seed')}, "
+                    f"not --generator-seed {args.generator_seed}")  # fmt: skip
     ckpt = vaegan.shipped_checkpoint(args.generator_seed)
     if ckpt is None:
         p.error(f"--generator-seed {args.generator_seed}: no shipped VAE-GAN (seeds {vaegan.SHIPPED_SEEDS})")
@@ -316,7 +330,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {"command": _command(args, steps), "seed": cfg.seed, "steps": steps,
                 "generator_seed": args.generator_seed, "generator_sha256": sha256_file(ckpt),
                 "train_config": dataclasses.asdict(dataclasses.replace(cfg, steps=steps)),
-                "model_config": dataclasses.asdict(latent_prior.PriorConfig()), "versions": _versions(args.threads)}  # fmt: skip
+                "model_config": dataclasses.asdict(latent_prior.PriorConfig()), "versions": _versions(args.threads),
+                **({} if init is None else {"init": {"file": args.init.name, "sha256": sha256_file(args.init)}})}  # fmt: skip
 
     def snapshot(step: int, prior: latent_prior.LatentPrior) -> None:
         (args.out / "snapshots").mkdir(parents=True, exist_ok=True)
@@ -333,7 +348,7 @@ def main(argv: list[str] | None = None) -> dict:
                 log.info("step %d of %d", done, cfg.steps)
 
         prior, losses = latent_prior.train(
-            latents, cfg, progress=advance, on_snapshot=snapshot, snapshot_every=args.snapshot_every
+            latents, cfg, progress=advance, on_snapshot=snapshot, snapshot_every=args.snapshot_every, init=init
         )
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "prior.pt", suffix=".pt") as tmp:
