@@ -23,7 +23,9 @@ G(E(x)) of the stream images (what the generator can draw at all); the prior's s
 measured with ancestral sampling (``eta=1``) and the deterministic DDIM chain (``eta=0``),
 250 steps each (``--eval-images`` and ``--sample-steps`` change both; the record says
 which). ``--evaluate FILE`` measures and draws an existing prior file instead of training
-one. Run as a module, it shows a progress bar on a terminal and a log line every 1,000
+one. ``--init FILE`` continues training a prior file (its weights and standardisation, a
+fresh optimiser with its warm-up) on the ``--seed`` stream's latents; the record names the
+file and its sha256. Run as a module, it shows a progress bar on a terminal and a log line every 1,000
 steps.
 """
 
