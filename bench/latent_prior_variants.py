@@ -3,6 +3,7 @@
     python bench/latent_prior_variants.py base 4000      # the shipped architecture
     python bench/latent_prior_variants.py attention 4000 # plus two attention layers
     python bench/latent_prior_variants.py shipped        # the shipped 24,000-step prior
+    python bench/latent_prior_variants.py file --prior F # any prior file (e.g. train_latent_prior --init)
 
 Each variant is trained from the same 50,000 latents (seed 0, one thread) with the shipped
 :class:`~fmri_bench.estimators.latent_prior.TrainConfig`, then measured by
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,14 +82,17 @@ def held_out_v_loss(prior: latent_prior.LatentPrior, E) -> dict[int, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("variant", choices=["base", "attention", "shipped"])
+    p.add_argument("variant", choices=["base", "attention", "shipped", "file"])
     p.add_argument("steps", type=int, nargs="?", default=4000)
+    p.add_argument("--prior", type=Path, help="the prior file of the 'file' variant")
     args = p.parse_args()
+    if (args.variant == "file") != (args.prior is not None):
+        p.error("--prior FILE goes with the 'file' variant, and only with it")
     torch.set_num_threads(1)
     G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
     start = time.time()
-    if args.variant == "shipped":
-        prior, _ = latent_prior.load_prior(latent_prior.shipped_prior(0))
+    if args.variant in ("shipped", "file"):
+        prior, _ = latent_prior.load_prior(args.prior or latent_prior.shipped_prior(0))
     else:
         latents = latent_prior.training_latents(E, 50000, seed=0)
         if args.variant == "attention":
@@ -100,7 +105,8 @@ def main() -> None:
     samples = gan.image_features(vaegan.decode(G, prior.sample(n, seed=1, sample_steps=100))).astype(np.float64)
     record = {
         "variant": args.variant,
-        "steps": None if args.variant == "shipped" else args.steps,
+        "steps": args.steps if args.variant in ("base", "attention") else None,
+        "prior": None if args.prior is None else str(args.prior),
         "parameters": sum(q.numel() for q in prior.net.parameters()),
         "held_out_v_loss": held_out_v_loss(prior, E),
         "frechet_500": round(frechet_distance((ref - mu) / sd, (samples - mu) / sd), 1),
