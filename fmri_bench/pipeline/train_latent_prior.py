@@ -25,8 +25,8 @@ measured with ancestral sampling (``eta=1``) and the deterministic DDIM chain (`
 which). ``--evaluate FILE`` measures and draws an existing prior file instead of training
 one. ``--init FILE`` continues training a prior file (its weights and standardisation, a
 fresh optimiser with its warm-up) on the ``--seed`` stream's latents; the record names the
-file and its sha256. Run as a module, it shows a progress bar on a terminal and a log line every 1,000
-steps.
+file and its sha256. Run as a module, it shows a progress bar on a terminal and a log line
+every 1,000 steps.
 """
 
 from __future__ import annotations
