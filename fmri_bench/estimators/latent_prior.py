@@ -358,6 +358,24 @@ def training_latents(E: vaegan.Encoder, n: int, seed: int, threads: int = 1) -> 
     return vaegan.encode(E, images)
 
 
+def _starting_point(
+    x: torch.Tensor, seed: int, model_cfg: PriorConfig, init: LatentPrior | None
+) -> tuple[Denoiser, torch.Tensor, torch.Tensor]:
+    """The network and standardisation a run starts from: seeded fresh weights and the data's statistics, or ``init``'s."""
+    if init is None:
+        mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
+    else:
+        if init.config != model_cfg:
+            raise FmriBenchError(f"init: a prior of {init.config}, expected {model_cfg}")
+        mean, std = init.mean.flatten(), init.std.flatten()
+    with torch.random.fork_rng(devices=[]):  # the layers' default initialisation, seeded
+        torch.manual_seed(seed)
+        net = Denoiser(model_cfg.channels)
+    if init is not None:
+        net.load_state_dict(init.net.state_dict())
+    return net, mean, std
+
+
 def train(
     latents: np.ndarray,
     cfg: TrainConfig,
@@ -396,19 +414,9 @@ def train(
         The weighted loss of every step.
     """
     x = torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *LATENT_SHAPE)
-    if init is None:
-        mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
-    else:
-        if init.config != model_cfg:
-            raise FmriBenchError(f"init: a prior of {init.config}, expected {model_cfg}")
-        mean, std = init.mean.flatten(), init.std.flatten()
+    net, mean, std = _starting_point(x, cfg.seed, model_cfg, init)
     x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     g = torch.Generator().manual_seed(cfg.seed)
-    with torch.random.fork_rng(devices=[]):  # the layers' default initialisation, seeded
-        torch.manual_seed(cfg.seed)
-        net = Denoiser(model_cfg.channels)
-    if init is not None:
-        net.load_state_dict(init.net.state_dict())
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
     abar = alpha_bar(model_cfg.timesteps)

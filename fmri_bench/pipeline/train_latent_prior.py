@@ -266,6 +266,32 @@ def evaluate(
     return record
 
 
+def _checked_init(p: argparse.ArgumentParser, args: argparse.Namespace) -> latent_prior.LatentPrior | None:
+    """Check the arguments before any work (one line and exit 2 on the first bad one); load ``--init``."""
+    if args.seed < 0 or args.steps < 1 or args.threads < 1 or args.snapshot_every < 0:
+        p.error("--seed and --snapshot-every must be >= 0, --steps and --threads >= 1")
+    if args.n_latents < 250 or args.n_latents % 250:
+        p.error("--n-latents must be a positive multiple of 250")
+    if args.eval_images < 125 or args.eval_images % 125:
+        p.error("--eval-images must be a positive multiple of 125")
+    if not 1 <= args.sample_steps <= latent_prior.PriorConfig.timesteps:
+        p.error(f"--sample-steps must be 1 to {latent_prior.PriorConfig.timesteps}")
+    if args.evaluate is not None and not args.evaluate.is_file():
+        p.error(f"--evaluate {args.evaluate}: not a file")
+    init = None
+    if args.init is not None:
+        if args.evaluate is not None:
+            p.error("--init trains; --evaluate measures a file without training: give one of them")
+        try:
+            init, init_meta = latent_prior.load_prior(args.init)
+        except FmriBenchError as exc:
+            p.error(f"--init: {exc}")
+        if init_meta.get("generator_seed") != args.generator_seed:
+            p.error(f"--init {args.init}: a prior of generator seed {init_meta.get('generator_seed')}, "
+                    f"not --generator-seed {args.generator_seed}")  # fmt: skip
+    return init
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train, save and document one prior, or evaluate one (see the module docstring).
 
@@ -294,27 +320,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--eval-images", type=int, default=1000, help="images per set in the measurement")
     p.add_argument("--sample-steps", type=int, default=250, help="steps of the prior's chains in the measurement")
     args = p.parse_args(argv)
-    if args.seed < 0 or args.steps < 1 or args.threads < 1 or args.snapshot_every < 0:
-        p.error("--seed and --snapshot-every must be >= 0, --steps and --threads >= 1")
-    if args.n_latents < 250 or args.n_latents % 250:
-        p.error("--n-latents must be a positive multiple of 250")
-    if args.eval_images < 125 or args.eval_images % 125:
-        p.error("--eval-images must be a positive multiple of 125")
-    if not 1 <= args.sample_steps <= latent_prior.PriorConfig.timesteps:
-        p.error(f"--sample-steps must be 1 to {latent_prior.PriorConfig.timesteps}")
-    if args.evaluate is not None and not args.evaluate.is_file():
-        p.error(f"--evaluate {args.evaluate}: not a file")
-    init = None
-    if args.init is not None:
-        if args.evaluate is not None:
-            p.error("--init trains; --evaluate measures a file without training: give one of them")
-        try:
-            init, init_meta = latent_prior.load_prior(args.init)
-        except FmriBenchError as exc:
-            p.error(f"--init: {exc}")
-        if init_meta.get("generator_seed") != args.generator_seed:
-            p.error(f"--init {args.init}: a prior of generator seed {init_meta.get('generator_seed')}, "
-                    f"not --generator-seed {args.generator_seed}")  # fmt: skip
+    init = _checked_init(p, args)
     ckpt = vaegan.shipped_checkpoint(args.generator_seed)
     if ckpt is None:
         p.error(f"--generator-seed {args.generator_seed}: no shipped VAE-GAN (seeds {vaegan.SHIPPED_SEEDS})")
