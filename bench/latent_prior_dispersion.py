@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmri_bench.estimators import gan, latent_prior, vaegan
+from fmri_bench.estimators import latent_prior, vaegan
 from fmri_bench.pipeline.train_generator import labelled_rows
-from fmri_bench.pipeline.train_latent_prior import EVAL_TAG, flat_pixel_fraction, frechet_distance
+from fmri_bench.pipeline.train_latent_prior import EVAL_TAG, flat_pixel_fraction, stream_distance
 
 BANDS = (0.13, 0.3)
 
@@ -50,8 +50,7 @@ def main() -> None:
     n = 1000
     held_out = (latent_prior.training_latents(E, n, seed=1).reshape(-1, *latent_prior.LATENT_SHAPE) - mean) / std
     stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(n // 250)])
-    ref = gan.image_features(stream).astype(np.float64)
-    mu, sd = ref.mean(0), ref.std(0) + 1e-6
+    distance = stream_distance(stream)
     target = held_out.std((0, 2, 3), keepdims=True)
     rows = {"held-out latents": held_out}
     for eta in (1.0, 0.0):
@@ -65,8 +64,7 @@ def main() -> None:
     figure = []
     for label, z in rows.items():
         images = vaegan.decode(G, (z * std + mean).reshape(n, -1))
-        feats = gan.image_features(images).astype(np.float64)
-        fd = frechet_distance((ref - mu) / sd, (feats - mu) / sd)
+        fd = distance(images)
         s, *bands = spread(z)
         name = label.replace("\n", " ")
         print(

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from fmri_bench.estimators import gan, latent_prior, vaegan
-from fmri_bench.pipeline.train_latent_prior import EVAL_TAG, frechet_distance
+from fmri_bench.estimators import latent_prior, vaegan
+from fmri_bench.pipeline.train_latent_prior import EVAL_TAG, stream_distance
 
 HELD_OUT_T = (100, 300, 500, 700, 900)
 
@@ -100,16 +100,14 @@ def main() -> None:
         prior, _ = latent_prior.train(latents, latent_prior.TrainConfig(seed=0, steps=args.steps))
     n = 500
     stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(2 * n // 250)])
-    ref = gan.image_features(stream[:n]).astype(np.float64)
-    mu, sd = ref.mean(0), ref.std(0) + 1e-6
-    samples = gan.image_features(vaegan.decode(G, prior.sample(n, seed=1, sample_steps=100))).astype(np.float64)
+    samples = vaegan.decode(G, prior.sample(n, seed=1, sample_steps=100))
     record = {
         "variant": args.variant,
         "steps": args.steps if args.variant in ("base", "attention") else None,
         "prior": None if args.prior is None else str(args.prior),
         "parameters": sum(q.numel() for q in prior.net.parameters()),
         "held_out_v_loss": held_out_v_loss(prior, E),
-        "frechet_500": round(frechet_distance((ref - mu) / sd, (samples - mu) / sd), 1),
+        "frechet_500": round(stream_distance(stream[:n])(samples), 1),
         "seconds": round(time.time() - start),
     }
     print(json.dumps(record))

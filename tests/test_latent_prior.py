@@ -182,6 +182,18 @@ def test_frechet_distance_of_gaussians() -> None:
     assert frechet_distance(a, 2 * a) == pytest.approx(3.0, rel=0.05)
 
 
+def test_stream_distance_standardises_on_the_reference_features() -> None:
+    from fmri_bench.estimators.gan import image_features
+    from fmri_bench.pipeline.train_latent_prior import stream_distance
+
+    reference, other = vaegan.render_batch(0, 0, 40, tag=7), vaegan.render_batch(0, 1, 40, tag=7)
+    ref, feats = (image_features(x).astype(np.float64) for x in (reference, other))
+    mu, sd = ref.mean(0), ref.std(0) + 1e-6
+    distance = stream_distance(reference)
+    assert distance(other) == pytest.approx(frechet_distance((ref - mu) / sd, (feats - mu) / sd), rel=1e-9)
+    assert distance(reference) == pytest.approx(0.0, abs=1e-3) and distance(other) > 1.0
+
+
 def test_shipped_prior_loads_with_its_record_and_draws_closer_to_the_stimuli_than_n01() -> None:
     path = latent_prior.shipped_prior(0)
     if path is None:

@@ -35,6 +35,7 @@ import argparse
 import dataclasses
 import json
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,6 +70,33 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = linalg.sqrtm(s_a @ s_b).real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2.0 * root))
+
+
+def stream_distance(reference: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The sample-quality distance to ``reference`` images, as a function of other images.
+
+    Both sets go through :func:`fmri_bench.estimators.gan.image_features` (960 Gabor-energy
+    and colour features), standardised by the reference's mean and spread, then
+    :func:`frechet_distance`. The reference's features are computed once.
+
+    Parameters
+    ----------
+    reference : ndarray, uint8, shape (N, H, W, 3)
+        Images of the evaluation stream.
+
+    Returns
+    -------
+    callable
+        ``distance(images) -> float``.
+    """
+    ref = gan.image_features(reference).astype(np.float64)
+    mu, sd = ref.mean(0), ref.std(0) + 1e-6
+    ref = (ref - mu) / sd
+
+    def distance(images: np.ndarray) -> float:
+        return frechet_distance(ref, (gan.image_features(images).astype(np.float64) - mu) / sd)
+
+    return distance
 
 
 def flat_pixel_fraction(images: np.ndarray) -> float:
@@ -152,11 +180,9 @@ def sample_quality(
         "reconstruction": vaegan.decode(G, vaegan.encode(E, second)),
         "stream": second,
     }
-    feats = {k: gan.image_features(v).astype(np.float64) for k, v in images.items()}
-    ref_f = gan.image_features(ref).astype(np.float64)
-    mu, sd = ref_f.mean(0), ref_f.std(0) + 1e-6
+    distance = stream_distance(ref)
     return SampleQuality(
-        frechet={k: round(frechet_distance((ref_f - mu) / sd, (f - mu) / sd), 2) for k, f in feats.items()},
+        frechet={k: round(distance(v), 2) for k, v in images.items()},
         flat_pixel_fraction={k: round(flat_pixel_fraction(v), 3) for k, v in images.items()},
         images=images,
     )
