@@ -4,8 +4,10 @@ The prior shipped in ``fmri_bench/estimators/generators/`` was made by::
 
     python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0
 
-(:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps, 2 CPU threads). It
-writes into ``--out``:
+(:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps, 2 CPU threads); the
+guide shipped beside it (``latent-prior-seed0-guide.pt``, for
+:func:`~fmri_bench.estimators.latent_prior.autoguided`) by the same command with
+``--steps 8000 --eval-images 500 --sample-steps 100``. It writes into ``--out``:
 
 - ``prior.pt``: the denoiser (float16 weights), the latents' standardisation, provenance;
 - ``record.json``: command, seeds, configs, versions, the generator's and the prior's
@@ -116,6 +118,65 @@ def flat_pixel_fraction(images: np.ndarray) -> float:
     grey = images.astype(np.float64).mean(-1)
     grad = np.abs(np.diff(grey, axis=1))[:, :, :-1] + np.abs(np.diff(grey, axis=2))[:, :-1, :]
     return float((grad < 2.0).mean())
+
+
+def squeezenet_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SqueezeNet 1.0 ``features.12`` (fire9, the layer of the SqueezeNet identification metric) of images.
+
+    Resized to 224 px (bilinear, no antialias), ImageNet normalisation, then averaged over 2 x 2 quadrants (where the shapes are) and over the
+    whole map. Needs the verified SqueezeNet weights (:func:`fmri_bench.weights.load_backbone`).
+
+    Parameters
+    ----------
+    images : ndarray, uint8, shape (N, H, W, 3)
+
+    Returns
+    -------
+    quadrants : ndarray, float64, shape (N, 2048)
+    pooled : ndarray, float64, shape (N, 512)
+    """
+    from fmri_bench.metrics.core import extract_features
+    from fmri_bench.metrics.resize import bilinear_no_antialias
+    from fmri_bench.weights import IMAGENET_MEAN, IMAGENET_STD, load_backbone
+
+    model, _ = load_backbone("squeezenet1_0")
+    x = bilinear_no_antialias(np.ascontiguousarray(images.transpose(0, 3, 1, 2), np.float32) / 255.0, 224)
+    maps = extract_features(model, ["features.12"], x, IMAGENET_MEAN, IMAGENET_STD)["features.12"]
+    maps = maps.reshape(len(images), 512, 13, 13)
+    quadrants = np.stack([maps[:, :, :7, :7], maps[:, :, :7, 6:], maps[:, :, 6:, :7], maps[:, :, 6:, 6:]], -1)
+    return quadrants.mean((2, 3)).reshape(len(images), -1), maps.mean((2, 3))
+
+
+def two_sample_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
+    """Classifier two-sample test: how well a linear classifier tells set ``a`` from set ``b``.
+
+    Lopez-Paz & Oquab 2017 ("Revisiting classifier two-sample tests"): 5-fold
+    cross-validated accuracy of an L2-regularised logistic regression (C = 0.01, standardised
+    features) on the pooled, labelled sets. 0.5 when the sets are indistinguishable in these
+    features, 1.0 when they are separable. Unlike a Frechet distance it is not dominated by
+    texture energy: it uses any direction in which the sets differ.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (N, D)
+        Features of the two sets (equal sizes keep chance at 0.5).
+    seed : int
+        Seeds the folds.
+
+    Returns
+    -------
+    float
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([a, b])
+    y = np.r_[np.ones(len(a)), np.zeros(len(b))]
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=5000))
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, x, y, cv=folds).mean())
 
 
 def gaussian_latents(latents: np.ndarray, n: int, seed: int) -> np.ndarray:
