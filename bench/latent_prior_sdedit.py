@@ -1,6 +1,7 @@
 """The latent prior inside a baseline: SDEdit on encoding-gan's latents, against its default.
 
     python bench/latent_prior_sdedit.py --data-home H   # H prepared by `./dev demo` or `fmri-bench prepare`
+    python bench/latent_prior_sdedit.py --data-home H --guidance 2   # the autoguided prior
 
 For each subject, encoding-gan (generator seed 0, the only one with a shipped prior) gives
 two latents per test response (:meth:`EncodingGAN.latent_codes`): the searched one ``z``
@@ -14,6 +15,8 @@ Each row is stored as uint8 (as a submission is) and scored with the mindeye pro
 PixCorr, SSIM and SqueezeNet identification; per subject and pooled over the subjects' test
 images, with its difference from the default row and the sign-flip p-value of that paired
 difference (before any adjustment). ``--figure`` draws the first subject's rows.
+``--guidance W`` (> 1) redraws with the shipped prior guided by the shipped guide
+(:func:`~fmri_bench.estimators.latent_prior.autoguided`) instead of the prior alone.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import fmri_bench as fb
 from fmri_bench.baselines.encoding_gan import EncodingGAN
 from fmri_bench.estimators import gan as _gan
-from fmri_bench.estimators.latent_prior import load_prior, shipped_prior
+from fmri_bench.estimators.latent_prior import autoguided, load_prior, shipped_guide, shipped_prior
 from fmri_bench.estimators.torch_support import torch_threads
 from fmri_bench.metrics.compare import paired_permutation_p
 from fmri_bench.metrics.evaluate import evaluate_detailed
@@ -37,11 +40,13 @@ METRICS = ["pixcorr", "ssim", "squeezenet"]
 DEFAULT = "default: 0.25 G(z) + 0.75 G(z_direct)"
 
 
-def subject_rows(b, draws: int) -> dict[str, np.ndarray]:
+def subject_rows(b, draws: int, guidance: float = 1.0) -> dict[str, np.ndarray]:
     """Every row's images (float, in [0, 1]) for one subject."""
     model = EncodingGAN().fit(b.X_train, b.images_train[b.y_train])
     z, z_direct = model.latent_codes(b.X_test)
     prior, _ = load_prior(shipped_prior(int(model.generator_seed)))
+    if guidance != 1.0:
+        prior = autoguided(prior, load_prior(shipped_guide(int(model.generator_seed)))[0], guidance)
 
     def draw(latents: np.ndarray) -> np.ndarray:
         with torch_threads("cpu"):
@@ -75,13 +80,19 @@ def main() -> None:
     ap.add_argument("--subjects", nargs="+", default=["sub-01", "sub-02", "sub-03"])
     ap.add_argument("--draws", type=int, default=4, help="SDEdit draws averaged in the 'mean of' rows")
     ap.add_argument("--figure", type=Path, help="PNG of the first subject's first 10 test images, row by row")
+    ap.add_argument("--guidance", type=float, default=1.0, help="autoguidance weight (1: the prior alone)")
     args = ap.parse_args()
     if args.draws < 1:
         ap.error(f"--draws {args.draws}: expected 1 or more")
+    if not args.guidance >= 1.0:
+        ap.error(f"--guidance {args.guidance}: expected a number >= 1")
     scores: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for i, subject in enumerate(args.subjects):
         b = fb.fetch("synthetic", "v1", subject=subject, data_home=args.data_home, verbose=0)
-        rows = {k: np.round(np.clip(v, 0, 1) * 255).astype(np.uint8) for k, v in subject_rows(b, args.draws).items()}
+        rows = {
+            k: np.round(np.clip(v, 0, 1) * 255).astype(np.uint8)
+            for k, v in subject_rows(b, args.draws, args.guidance).items()
+        }
         for label, stored in rows.items():
             per = evaluate_detailed(b.images_test, stored.astype(np.float32) / 255, METRICS).per_image
             scores.setdefault(label, {})[subject] = {m: np.asarray(per[m], dtype=np.float64) for m in METRICS}
