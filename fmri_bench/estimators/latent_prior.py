@@ -369,12 +369,12 @@ class _AutoGuided(nn.Module):
 def autoguided(main: LatentPrior, guide: LatentPrior, weight: float) -> LatentPrior:
     """A prior whose denoiser is ``main``'s guided by a weaker version of itself (autoguidance).
 
-    Karras et al. 2024 ("Guiding a diffusion model with a bad version of itself", NeurIPS,
-    eq. 2): ``D_w = w D_main + (1 - w) D_guide`` with ``w > 1``, the guide being the same
-    model trained less (and/or smaller). Where the two disagree, the guide's error is larger
-    in the same direction, so extrapolating away from it moves samples towards the data;
-    unlike classifier-free guidance it needs no condition and does not narrow the
-    distribution to a few modes. The predicted ``z0 = sqrt(abar) z_t - sqrt(1 - abar) v`` is
+    Karras et al. 2024 ("Guiding a diffusion model with a bad version of itself", NeurIPS):
+    ``D_w = w D_main + (1 - w) D_guide`` with ``w > 1``, the form of classifier-free guidance
+    with the guide being the same model trained less (and/or smaller) instead of an
+    unconditional one. Where the two disagree, the guide's error is larger in the same
+    direction, so extrapolating away from it moves samples towards the data; it needs no
+    condition, and they report that it keeps the variation classifier-free guidance loses. The predicted ``z0 = sqrt(abar) z_t - sqrt(1 - abar) v`` is
     affine in ``v``, so guiding ``v`` is guiding the denoised latent. Measured on the
     shipped priors in ``bench/latent_prior_autoguidance.py``.
 
