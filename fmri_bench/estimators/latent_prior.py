@@ -77,7 +77,11 @@ def shipped_prior(generator_seed: int) -> Path | None:
     -------
     Path or None
     """
-    path = vaegan.SHIPPED_DIR / f"latent-prior-seed{int(generator_seed)}.pt"
+    return _shipped_file(generator_seed, "")
+
+
+def _shipped_file(generator_seed: int, suffix: str) -> Path | None:
+    path = vaegan.SHIPPED_DIR / f"latent-prior-seed{int(generator_seed)}{suffix}.pt"
     return path if int(generator_seed) in SHIPPED_SEEDS and path.is_file() else None
 
 
@@ -93,8 +97,7 @@ def shipped_guide(generator_seed: int) -> Path | None:
     -------
     Path or None
     """
-    path = vaegan.SHIPPED_DIR / f"latent-prior-seed{int(generator_seed)}-guide.pt"
-    return path if int(generator_seed) in SHIPPED_SEEDS and path.is_file() else None
+    return _shipped_file(generator_seed, "-guide")
 
 
 @dataclass(frozen=True)
