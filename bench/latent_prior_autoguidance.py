@@ -55,17 +55,17 @@ def reference_sets(G, E, n: int) -> dict[str, np.ndarray]:
 
 
 def measurer(refs: dict[str, np.ndarray]):
-    """``measure(images, latents=None) -> dict`` of the columns of the module docstring."""
+    """``measure(images, latent_sd=None) -> dict``: the columns of the module docstring."""
     gabor = stream_distance(refs["stream"])
     recon_quadrants, recon_pooled = squeezenet_features(refs["recon"])
 
-    def measure(images: np.ndarray, std: float | None = None) -> dict:
+    def measure(images: np.ndarray, latent_sd: float | None = None) -> dict:
         quadrants, pooled = squeezenet_features(images)
         return {
             "frechet_gabor_to_stream": round(gabor(images), 1),
             "frechet_squeezenet_to_recon": round(frechet_distance(recon_pooled, pooled), 1),
             "two_sample_accuracy_vs_recon": round(two_sample_accuracy(quadrants, recon_quadrants), 3),
-            "latent_sd": None if std is None else round(std, 3),
+            "latent_sd": None if latent_sd is None else round(latent_sd, 3),
             "flat_pixel_fraction": round(flat_pixel_fraction(images), 3),
         }
 
