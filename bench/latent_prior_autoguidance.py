@@ -87,7 +87,7 @@ def main() -> None:
     torch.set_num_threads(2)
     G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
     main_prior, _ = latent_prior.load_prior(args.main or latent_prior.shipped_prior(0))
-    guide, _ = latent_prior.load_prior(args.guide or latent_prior.shipped_guide(0))
+    guide, _ = latent_prior.load_prior(args.guide or latent_prior.shipped_prior(0, guide=True))
     refs = reference_sets(G, E, args.n)
     measure = measurer(refs)
     table = {"G(E(x)), other images": measure(refs["recon_other"]), "stream images": measure(refs["stream"])}

@@ -30,7 +30,7 @@ import numpy as np
 import fmri_bench as fb
 from fmri_bench.baselines.encoding_gan import EncodingGAN
 from fmri_bench.estimators import gan as _gan
-from fmri_bench.estimators.latent_prior import autoguided, load_prior, shipped_guide, shipped_prior
+from fmri_bench.estimators.latent_prior import autoguided, load_prior, shipped_prior
 from fmri_bench.estimators.torch_support import torch_threads
 from fmri_bench.metrics.compare import paired_permutation_p
 from fmri_bench.metrics.evaluate import evaluate_detailed
@@ -46,7 +46,7 @@ def subject_rows(b, draws: int, guidance: float = 1.0) -> dict[str, np.ndarray]:
     z, z_direct = model.latent_codes(b.X_test)
     prior, _ = load_prior(shipped_prior(int(model.generator_seed)))
     if guidance != 1.0:
-        prior = autoguided(prior, load_prior(shipped_guide(int(model.generator_seed)))[0], guidance)
+        prior = autoguided(prior, load_prior(shipped_prior(int(model.generator_seed), guide=True))[0], guidance)
 
     def draw(latents: np.ndarray) -> np.ndarray:
         with torch_threads("cpu"):

@@ -329,7 +329,7 @@ def test_squeezenet_two_sample_accuracy_tells_textures_from_stimuli(tmp_path, mo
 
 
 def test_shipped_guide_is_the_shipped_run_at_step_8000_and_spreads_the_samples_towards_the_data() -> None:
-    guide_path = latent_prior.shipped_guide(0)
+    guide_path = latent_prior.shipped_prior(0, guide=True)
     if guide_path is None:
         pytest.fail("the seed-0 guide prior is not shipped")
     record = json.loads(guide_path.with_suffix(".json").read_text())

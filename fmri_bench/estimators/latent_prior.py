@@ -31,7 +31,7 @@ to ``clip`` standard deviations.
 Deterministic for a seed on the CPU (explicit generators; the caller's RNG is untouched).
 
 The shipped prior alone draws blobs for objects and under-disperses; guided by its own
-8,000-step state (:func:`autoguided`, :func:`shipped_guide`, weight
+8,000-step state (:func:`autoguided`, :func:`shipped_prior` with ``guide=True``, weight
 :data:`SHIPPED_GUIDANCE`) its samples come close to the generator's reconstructions of
 stimuli (``bench/latent_prior_autoguidance.py``).
 """
@@ -65,39 +65,23 @@ LATENT_SHAPE = (8, 8, 8)
 SHIPPED_GUIDANCE = 2.0
 
 
-def shipped_prior(generator_seed: int) -> Path | None:
+def shipped_prior(generator_seed: int, guide: bool = False) -> Path | None:
     """The prior shipped for a shipped generator seed, or None when none is shipped for it.
 
     Parameters
     ----------
     generator_seed : int
         The VAE-GAN checkpoint's training seed.
+    guide : bool
+        The weaker prior shipped to guide it (:func:`autoguided`) instead.
 
     Returns
     -------
     Path or None
     """
-    return _shipped_file(generator_seed, "")
-
-
-def _shipped_file(generator_seed: int, suffix: str) -> Path | None:
+    suffix = "-guide" if guide else ""
     path = vaegan.SHIPPED_DIR / f"latent-prior-seed{int(generator_seed)}{suffix}.pt"
     return path if int(generator_seed) in SHIPPED_SEEDS and path.is_file() else None
-
-
-def shipped_guide(generator_seed: int) -> Path | None:
-    """The weaker prior shipped to guide :func:`shipped_prior`'s (:func:`autoguided`), or None.
-
-    Parameters
-    ----------
-    generator_seed : int
-        The VAE-GAN checkpoint's training seed.
-
-    Returns
-    -------
-    Path or None
-    """
-    return _shipped_file(generator_seed, "-guide")
 
 
 @dataclass(frozen=True)
