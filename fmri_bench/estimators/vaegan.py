@@ -110,12 +110,31 @@ def render_batch(seed: int, index: int, n: int, tag: int = STREAM_TAG, size: int
     -------
     ndarray, uint8, shape (n, size, size, 3)
     """
+    return render_batch_with_shapes(seed, index, n, tag, size)[0]
+
+
+def render_batch_with_shapes(
+    seed: int, index: int, n: int, tag: int = STREAM_TAG, size: int = IMAGE_SIZE
+) -> tuple[np.ndarray, list[list[dict]]]:
+    """:func:`render_batch` and, per image, the shapes drawn on it (the same images).
+
+    Returns
+    -------
+    images : ndarray, uint8, shape (n, size, size, 3)
+    shapes : list of list of dict
+        Per image, one ``{"kind", "cx", "cy", "r"}`` per shape in drawing order, in pixels
+        of ``size``.
+    """
     rng = np.random.default_rng([int(tag), int(seed), int(index)])
     out = np.empty((n, size, size, 3), dtype=np.uint8)
+    shapes: list[list[dict]] = []
+    scale = size / RENDER_SIZE
     for i in range(n):
         style = _stimuli._category_style(rng)
-        out[i] = _lanczos(_stimuli._render_image(rng, style, RENDER_SIZE), size)
-    return out
+        drawn: list[dict] = []
+        out[i] = _lanczos(_stimuli._render_image(rng, style, RENDER_SIZE, drawn), size)
+        shapes.append([{**d, "cx": d["cx"] * scale, "cy": d["cy"] * scale, "r": d["r"] * scale} for d in drawn])
+    return out, shapes
 
 
 def folder_batches(images: np.ndarray, seed: int) -> Callable[[int, int], np.ndarray]:

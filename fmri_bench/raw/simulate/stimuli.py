@@ -88,8 +88,13 @@ def _category_style(rng: np.random.Generator) -> dict:
     }
 
 
-def _render_image(rng: np.random.Generator, style: dict, n: int) -> np.ndarray:
-    """Render one image of a category ``style`` as uint8 (n, n, 3)."""
+def _render_image(rng: np.random.Generator, style: dict, n: int, drawn: list | None = None) -> np.ndarray:
+    """Render one image of a category ``style`` as uint8 (n, n, 3).
+
+    ``drawn``, when a list, gets one ``{"kind", "cx", "cy", "r"}`` per shape (pixels, in
+    drawing order; later shapes occlude earlier ones). Recording draws no random numbers,
+    so the image is the same with or without it.
+    """
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     hues = style["hues"]
     sat = style["saturation"]
@@ -108,6 +113,8 @@ def _render_image(rng: np.random.Generator, style: dict, n: int) -> np.ndarray:
         cx, cy = np.clip(centre, 0.1, 0.9) * n
         r = rng.uniform(0.1, 0.3) * n / (1 + 0.3 * i)
         mask = _shape_mask(kind, n, cx, cy, r, rng.uniform(0, np.pi), yy, xx)
+        if drawn is not None:
+            drawn.append({"kind": kind, "cx": float(cx), "cy": float(cy), "r": float(r)})
         fill = style["fill"] if rng.uniform() < 0.7 else str(rng.choice(_FILLS))
         fg = _pattern(rng, fill, n, colour(i), colour(i + 1), yy, xx)
         img = img * (1 - mask[..., None]) + fg * mask[..., None]
