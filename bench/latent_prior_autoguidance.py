@@ -1,7 +1,7 @@
 """Does autoguidance (a prior guided by a weaker version of itself) make its samples look like stimuli?
 
     python bench/latent_prior_autoguidance.py [--main FILE] [--guide FILE] [--weights 1,2,3]
-        [--n 500] [--sample-steps 250] [--eta 1] [--figure PNG]
+        [--n 500] [--sample-steps 250] [--eta 1] [--probe FILE] [--figure PNG] [--json FILE]
 
 Draws ``--n`` latents (seed 1) from :func:`fmri_bench.estimators.latent_prior.autoguided`
 priors, one per guidance weight (1: the main prior alone), decodes them with the shipped
@@ -16,6 +16,12 @@ can draw at all). Columns:
   over quadrants (0.5: indistinguishable; it sees any direction in which shapes differ);
 - the standard deviation of the standardised latents (1.0 for the data) and the fraction of
   flat pixels (0.45 for stimuli).
+
+With ``--probe FILE`` (a shape probe, ``python -m fmri_bench.pipeline.shape_probe``), two
+more columns in the probe's features, which were trained to tell the five shape kinds
+apart: the Frechet distance to G(E(x)) (pooled) and the two-sample accuracy against G(E(x))
+(quadrants); and a ``probe`` entry with its shape-presence AUC on the stream images and on
+G(E(x)) of the same images (how many of the shapes the generator keeps recognisable).
 
 Two reference rows calibrate them: G(E(x)) of a third set of stream images (what an ideal
 prior would score) and the stream images themselves. Defaults: the shipped prior guided by
@@ -32,6 +38,7 @@ import numpy as np
 import torch
 
 from fmri_bench.estimators import latent_prior, vaegan
+from fmri_bench.pipeline import shape_probe
 from fmri_bench.pipeline.train_generator import labelled_rows
 from fmri_bench.pipeline.train_latent_prior import (
     EVAL_TAG,
@@ -44,30 +51,41 @@ from fmri_bench.pipeline.train_latent_prior import (
 
 
 def reference_sets(G, E, n: int) -> dict[str, np.ndarray]:
-    """Three disjoint sets of ``n`` evaluation-stream images: the stream, G(E(x)) and G(E(x)) again."""
-    batches = -(-3 * n // 250)
-    stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(batches)])
+    """Three disjoint sets of ``n`` evaluation-stream images: the stream, G(E(x)) and G(E(x)) again.
+
+    ``recon`` is G(E(x)) of the images ``presence`` labels (which shape kinds are drawn).
+    """
+    stream, presence = shape_probe.labelled_images(0, 3 * n, tag=EVAL_TAG)
     return {
         "stream": stream[:n],
         "recon": vaegan.decode(G, vaegan.encode(E, stream[n : 2 * n])),
+        "recon_sources": stream[n : 2 * n],
+        "presence": presence[n : 2 * n],
         "recon_other": vaegan.decode(G, vaegan.encode(E, stream[2 * n : 3 * n])),
     }
 
 
-def measurer(refs: dict[str, np.ndarray]):
+def measurer(refs: dict[str, np.ndarray], probe=None):
     """``measure(images, latent_sd=None) -> dict``: the columns of the module docstring."""
     gabor = stream_distance(refs["stream"])
     recon_quadrants, recon_pooled = squeezenet_features(refs["recon"])
+    if probe is not None:
+        probe_quadrants, probe_pooled = shape_probe.probe_features(probe, refs["recon"])
 
     def measure(images: np.ndarray, latent_sd: float | None = None) -> dict:
         quadrants, pooled = squeezenet_features(images)
-        return {
+        row = {
             "frechet_gabor_to_stream": round(gabor(images), 1),
             "frechet_squeezenet_to_recon": round(frechet_distance(recon_pooled, pooled), 1),
             "two_sample_accuracy_vs_recon": round(two_sample_accuracy(quadrants, recon_quadrants), 3),
             "latent_sd": None if latent_sd is None else round(latent_sd, 3),
             "flat_pixel_fraction": round(flat_pixel_fraction(images), 3),
         }
+        if probe is not None:
+            quadrants, pooled = shape_probe.probe_features(probe, images)
+            row["probe_frechet_to_recon"] = round(frechet_distance(probe_pooled, pooled), 2)
+            row["probe_two_sample_accuracy_vs_recon"] = round(two_sample_accuracy(quadrants, probe_quadrants), 3)
+        return row
 
     return measure
 
@@ -80,6 +98,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=500, help="images per set (a multiple of 125)")
     p.add_argument("--sample-steps", type=int, default=250)
     p.add_argument("--eta", type=float, default=1.0)
+    p.add_argument("--probe", type=Path, help="a shape probe file: adds its columns")
     p.add_argument("--figure", type=Path, help="PNG: the first 16 images of every row")
     p.add_argument("--json", type=Path, help="write the table here too")
     args = p.parse_args()
@@ -89,8 +108,15 @@ def main() -> None:
     main_prior, _ = latent_prior.load_prior(args.main or latent_prior.shipped_prior(0))
     guide, _ = latent_prior.load_prior(args.guide or latent_prior.shipped_prior(0, guide=True))
     refs = reference_sets(G, E, args.n)
-    measure = measurer(refs)
+    probe = shape_probe.load_probe(args.probe)[0] if args.probe else None
+    measure = measurer(refs, probe)
     table = {"G(E(x)), other images": measure(refs["recon_other"]), "stream images": measure(refs["stream"])}
+    if probe is not None:
+        table["probe"] = {
+            "presence_auc_stream": shape_probe.presence_auc(probe, refs["recon_sources"], refs["presence"]),
+            "presence_auc_recon": shape_probe.presence_auc(probe, refs["recon"], refs["presence"]),
+        }
+        print("probe", table["probe"], flush=True)
     rows = [("stream images", refs["stream"][:16]), ("G(E(x))", refs["recon_other"][:16])]
     for w in weights:
         prior = latent_prior.autoguided(main_prior, guide, w)
