@@ -110,3 +110,14 @@ def test_presence_auc_is_one_for_a_probe_that_reads_the_labels_and_half_for_nois
     blind = shape_probe.ShapeProbe().eval()
     shuffled = np.random.default_rng(0).permutation(presence)
     assert abs(shape_probe.presence_auc(blind, images, shuffled)["mean"] - 0.5) < 0.1
+
+
+def test_the_command_refuses_bad_arguments_before_training(tmp_path, capsys) -> None:
+    for argv in (["--steps", "0"], ["--n-images", "10"], ["--seed", "-1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            shape_probe.main(["--out", str(tmp_path / "p.pt"), *argv])
+        assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        shape_probe.main(["--out", str(tmp_path / "missing" / "p.pt")])
+    assert "folder does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -118,6 +118,11 @@ def render_batch_with_shapes(
 ) -> tuple[np.ndarray, list[list[dict]]]:
     """:func:`render_batch` and, per image, the shapes drawn on it (the same images).
 
+    Parameters
+    ----------
+    seed, index, n, tag, size
+        As in :func:`render_batch`.
+
     Returns
     -------
     images : ndarray, uint8, shape (n, size, size, 3)

@@ -87,9 +87,31 @@ class ShapeProbe(nn.Module):
         self.head = nn.Linear(c_in, len(SHAPE_KINDS))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, 3, 64, 64)
+            Images in [-1, 1] (:func:`fmri_bench.estimators.vaegan.to_tensor`).
+
+        Returns
+        -------
+        Tensor, shape (N, 128, 8, 8)
+        """
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Presence logits.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, 3, 64, 64)
+            Images in [-1, 1].
+
+        Returns
+        -------
+        Tensor, shape (N, 5)
+        """
         return self.head(self.body(x).mean((2, 3)))
 
 
@@ -171,7 +193,18 @@ def probe_features(probe: ShapeProbe, images: np.ndarray) -> tuple[np.ndarray, n
 
 
 def presence_probabilities(probe: ShapeProbe, images: np.ndarray) -> np.ndarray:
-    """P(a shape of each kind is drawn), shape (N, 5), :data:`SHAPE_KINDS` order."""
+    """P(a shape of each kind is drawn), by the probe.
+
+    Parameters
+    ----------
+    probe : ShapeProbe
+    images : ndarray, uint8, shape (N, 64, 64, 3)
+
+    Returns
+    -------
+    ndarray, float64, shape (N, 5)
+        In :data:`SHAPE_KINDS` order.
+    """
     return 1.0 / (1.0 + np.exp(-_maps(probe, images)[1]))
 
 
@@ -198,13 +231,33 @@ def presence_auc(probe: ShapeProbe, images: np.ndarray, presence: np.ndarray) ->
 
 
 def save_probe(path: str | Path, probe: ShapeProbe, meta: dict) -> None:
-    """Write the probe's weights and a record (atomically)."""
+    """Write the probe's weights and a record (atomically).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (.pt).
+    probe : ShapeProbe
+    meta : dict
+        JSON-like record (command, versions, losses, held-out AUC).
+    """
     with atomic_path(Path(path), suffix=".pt") as tmp:
         torch.save({"state": probe.state_dict(), "meta": meta}, tmp)
 
 
 def load_probe(path: str | Path) -> tuple[ShapeProbe, dict]:
-    """Read a probe written by :func:`save_probe` (weights only, no pickled objects)."""
+    """Read a probe written by :func:`save_probe` (weights only, no pickled objects).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    probe : ShapeProbe
+        In eval mode.
+    meta : dict
+    """
     blob = torch.load(path, map_location="cpu", weights_only=True)
     probe = ShapeProbe()
     probe.load_state_dict(blob["state"])
@@ -212,6 +265,18 @@ def load_probe(path: str | Path) -> tuple[ShapeProbe, dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Train a probe, measure it on held-out images and write it with its record.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv``).
+
+    Returns
+    -------
+    dict
+        The record written beside the weights.
+    """
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="the probe file (.pt)")
     p.add_argument("--steps", type=int, default=3000)
@@ -221,6 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.steps < 1 or args.n_images < 250 or args.seed < 0 or args.threads < 1:
         p.error("--steps and --threads must be >= 1, --n-images >= 250, --seed >= 0")
+    if not args.out.parent.is_dir():
+        p.error(f"--out {args.out}: its folder does not exist")
     torch.set_num_threads(args.threads)
     probe, losses = train_probe(
         args.steps,
