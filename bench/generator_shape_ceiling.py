@@ -1,13 +1,14 @@
 """How many of the stimuli's shapes can the VAE-GAN draw at all? A shape probe reads them.
 
-    python bench/generator_shape_ceiling.py --probe FILE [--generator FILE ...] [--n 500]
+    python bench/generator_shape_ceiling.py --probe FILE [--probe FILE ...] [--generator FILE ...] [--n 500]
         [--inversion-steps 100] [--figure PNG] [--json FILE]
 
 The probe (``python -m fmri_bench.pipeline.shape_probe --out FILE``) is a CNN trained on
 other stream images to tell which of the five shape kinds are drawn. On ``--n`` labelled
 images of the evaluation stream (never trained on by the generators, the prior or the
 probe) it reports, per image set, the probe's mean presence ROC AUC over the five kinds
-(how many of the drawn shapes stay recognisable) and the PixCorr / SSIM to the images:
+(how many of the drawn shapes stay recognisable; with several ``--probe`` files, one per
+probe and their mean and sd) and the PixCorr / SSIM to the images:
 
 - the stream images themselves (the probe's own accuracy);
 - Gaussian blurs of them (sigma 1, 2, 3 px): what losing sharpness alone costs;
@@ -56,7 +57,7 @@ def inverted(G, E, images: np.ndarray, steps: int) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--probe", type=Path, required=True)
+    p.add_argument("--probe", type=Path, action="append", required=True, help="a shape probe (repeat: one per seed)")
     p.add_argument("--generator", type=Path, action="append", default=[], help="another VAE-GAN checkpoint")
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--inversion-steps", type=int, default=100)
@@ -64,27 +65,29 @@ def main() -> None:
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     torch.set_num_threads(2)
-    probe, meta = shape_probe.load_probe(args.probe)
+    probes = [shape_probe.load_probe(path) for path in args.probe]
     images, presence = shape_probe.labelled_images(0, 2 * args.n, tag=EVAL_TAG)
     images, presence = images[args.n :], presence[args.n :]  # the autoguidance bench's G(E(x)) set
     sets = {"stream images": images}
     for sigma in (1, 2, 3):
-        sets[f"blur sigma {sigma} px"] = np.round(
-            gaussian_filter(images.astype(np.float64), (0, sigma, sigma, 0))
-        ).astype(np.uint8)
+        blurred = gaussian_filter(images.astype(np.float64), (0, sigma, sigma, 0))
+        sets[f"blur sigma {sigma} px"] = np.round(blurred).astype(np.uint8)
     generators = {f"G(E(x)), shipped seed {s}": vaegan.shipped_checkpoint(s) for s in (0, 1, 2)}
     for path in args.generator:  # labelled by how they were trained
-        meta = vaegan.load_checkpoint(path)[2]
-        generators[f"G(E(x)), seed {meta['seed']}, {meta['train_config']['steps']} steps"] = path
+        generator_meta = vaegan.load_checkpoint(path)[2]
+        generators[f"G(E(x)), seed {generator_meta['seed']}, {generator_meta['train_config']['steps']} steps"] = path
     for label, path in generators.items():
         G, E, _ = vaegan.load_checkpoint(path)
         sets[label] = vaegan.decode(G, vaegan.encode(E, images))
         if label.endswith("seed 0") and args.inversion_steps:
             sets[f"G(z*), shipped seed 0, {args.inversion_steps} steps"] = inverted(G, E, images, args.inversion_steps)
-    table = {"probe": {"command": meta.get("command"), "held_out_auc": meta.get("held_out_auc")}}
+    table = {"probes": [{"command": m.get("command"), "held_out_auc": m.get("held_out_auc")} for _, m in probes]}
     for label, imgs in sets.items():
+        aucs = [shape_probe.presence_auc(probe, imgs, presence)["mean"] for probe, _ in probes]
         table[label] = {
-            "presence_auc": shape_probe.presence_auc(probe, imgs, presence)["mean"],
+            "presence_auc_per_probe": aucs,
+            "presence_auc_mean": round(float(np.mean(aucs)), 4),
+            "presence_auc_sd": round(float(np.std(aucs, ddof=1)), 4) if len(aucs) > 1 else None,
             **reconstruction_metrics(imgs, images),
         }
         print(label, table[label], flush=True)
