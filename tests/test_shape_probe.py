@@ -21,7 +21,8 @@ def test_recording_shapes_leaves_the_stream_unchanged_and_scales_to_the_output()
         assert [d["kind"] for d in small] == [d["kind"] for d in large]
         for d, e in zip(small, large):
             ratio = vaegan.IMAGE_SIZE / vaegan.RENDER_SIZE
-            assert d["cx"] == pytest.approx(e["cx"] * ratio) and d["r"] == pytest.approx(e["r"] * ratio)
+            assert d["cx"] == pytest.approx((e["cx"] + 0.5) * ratio - 0.5) and d["r"] == pytest.approx(e["r"] * ratio)
+            assert d["cy"] == pytest.approx((e["cy"] + 0.5) * ratio - 0.5)
 
 
 def test_recorded_shapes_are_where_the_image_changed() -> None:

@@ -138,7 +138,9 @@ def render_batch_with_shapes(
         style = _stimuli._category_style(rng)
         drawn: list[dict] = []
         out[i] = _lanczos(_stimuli._render_image(rng, style, RENDER_SIZE, drawn), size)
-        shapes.append([{**d, "cx": d["cx"] * scale, "cy": d["cy"] * scale, "r": d["r"] * scale} for d in drawn])
+        # Pixel centres: index i of the render spans [i, i + 1), so a centre maps as (c + 0.5) s - 0.5.
+        shapes.append([{**d, "cx": (d["cx"] + 0.5) * scale - 0.5, "cy": (d["cy"] + 0.5) * scale - 0.5,
+                        "r": d["r"] * scale} for d in drawn])  # fmt: skip
     return out, shapes
 
 
