@@ -101,7 +101,7 @@ class ICNNDGN(_gan.GeneratorSeeded, ICNN):
     gan_images : str or None
         Train the generator on this folder of images (seed ``generator_seed``, cached in ``memory``).
     gan_steps : int
-        Training steps of a trained generator (another value than 1000 trains one on the
+        Training steps of a trained generator (another value than 4000 trains one on the
         simulator's image stream instead of using the shipped one).
     generator_seed : int
         The shipped checkpoint of that training seed (0, 1, 2), or the seed of a trained one;

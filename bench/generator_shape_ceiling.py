@@ -12,8 +12,8 @@ probe and their mean and sd) and the PixCorr / SSIM to the images:
 
 - the stream images themselves (the probe's own accuracy);
 - Gaussian blurs of them (sigma 1, 2, 3 px): what losing sharpness alone costs;
-- G(E(x)) of each shipped generator (seeds 0, 1, 2; 1,000 training steps) and of each
-  ``--generator`` file (labelled by its seed and training steps);
+- G(E(x)) of each shipped generator (seeds 0, 1, 2) and of each ``--generator`` file
+  (labelled by its seed and training steps);
 - G(z*) with z* from ``--inversion-steps`` Adam steps (lr 0.05) on the generator's own
   training loss (L1 + image-gradient L1) from E(x), for the seed-0 generator: the best
   that generator's range offers, whatever the encoder or a prior would find.

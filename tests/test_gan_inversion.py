@@ -70,9 +70,9 @@ def test_shipped_generator_loads_with_its_record() -> None:
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["checkpoint"]["sha256"] == sha256_file(path)
     assert record["heldout_dataset_stimuli"]["test"]["ssim"] > 0.85  # it reconstructs held-out stimuli
-    assert gan.get_prior(generator=None, gan_images=None, seed=0, steps=1000, cache_dir=None).origin == (
-        "shipped:vaegan-stimuli64-seed0.pt"
-    )  # seeds 1 and 2: tests/test_generator_seeds.py
+    assert gan.get_prior(
+        generator=None, gan_images=None, seed=0, steps=vaegan.TrainConfig.steps, cache_dir=None
+    ).origin == ("shipped:vaegan-stimuli64-seed0.pt")  # seeds 1 and 2: tests/test_generator_seeds.py
 
 
 def test_generator_cache_key_trains_once_and_retrains_a_corrupt_file(

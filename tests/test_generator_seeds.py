@@ -28,11 +28,13 @@ def test_shipped_seed_checkpoints_load_with_their_records_and_differ() -> None:
         assert path is not None and path.name == f"vaegan-stimuli64-seed{seed}.pt" and path.stat().st_size < 2_000_000
         record = json.loads(path.with_suffix(".json").read_text())
         assert record["checkpoint"] == {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-        assert record["seed"] == seed and f"--seed {seed} --steps 1000" in record["command"]
+        assert record["seed"] == seed and f"--seed {seed} --steps {vaegan.TrainConfig.steps}" in record["command"]
         assert record["heldout_dataset_stimuli"]["test"]["ssim"] > 0.85  # each reconstructs held-out stimuli
         G, _, meta = vaegan.load_checkpoint(path)
         assert meta["seed"] == seed
-        prior = gan.get_prior(generator=None, gan_images=None, seed=seed, steps=1000, cache_dir=None)
+        prior = gan.get_prior(
+            generator=None, gan_images=None, seed=seed, steps=vaegan.TrainConfig.steps, cache_dir=None
+        )
         assert prior.origin == f"shipped:{path.name}"
         with torch.no_grad():
             outputs.append(G(z))

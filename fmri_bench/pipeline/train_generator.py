@@ -1,10 +1,13 @@
 """Train the VAE-GAN image prior of the GAN baselines and write it with its record.
 
-The checkpoint shipped in ``fmri_bench/estimators/generators/`` was made by::
+The checkpoints shipped in ``fmri_bench/estimators/generators/`` were made by::
 
-    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed0 --seed 0
+    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed0 --seed 0 --threads 2
+    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed1 --seed 1
+    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed2 --seed 2
 
-(1000 steps, 1 CPU thread, about 8 min on an idle core). It writes into ``--out``:
+(4000 steps; 20 min on 2 threads, 25-30 min on 1 thread beside other work). Each writes
+into ``--out``:
 
 - ``vaegan.pt``: G and E (float16 weights), model config, provenance;
 - ``record.json``: command, seed, configs, code version, versions of torch / numpy /
