@@ -2,12 +2,14 @@
 
 The prior shipped in ``fmri_bench/estimators/generators/`` was made by::
 
-    python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0
+    python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0 \
+        --threads 1 --snapshot-every 8000
 
-(:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps, 2 CPU threads); the
-guide shipped beside it (``latent-prior-seed0-guide.pt``, for
-:func:`~fmri_bench.estimators.latent_prior.autoguided`) by the same command with
-``--steps 8000 --eval-images 500 --sample-steps 100``. It writes into ``--out``:
+(:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps); the guide shipped
+beside it (``latent-prior-seed0-guide.pt``, for
+:func:`~fmri_bench.estimators.latent_prior.autoguided`) is that run's
+``snapshots/step8000.pt``, measured by the same command with ``--evaluate FILE
+--eval-images 500 --sample-steps 100``. It writes into ``--out``:
 
 - ``prior.pt``: the denoiser (float16 weights), the latents' standardisation, provenance;
 - ``record.json``: command, seeds, configs, versions, the generator's and the prior's
