@@ -302,9 +302,9 @@ class EncodingGAN(GANInversion, ReconstructionBaseline):
 
         Returns
         -------
-        searched : ndarray, float32, shape (n, 512)
+        searched : ndarray, float32, shape (n, z_dim)
             The latent search's result, ``G(searched)`` being the drawn image.
-        direct : ndarray, float32, shape (n, 512)
+        direct : ndarray, float32, shape (n, z_dim)
             ``latent_gain * ridge(PCA embedding)``, ``G(direct)`` being the smooth image.
         """
         X = np.asarray(X, dtype=np.float32)

@@ -13,7 +13,7 @@ probe and their mean and sd) and the PixCorr / SSIM to the images:
 - the stream images themselves (the probe's own accuracy);
 - Gaussian blurs of them (sigma 1, 2, 3 px): what losing sharpness alone costs;
 - G(E(x)) of each shipped generator (seeds 0, 1, 2) and of each ``--generator`` file
-  (labelled by its seed and training steps);
+  (labelled by its seed, latent grid and training steps);
 - G(z*) with z* from ``--inversion-steps`` Adam steps (lr 0.05) on the generator's own
   training loss (L1 + image-gradient L1) from E(x), for the seed-0 generator: the best
   that generator's range offers, whatever the encoder or a prior would find.
@@ -75,7 +75,9 @@ def main() -> None:
     generators = {f"G(E(x)), shipped seed {s}": vaegan.shipped_checkpoint(s) for s in (0, 1, 2)}
     for path in args.generator:  # labelled by how they were trained
         generator_meta = vaegan.load_checkpoint(path)[2]
-        generators[f"G(E(x)), seed {generator_meta['seed']}, {generator_meta['train_config']['steps']} steps"] = path
+        grid = generator_meta["model_config"]["grid"]
+        label = f"G(E(x)), seed {generator_meta['seed']}, grid {grid}, {generator_meta['train_config']['steps']} steps"
+        generators[label] = path
     for label, path in generators.items():
         G, E, _ = vaegan.load_checkpoint(path)
         sets[label] = vaegan.decode(G, vaegan.encode(E, images))

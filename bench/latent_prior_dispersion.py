@@ -48,7 +48,7 @@ def main() -> None:
     prior, _ = latent_prior.load_prior(args.prior or latent_prior.shipped_prior(0))
     mean, std = prior.mean.numpy(), prior.std.numpy()
     n = 1000
-    held_out = (latent_prior.training_latents(E, n, seed=1).reshape(-1, *latent_prior.LATENT_SHAPE) - mean) / std
+    held_out = (latent_prior.training_latents(E, n, seed=1).reshape(-1, *prior.config.latent_shape) - mean) / std
     stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(n // 250)])
     distance = stream_distance(stream)
     target = held_out.std((0, 2, 3), keepdims=True)

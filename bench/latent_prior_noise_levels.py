@@ -46,7 +46,7 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     sd = prior.std.reshape(1, -1, 1, 1).numpy()
     for s in NOISE_SD:
-        noise = torch.randn((args.n, *latent_prior.LATENT_SHAPE), generator=g).numpy() * sd * s
+        noise = torch.randn((args.n, *prior.config.latent_shape), generator=g).numpy() * sd * s
         rows.append((f"latent noise {s} sd", vaegan.decode(G, z + noise.reshape(args.n, -1))))
     for t in T_STARTS:
         latents = prior.regenerate(z, t, seed=1, sample_steps=min(250, t + 1))

@@ -48,13 +48,13 @@ class _Attention(nn.Module):
 class AttentionDenoiser(latent_prior.Denoiser):
     """The shipped U-Net with a self-attention layer after each 4 x 4 residual block."""
 
-    def __init__(self, channels: int = 64) -> None:
-        super().__init__(channels)
+    def __init__(self, channels: int = 64, latent_shape: tuple[int, int, int] = latent_prior.LATENT_SHAPE) -> None:
+        super().__init__(channels, latent_shape)
         self.attn = nn.ModuleList([_Attention(channels), _Attention(channels)])
 
     def forward(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         te = self.time(latent_prior._time_embedding(t))
-        h = self.inp(z)
+        h = self.inp(nn.functional.pixel_unshuffle(z, self.fold) if self.fold > 1 else z)
         for block in self.down_blocks:
             h = block(h, te)
         m = self.down(h)
@@ -63,13 +63,14 @@ class AttentionDenoiser(latent_prior.Denoiser):
         h = h + self.up(m)
         for block in self.up_blocks:
             h = block(h, te)
-        return self.out(h)
+        out = self.out(h)
+        return nn.functional.pixel_shuffle(out, self.fold) if self.fold > 1 else out
 
 
 @torch.no_grad()
 def held_out_v_loss(prior: latent_prior.LatentPrior, E) -> dict[int, float]:
     """Unweighted v loss per noise level on latents of seed 1 of the prior's stream."""
-    x = torch.as_tensor(latent_prior.training_latents(E, 1000, seed=1)).reshape(-1, *latent_prior.LATENT_SHAPE)
+    x = torch.as_tensor(latent_prior.training_latents(E, 1000, seed=1)).reshape(-1, *prior.config.latent_shape)
     x = (x - prior.mean) / prior.std
     g = torch.Generator().manual_seed(9)
     out = {}
@@ -97,7 +98,8 @@ def main() -> None:
         latents = latent_prior.training_latents(E, 50000, seed=0)
         if args.variant == "attention":
             latent_prior.Denoiser = AttentionDenoiser  # train() builds latent_prior.Denoiser
-        prior, _ = latent_prior.train(latents, latent_prior.TrainConfig(seed=0, steps=args.steps))
+        model_cfg = latent_prior.PriorConfig(latent_shape=latent_prior.latent_shape_of(G))
+        prior, _ = latent_prior.train(latents, latent_prior.TrainConfig(seed=0, steps=args.steps), model_cfg)
     n = 500
     stream = np.concatenate([vaegan.render_batch(0, b, 250, tag=EVAL_TAG) for b in range(2 * n // 250)])
     samples = vaegan.decode(G, prior.sample(n, seed=1, sample_steps=100))

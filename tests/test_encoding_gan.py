@@ -151,7 +151,7 @@ def test_latent_codes_are_the_latents_that_predict_draws(tiny_home: Path) -> Non
     params = {k: int(v) for k, v in SMALL.items()}
     model = EncodingGAN(**params, structure_weight=1.0).fit(b.X_train, b.images_train[b.y_train])
     searched, direct = model.latent_codes(b.X_test)
-    assert searched.shape == direct.shape == (len(b.X_test), 512)
+    assert searched.shape == direct.shape == (len(b.X_test), vaegan.ModelConfig.z_dim)
     # the search moved away from its library start, and the direct decode is the ridge's times the gain
     assert not np.allclose(searched, model.library_latents_[model.library_choice_])
     ridge = model.direct_decoder_.predict(model._embedding(b.X_test)) * model.latent_gain

@@ -51,7 +51,7 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
     G, E, _ = vaegan.build(vaegan.ModelConfig(), 0)
     vaegan.save_checkpoint(tmp_path / "g.pt", G, E, vaegan.ModelConfig(), {"seed": 0})
     G2, E2, meta = vaegan.load_checkpoint(tmp_path / "g.pt")
-    z = torch.randn(2, 512, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.allclose(G(z), G2(z), atol=0.02) and meta["seed"] == 0 and meta["format"] == vaegan.CODE_VERSION
     data = (tmp_path / "g.pt").read_bytes()
@@ -94,7 +94,7 @@ def test_generator_cache_key_trains_once_and_retrains_a_corrupt_file(
     with caplog.at_level(logging.WARNING):
         third = gan.get_prior(**kw)
     assert "training it again" in caplog.text and vaegan.load_checkpoint(path)
-    z = torch.zeros(1, 512)
+    z = torch.zeros(1, first.generator.z_dim)
     with torch.no_grad():
         assert torch.equal(first.generator(z), third.generator(z))  # retrained to the same bytes
     config = vaegan.TrainConfig(seed=0, steps=3)
@@ -117,7 +117,7 @@ def test_embedding_encoder_predicts_what_images_determine_and_search_moves_towar
     assert w[:3].min() > 10 * w[3:].max() and w.sum() == pytest.approx(1)
     G, E, _ = vaegan.load_checkpoint(vaegan.SHIPPED)
     target = (embedding[:4] - mean) / scale
-    z0 = np.zeros((4, 512), np.float32)
+    z0 = np.zeros((4, G.z_dim), np.float32)
 
     def fit(z: np.ndarray) -> float:
         with torch.no_grad():
@@ -156,3 +156,23 @@ def test_fft_gabor_filtering_equals_reflect_padded_convolution(size: int) -> Non
     (g_ours,) = torch.autograd.grad((ours * weights).sum(), grey)
     (g_ref,) = torch.autograd.grad((ref * weights).sum(), grey)
     torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-5)
+
+
+def test_train_generator_grid_8_variant_is_recorded_and_loads(tmp_path: Path) -> None:
+    import json
+
+    from fmri_bench.pipeline import train_generator
+
+    record = train_generator.main(["--out", str(tmp_path), "--steps", "2", "--grid", "8", "--heldout-size", "tiny"])
+    assert record["model_config"]["grid"] == 8 and record["command"].endswith("--steps 2 --threads 1 --grid 8")
+    assert json.loads((tmp_path / "record.json").read_text())["model_config"] == record["model_config"]
+    G, E, meta = vaegan.load_checkpoint(tmp_path / "vaegan.pt")
+    z = torch.zeros(2, G.z_dim)
+    with torch.no_grad():
+        assert G.z_dim == 512 and G(z).shape == (2, 3, 64, 64) and E(G(z))[0].shape == (2, 512)
+    assert meta["model_config"]["grid"] == 8 and vaegan.grid_config(16) == vaegan.ModelConfig()
+    with pytest.raises(FmriBenchError, match="expected 8 or 16"):
+        vaegan.grid_config(12)
+    with pytest.raises(SystemExit):  # refused by the parser, before any training
+        train_generator.main(["--out", str(tmp_path / "x"), "--grid", "12"])
+    assert not (tmp_path / "x").exists()

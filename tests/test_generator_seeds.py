@@ -21,7 +21,7 @@ FAST = {"search_steps": "3", "n_components": "20"}  # the seeds' spread, not the
 
 
 def test_shipped_seed_checkpoints_load_with_their_records_and_differ() -> None:
-    z = torch.randn(2, 512, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(2, vaegan.ModelConfig.z_dim, generator=torch.Generator().manual_seed(0))
     outputs = []
     for seed in vaegan.SHIPPED_SEEDS:
         path = vaegan.shipped_checkpoint(seed)

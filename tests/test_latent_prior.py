@@ -164,6 +164,28 @@ def test_prior_file_round_trip_and_corrupt_file(tmp_path) -> None:
         latent_prior.training_latents(None, 100, 0)
 
 
+def test_a_16_x_16_latent_map_is_folded_to_8_x_8_and_round_trips(tmp_path) -> None:
+    cfg = dataclasses.replace(TINY_MODEL, latent_shape=(4, 16, 16))
+    net = latent_prior.Denoiser(16, (4, 16, 16))
+    assert net.inp.in_channels == 16 and net.fold == 2  # 4 channels x (2 x 2) cells: the U-Net runs at 8 x 8
+    z = torch.randn(2, 4, 16, 16)
+    with torch.no_grad():
+        v = net(z, torch.tensor([3, 50]))
+        shifted = net(torch.roll(z, 1, dims=-1), torch.tensor([3, 50]))
+    assert v.shape == z.shape and not torch.equal(v, shifted)
+    latents = np.random.default_rng(0).normal(size=(250, 1024)).astype(np.float32)
+    prior, _ = latent_prior.train(latents, TINY, cfg)
+    latent_prior.save_prior(tmp_path / "p.pt", prior, {"seed": 0})
+    loaded, _ = latent_prior.load_prior(tmp_path / "p.pt")
+    assert loaded.config == cfg and loaded.mean.numel() == 4
+    assert loaded.sample(3, seed=1, sample_steps=5).shape == (3, 1024)
+    assert loaded.regenerate(latents[:2], t_start=10, sample_steps=5).shape == (2, 1024)
+    G, _, _ = vaegan.build(vaegan.grid_config(16), 0)
+    assert latent_prior.latent_shape_of(G) == (4, 16, 16)
+    with pytest.raises(FmriBenchError, match="multiple of 8"):
+        latent_prior.Denoiser(16, (4, 12, 12))
+
+
 def test_flat_pixel_fraction() -> None:
     flat = np.full((1, 10, 10, 3), 100, np.uint8)
     ramp = np.broadcast_to((np.arange(10) * 5).astype(np.uint8)[None, None, :, None], (1, 10, 10, 3))
@@ -210,7 +232,7 @@ def test_shipped_prior_loads_with_its_record_and_draws_closer_to_the_stimuli_tha
     stream = flat_pixel_fraction(vaegan.render_batch(0, 0, 64, tag=latent_prior.PRIOR_TAG + 1))
     drawn = flat_pixel_fraction(vaegan.decode(G, prior.sample(64, seed=0, sample_steps=100)))
     normal = flat_pixel_fraction(
-        vaegan.decode(G, torch.randn(64, 512, generator=torch.Generator().manual_seed(0)).numpy())
+        vaegan.decode(G, torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(0)).numpy())
     )
     assert normal < 0.05 < 0.3 < stream
     assert abs(drawn - stream) < 0.5 * abs(normal - stream)
@@ -321,7 +343,7 @@ def test_squeezenet_two_sample_accuracy_tells_textures_from_stimuli(tmp_path, mo
     import_weights("squeezenet1_0", shared_weights / "squeezenet1_0-imagenet-deepcompression.pth")
     G, _, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
     one, two = (vaegan.render_batch(0, b, 60, tag=11) for b in (0, 1))
-    textures = vaegan.decode(G, torch.randn(60, 512, generator=torch.Generator().manual_seed(0)).numpy())
+    textures = vaegan.decode(G, torch.randn(60, G.z_dim, generator=torch.Generator().manual_seed(0)).numpy())
     (q_one, pooled), (q_two, _), (q_tex, _) = (squeezenet_features(x) for x in (one, two, textures))
     assert q_one.shape == (60, 2048) and pooled.shape == (60, 512) and np.isfinite(q_one).all()
     assert two_sample_accuracy(q_one, q_tex) > 0.95

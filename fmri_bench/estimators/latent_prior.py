@@ -7,7 +7,8 @@ the cure of Ghosh et al. 2020 ("From variational to deterministic autoencoders",
 ex-post density estimation); a Gaussian or a 10-50 component GMM fitted to 4,000
 encoder latents gave coloured blobs (measured, not shipped), so the density here is a
 denoising diffusion model in the latent space, as in latent diffusion (Rombach et al.
-2022) on the generator's 8 x 8 x 8 latent map.
+2022) on the generator's latent map ((4, 16, 16), folded to (16, 8, 8); the (8, 8, 8) map of
+the grid-8 generators as it is).
 
 Model and objective (Ho et al. 2020 with the choices of later work):
 
@@ -20,7 +21,7 @@ Model and objective (Ho et al. 2020 with the choices of later work):
   eps-prediction and a uniform weight, 12,000 steps gave samples with twice the data's
   standard deviation (saturated colours), because the terminal steps divide the
   predicted noise's error by ``sqrt(abar) ~ 0.003``;
-- a two-level convolutional U-Net (:class:`Denoiser`, 0.75 M parameters);
+- a two-level convolutional U-Net at 8 x 8 and 4 x 4 (:class:`Denoiser`, 0.76 M parameters);
 - AdamW at a constant rate after a warm-up, so the weights after ``k`` steps of a
   longer run equal those of a run of ``k`` steps; the exponential moving average of the
   weights is what is kept.
@@ -59,6 +60,7 @@ CODE_VERSION = "latent-prior-1"
 PRIOR_TAG = 0x5641_4C50  # "VALP": a stream of its own, disjoint from the generator's and the dataset's
 #: The priors shipped with the package, keyed by the generator seed they model.
 SHIPPED_SEEDS = (0,)
+#: The latent map of the grid-8 VAE-GAN (``PriorConfig.latent_shape``'s default).
 LATENT_SHAPE = (8, 8, 8)
 #: The autoguidance weight for the shipped prior and guide: the best of 1, 1.5, 2, 2.5 in
 #: ``bench/latent_prior_autoguidance.py`` (baselines/README.md).
@@ -94,10 +96,28 @@ class PriorConfig:
         Width of the U-Net.
     timesteps : int
         Diffusion steps T of the schedule.
+    latent_shape : tuple of int
+        (channels, side, side) of the generator's latent map (:func:`latent_shape_of`);
+        a side above 8 is folded into channels (space-to-depth) so the U-Net runs at 8 x 8.
     """
 
     channels: int = 64
     timesteps: int = 1000
+    latent_shape: tuple[int, int, int] = LATENT_SHAPE
+
+
+def latent_shape_of(G: vaegan.Generator) -> tuple[int, int, int]:
+    """The (channels, side, side) latent map of a VAE-GAN generator.
+
+    Parameters
+    ----------
+    G : Generator
+
+    Returns
+    -------
+    tuple of int
+    """
+    return (G.z_dim // G.grid**2, G.grid, G.grid)
 
 
 @dataclass(frozen=True)
@@ -171,17 +191,23 @@ class _Residual(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """A two-level U-Net on the (8, 8, 8) latent map that predicts v from (z_t, t).
+    """A two-level U-Net on the latent map, folded to 8 x 8, that predicts v from (z_t, t).
 
     Parameters
     ----------
     channels : int
         Width at both levels (8 x 8 and 4 x 4).
+    latent_shape : tuple of int
+        (channels, side, side) of the latent map; a side of 8 * p is folded into p * p times
+        the channels (``pixel_unshuffle``, lossless), so a 16 x 16 map costs what an 8 x 8 one does.
     """
 
-    def __init__(self, channels: int = 64) -> None:
+    def __init__(self, channels: int = 64, latent_shape: tuple[int, int, int] = LATENT_SHAPE) -> None:
         super().__init__()
-        c, zc = channels, LATENT_SHAPE[0]
+        if latent_shape[1] != latent_shape[2] or latent_shape[1] % 8:
+            raise FmriBenchError(f"latent map {latent_shape}: expected a square side that is a multiple of 8")
+        self.fold = latent_shape[1] // 8
+        c, zc = channels, latent_shape[0] * self.fold**2
         self.time = nn.Sequential(nn.Linear(128, 256), nn.SiLU(), nn.Linear(256, 256))
         self.inp = nn.Conv2d(zc, c, 3, padding=1)
         self.down_blocks = nn.ModuleList([_Residual(c), _Residual(c)])
@@ -196,14 +222,16 @@ class Denoiser(nn.Module):
 
         Parameters
         ----------
-        z : Tensor, shape (N, 8, 8, 8)
+        z : Tensor, shape (N, *latent_shape)
         t : Tensor, int64, shape (N,)
 
         Returns
         -------
-        Tensor, shape (N, 8, 8, 8)
+        Tensor, shape (N, *latent_shape)
         """
         te = self.time(_time_embedding(t))
+        if self.fold > 1:
+            z = F.pixel_unshuffle(z, self.fold)
         h = self.inp(z)
         for block in self.down_blocks:
             h = block(h, te)
@@ -213,7 +241,8 @@ class Denoiser(nn.Module):
         h = h + self.up(m)
         for block in self.up_blocks:
             h = block(h, te)
-        return self.out(h)
+        out = self.out(h)
+        return F.pixel_shuffle(out, self.fold) if self.fold > 1 else out
 
 
 class LatentPrior:
@@ -223,7 +252,7 @@ class LatentPrior:
     ----------
     net : nn.Module
         The (moving-average) denoiser.
-    mean, std : ndarray, shape (8,)
+    mean, std : ndarray, shape (latent channels,)
         Per-channel mean and standard deviation of the training latents.
     config : PriorConfig
         Its architecture and schedule.
@@ -287,12 +316,12 @@ class LatentPrior:
 
         Returns
         -------
-        ndarray, float32, shape (n, 512)
+        ndarray, float32, shape (n, z_dim)
             Latents for :func:`fmri_bench.estimators.vaegan.decode`.
         """
         self._check(sample_steps, eta)
         g = torch.Generator().manual_seed(int(seed))
-        z = torch.randn((n, *LATENT_SHAPE), generator=g)
+        z = torch.randn((n, *self.config.latent_shape), generator=g)
         return self._reverse(z, self.config.timesteps - 1, sample_steps, eta, clip, g)
 
     @torch.no_grad()
@@ -315,7 +344,7 @@ class LatentPrior:
 
         Parameters
         ----------
-        latents : ndarray, shape (N, 512)
+        latents : ndarray, shape (N, z_dim)
         t_start : int
             0 to T - 1.
         seed : int
@@ -327,14 +356,16 @@ class LatentPrior:
 
         Returns
         -------
-        ndarray, float32, shape (N, 512)
+        ndarray, float32, shape (N, z_dim)
         """
         if not 0 <= t_start < self.config.timesteps:
             raise FmriBenchError(f"t_start={t_start}: expected 0 to {self.config.timesteps - 1}")
         if not 1 <= sample_steps <= t_start + 1:
             raise FmriBenchError(f"sample_steps={sample_steps}: expected 1 to t_start + 1 = {t_start + 1}")
         self._check(sample_steps, eta)
-        z = (torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *LATENT_SHAPE) - self.mean) / self.std
+        z = (
+            torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *self.config.latent_shape) - self.mean
+        ) / self.std
         g = torch.Generator().manual_seed(int(seed))
         a = self.abar[t_start]
         z = a.sqrt() * z + (1 - a).sqrt() * torch.randn(z.shape, generator=g)
@@ -407,7 +438,7 @@ def training_latents(E: vaegan.Encoder, n: int, seed: int, threads: int = 1) -> 
 
     Returns
     -------
-    ndarray, float32, shape (n, 512)
+    ndarray, float32, shape (n, z_dim)
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -431,7 +462,7 @@ def _starting_point(
         mean, std = init.mean.flatten(), init.std.flatten()
     with torch.random.fork_rng(devices=[]):  # the layers' default initialisation, seeded
         torch.manual_seed(seed)
-        net = Denoiser(model_cfg.channels)
+        net = Denoiser(model_cfg.channels, model_cfg.latent_shape)
     if init is not None:
         net.load_state_dict(init.net.state_dict())
     return net, mean, std
@@ -450,7 +481,7 @@ def train(
 
     Parameters
     ----------
-    latents : ndarray, shape (N, 512)
+    latents : ndarray, shape (N, z_dim)
         Training latents (:func:`training_latents`).
     cfg : TrainConfig
         Training settings.
@@ -474,7 +505,7 @@ def train(
     losses : list of float
         The weighted loss of every step.
     """
-    x = torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *LATENT_SHAPE)
+    x = torch.as_tensor(np.asarray(latents, np.float32)).reshape(-1, *model_cfg.latent_shape)
     net, mean, std = _starting_point(x, cfg.seed, model_cfg, init)
     x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -553,9 +584,9 @@ def load_prior(path: str | Path) -> tuple[LatentPrior, dict]:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != CODE_VERSION:
             raise ValueError(f"format {state.get('format')!r}, expected {CODE_VERSION!r}")
-        cfg = PriorConfig(**state["model_config"])
+        cfg = PriorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["model_config"].items()})
         with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-            net = Denoiser(cfg.channels)
+            net = Denoiser(cfg.channels, cfg.latent_shape)
         net.load_state_dict({k: v.float() for k, v in state["denoiser"].items()})
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise FmriBenchError(f"{path}: not a readable latent prior ({type(exc).__name__}: {exc})") from exc

@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     G, E, _ = vaegan.load_checkpoint(ckpt)
     cfg = latent_prior.TrainConfig(seed=args.seed, steps=args.steps, n_latents=args.n_latents)
+    model_cfg = latent_prior.PriorConfig(latent_shape=latent_prior.latent_shape_of(G))
     log.info("encoding %d stream images", cfg.n_latents)
     latents = latent_prior.training_latents(E, cfg.n_latents, cfg.seed, threads=args.threads)
     if args.evaluate is not None:
@@ -427,7 +428,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {"command": _command(args, steps), "seed": cfg.seed, "steps": steps,
                 "generator_seed": args.generator_seed, "generator_sha256": sha256_file(ckpt),
                 "train_config": dataclasses.asdict(dataclasses.replace(cfg, steps=steps)),
-                "model_config": dataclasses.asdict(latent_prior.PriorConfig()), "versions": _versions(args.threads),
+                "model_config": dataclasses.asdict(model_cfg), "versions": _versions(args.threads),
                 **({} if init is None else {"init": {"file": args.init.name, "sha256": sha256_file(args.init)}})}  # fmt: skip
 
     def snapshot(step: int, prior: latent_prior.LatentPrior) -> None:
@@ -445,7 +446,7 @@ def main(argv: list[str] | None = None) -> dict:
                 log.info("step %d of %d", done, cfg.steps)
 
         prior, losses = latent_prior.train(
-            latents, cfg, progress=advance, on_snapshot=snapshot, snapshot_every=args.snapshot_every, init=init
+            latents, cfg, model_cfg, advance, snapshot, snapshot_every=args.snapshot_every, init=init
         )
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "prior.pt", suffix=".pt") as tmp:
