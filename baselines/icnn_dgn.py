@@ -15,8 +15,8 @@ training, latent bounds and start instead), with defaults of their own.
 The generator: the package's VAE-GAN (:mod:`fmri_bench.estimators.vaegan`), loaded as the
 GAN baselines load it (the shipped checkpoint by default; ``generator=FILE``;
 ``gan_images=DIR`` trains one, cached in ``memory``). Theirs is Dosovitskiy & Brox's
-generator inverting AlexNet's fc7 (a 4096-d, non-negative input); ours takes a 4 x 16 x 16
-latent (1024 numbers) with an N(0, I) prior. Adapted as follows:
+generator inverting AlexNet's fc7 (a 4096-d, non-negative input); ours takes an 8 x 8 x 8
+latent (512 numbers) with an N(0, I) prior. Adapted as follows:
 
 * **start:** theirs is the zero vector, which is also fc7's lower bound ("no
   activation"); here ``init="zero"`` is the prior's mean, and ``init="mean"`` the mean of
@@ -101,7 +101,7 @@ class ICNNDGN(_gan.GeneratorSeeded, ICNN):
     gan_images : str or None
         Train the generator on this folder of images (seed ``generator_seed``, cached in ``memory``).
     gan_steps : int
-        Training steps of a trained generator (another value than 1000 trains one on the
+        Training steps of a trained generator (another value than 4000 trains one on the
         simulator's image stream instead of using the shipped one).
     generator_seed : int
         The shipped checkpoint of that training seed (0, 1, 2), or the seed of a trained one;

@@ -60,11 +60,11 @@ class GANInversion(_gan.GeneratorSeeded):
     ------------------------------
     generator : str or None
         A VAE-GAN checkpoint file (``python -m fmri_bench.pipeline.train_generator``);
-        default: the one shipped with the package (seed 0, 1000 steps).
+        default: the one shipped with the package (seed 0, 4000 steps).
     gan_images : str or None
         Train the generator on this folder of images (seed ``generator_seed``, cached in ``memory``).
     gan_steps : int
-        Training steps of a trained generator; another value than 1000 without ``gan_images``
+        Training steps of a trained generator; another value than 4000 without ``gan_images``
         trains one on the simulator's image stream instead of using the shipped one.
     generator_seed : int
         The generator's training seed: the shipped checkpoint ``vaegan-stimuli64-seed{N}.pt``

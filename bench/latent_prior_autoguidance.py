@@ -104,7 +104,7 @@ def main() -> None:
     args = p.parse_args()
     weights = [float(w) for w in args.weights.split(",")]
     torch.set_num_threads(2)
-    G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    G, E, _ = vaegan.load_checkpoint(latent_prior.prior_generator(0))
     main_prior, _ = latent_prior.load_prior(args.main or latent_prior.shipped_prior(0))
     guide, _ = latent_prior.load_prior(args.guide or latent_prior.shipped_prior(0, guide=True))
     refs = reference_sets(G, E, args.n)

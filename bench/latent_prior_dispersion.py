@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="PNG of the first 12 images of each row")
     args = p.parse_args()
     torch.set_num_threads(2)
-    G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    G, E, _ = vaegan.load_checkpoint(latent_prior.prior_generator(0))
     prior, _ = latent_prior.load_prior(args.prior or latent_prior.shipped_prior(0))
     mean, std = prior.mean.numpy(), prior.std.numpy()
     n = 1000

@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=64, help="images")
     p.add_argument("--out", type=Path, default=Path("docs/figures/vaegan/seed0-prior-noise-levels.png"))
     args = p.parse_args()
-    G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(args.generator_seed))
+    G, E, _ = vaegan.load_checkpoint(latent_prior.prior_generator(args.generator_seed))
     prior, _ = latent_prior.load_prior(latent_prior.shipped_prior(args.generator_seed))
     x = vaegan.render_batch(0, 0, args.n, tag=latent_prior.PRIOR_TAG + 7)  # not a training batch
     z = vaegan.encode(E, x)

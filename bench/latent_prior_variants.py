@@ -90,7 +90,7 @@ def main() -> None:
     if (args.variant == "file") != (args.prior is not None):
         p.error("--prior FILE goes with the 'file' variant, and only with it")
     torch.set_num_threads(1)
-    G, E, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    G, E, _ = vaegan.load_checkpoint(latent_prior.prior_generator(0))
     start = time.time()
     if args.variant in ("shipped", "file"):
         prior, _ = latent_prior.load_prior(args.prior or latent_prior.shipped_prior(0))

@@ -151,9 +151,9 @@ def test_generator_and_encoder_shapes() -> None:
     from fmri_bench.estimators.vaegan import ModelConfig, build
 
     G, E, D = build(ModelConfig(), 0)
-    x = G(torch.zeros(2, 1024))
+    x = G(torch.zeros(2, 512))
     assert x.shape == (2, 3, 64, 64) and x.abs().max() <= 1
-    assert [t.shape for t in E(x)] == [(2, 1024), (2, 1024)] and D(x).shape == (2, 1, 8, 8)
+    assert [t.shape for t in E(x)] == [(2, 512), (2, 512)] and D(x).shape == (2, 1, 8, 8)
     with pytest.raises(FmriBenchError, match="do not make 64 px"):
         build(ModelConfig(grid=4), 0)
 

@@ -158,21 +158,33 @@ def test_fft_gabor_filtering_equals_reflect_padded_convolution(size: int) -> Non
     torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-5)
 
 
-def test_train_generator_grid_8_variant_is_recorded_and_loads(tmp_path: Path) -> None:
+def test_train_generator_grid_16_variant_is_recorded_and_loads(tmp_path: Path) -> None:
     import json
 
     from fmri_bench.pipeline import train_generator
 
-    record = train_generator.main(["--out", str(tmp_path), "--steps", "2", "--grid", "8", "--heldout-size", "tiny"])
-    assert record["model_config"]["grid"] == 8 and record["command"].endswith("--steps 2 --threads 1 --grid 8")
-    assert json.loads((tmp_path / "record.json").read_text())["model_config"] == record["model_config"]
+    record = train_generator.main(["--out", str(tmp_path), "--steps", "2", "--grid", "16", "--heldout-size", "tiny"])
+    assert record["model_config"]["grid"] == 16 and record["command"].endswith("--steps 2 --threads 1 --grid 16")
+    assert json.loads((tmp_path / "record.json").read_text())["model_config"]["g_channels"] == [64, 32, 16]
     G, E, meta = vaegan.load_checkpoint(tmp_path / "vaegan.pt")
     z = torch.zeros(2, G.z_dim)
     with torch.no_grad():
-        assert G.z_dim == 512 and G(z).shape == (2, 3, 64, 64) and E(G(z))[0].shape == (2, 512)
-    assert meta["model_config"]["grid"] == 8 and vaegan.grid_config(16) == vaegan.ModelConfig()
+        assert G.z_dim == 1024 and G(z).shape == (2, 3, 64, 64) and E(G(z))[0].shape == (2, 1024)
+    assert meta["model_config"]["grid"] == 16 and vaegan.grid_config(8) == vaegan.ModelConfig()
     with pytest.raises(FmriBenchError, match="expected 8 or 16"):
         vaegan.grid_config(12)
     with pytest.raises(SystemExit):  # refused by the parser, before any training
         train_generator.main(["--out", str(tmp_path / "x"), "--grid", "12"])
     assert not (tmp_path / "x").exists()
+
+
+def test_shipped_grid16_generator_loads_with_its_record() -> None:
+    import json
+
+    path = vaegan.shipped_checkpoint(0, grid=16)
+    assert path is not None and path.stat().st_size < 500_000 and vaegan.shipped_checkpoint(1, grid=16) is None
+    G, E, meta = vaegan.load_checkpoint(path)
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["checkpoint"] == {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    assert meta["command"] == record["command"] and record["command"].endswith("--steps 1000 --threads 1 --grid 16")
+    assert G.grid == 16 and G.z_dim == 1024 and record["heldout_dataset_stimuli"]["test"]["ssim"] > 0.9

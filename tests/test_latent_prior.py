@@ -222,13 +222,13 @@ def test_shipped_prior_loads_with_its_record_and_draws_closer_to_the_stimuli_tha
         pytest.fail("the seed-0 latent prior is not shipped")
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["prior"]["sha256"] == sha256_file(path)
-    assert record["generator_sha256"] == sha256_file(vaegan.shipped_checkpoint(0))
+    assert record["generator_sha256"] == sha256_file(latent_prior.prior_generator(0))
     prior, meta = latent_prior.load_prior(path)
     assert "train_latent_prior" in meta["command"] and meta["generator_seed"] == 0
     # The fraction of flat pixels (grey-level gradient under 2 of 255): stimuli are flat
     # backgrounds with shapes (0.45 of pixels), G(z ~ N(0, I)) are textures (0.01); the
     # prior's samples must be far nearer the stimuli than N(0, I)'s.
-    G, _, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    G, _, _ = vaegan.load_checkpoint(latent_prior.prior_generator(0))
     stream = flat_pixel_fraction(vaegan.render_batch(0, 0, 64, tag=latent_prior.PRIOR_TAG + 1))
     drawn = flat_pixel_fraction(vaegan.decode(G, prior.sample(64, seed=0, sample_steps=100)))
     normal = flat_pixel_fraction(
@@ -246,7 +246,8 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
     record = train_latent_prior.main([*args, "--eval-images", "125", "--sample-steps", "5"])
     assert json.loads((out / "record.json").read_text()) == record
     assert record["prior"]["sha256"] == sha256_file(out / "prior.pt") and record["steps"] == 4
-    assert record["command"].endswith("--steps 4 --n-latents 250 --threads 2")
+    assert record["command"].endswith("--steps 4 --n-latents 250 --threads 2 --grid 16")
+    assert record["model_config"]["latent_shape"] == [4, 16, 16]  # the grid-16 generator's map
     assert record["evaluation"] == {"images_per_set": 125, "sample_steps": 5}
     assert len(record["loss_per_100_steps"]) == 1 and np.load(out / "losses.npy").shape == (4,)
     sets = {"prior_eta1", "prior_eta0", "gaussian_fit", "normal", "reconstruction", "stream"}
@@ -271,7 +272,7 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
         ["--out", str(tmp_path / "cont"), "--steps", "2", "--n-latents", "250", "--init", str(out / "prior.pt"),
          "--eval-images", "125", "--sample-steps", "5"])  # fmt: skip
     assert cont["init"] == {"file": "prior.pt", "sha256": record["prior"]["sha256"]}
-    assert cont["command"].endswith("--init prior.pt") and "init" not in record
+    assert cont["command"].endswith("--init prior.pt --grid 16") and "init" not in record
 
 
 @pytest.mark.parametrize(
@@ -341,7 +342,7 @@ def test_squeezenet_two_sample_accuracy_tells_textures_from_stimuli(tmp_path, mo
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     import_weights("squeezenet1_0", shared_weights / "squeezenet1_0-imagenet-deepcompression.pth")
-    G, _, _ = vaegan.load_checkpoint(vaegan.shipped_checkpoint(0))
+    G, _, _ = vaegan.load_checkpoint(latent_prior.prior_generator(0))
     one, two = (vaegan.render_batch(0, b, 60, tag=11) for b in (0, 1))
     textures = vaegan.decode(G, torch.randn(60, G.z_dim, generator=torch.Generator().manual_seed(0)).numpy())
     (q_one, pooled), (q_two, _), (q_tex, _) = (squeezenet_features(x) for x in (one, two, textures))

@@ -60,11 +60,29 @@ CODE_VERSION = "latent-prior-1"
 PRIOR_TAG = 0x5641_4C50  # "VALP": a stream of its own, disjoint from the generator's and the dataset's
 #: The priors shipped with the package, keyed by the generator seed they model.
 SHIPPED_SEEDS = (0,)
+#: The architecture of the generators the shipped priors model (``vaegan.grid_config``).
+SHIPPED_GRID = 16
 #: The latent map of the grid-8 VAE-GAN (``PriorConfig.latent_shape``'s default).
 LATENT_SHAPE = (8, 8, 8)
 #: The autoguidance weight for the shipped prior and guide: the best of 1, 1.5, 2, 2.5 in
 #: ``bench/latent_prior_autoguidance.py`` (baselines/README.md).
 SHIPPED_GUIDANCE = 2.0
+
+
+def prior_generator(generator_seed: int) -> Path | None:
+    """The shipped VAE-GAN checkpoint whose latents the shipped prior of that seed models.
+
+    Parameters
+    ----------
+    generator_seed : int
+        Its training seed.
+
+    Returns
+    -------
+    Path or None
+        The grid-16 checkpoint (:data:`SHIPPED_GRID`), None when none is shipped.
+    """
+    return vaegan.shipped_checkpoint(generator_seed, SHIPPED_GRID)
 
 
 def shipped_prior(generator_seed: int, guide: bool = False) -> Path | None:

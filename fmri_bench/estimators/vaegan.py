@@ -15,16 +15,21 @@ with ``z ~ q(z|x)``, ``z_p ~ N(0, I)``, the adversarial term on from ``adv_start
 norms of the reconstruction and adversarial losses at G's last layer). Exponential
 moving averages of E and G are what is kept.
 
-``z`` is a (4, 16, 16) map flattened to 1024 numbers (:class:`ModelConfig`): a spatial
+``z`` is a spatial map flattened (:class:`ModelConfig`, :func:`grid_config`): a spatial
 latent reconstructs the stimuli's shapes sharply, which a 256-d vector latent did not
-reach in the same CPU time (held-out PixCorr 0.83 after 2500 steps). The (8, 8, 8) map
-shipped before (:func:`grid_config` 8) reached PixCorr 0.95 after 4000 steps but turned
-small shapes with corners into blobs (8 px cells); the 4 px cells of the 16 x 16 map keep
-them (a shape probe's presence AUC 0.85 against 0.75) at 0.96 after 1000 steps, with a
-cheaper G (0.8x the time per forward and backward pass; a map of 2 channels per cell
-could not code a cell's colour, PixCorr 0.81). The price of the small KL weight: the
-model is close to an autoencoder, so N(0, I) samples are textures, not stimuli (the
-diffusion prior of :mod:`~fmri_bench.estimators.latent_prior` models the latents); the
+reach in the same CPU time (held-out PixCorr 0.83 after 2500 steps). Two architectures:
+
+- ``grid=8``, an (8, 8, 8) map of 512 numbers: the baselines' generators (seeds 0, 1, 2,
+  4000 steps; held-out PixCorr 0.95). Its 8 px cells turn small shapes with corners into
+  blobs (a shape probe's presence AUC 0.75), but brain-decoded latents render better
+  through it than through the finer map (baselines/README.md);
+- ``grid=16``, a (4, 16, 16) map of 1024 numbers (4 px cells): keeps the shapes (AUC
+  0.85, PixCorr 0.96 after 1000 steps) with a cheaper G (0.8x the time per forward and
+  backward pass); shipped for seed 0 as the generator of the latent diffusion prior
+  (:mod:`~fmri_bench.estimators.latent_prior`), whose samples it draws.
+
+The price of the small KL weight: the model is close to an autoencoder, so N(0, I)
+samples are textures, not stimuli (the diffusion prior models the latents instead); the
 inversion starts from the encoder's latents.
 
 Images come from an unlimited stream of the simulator's own image family
@@ -62,27 +67,35 @@ RENDER_SIZE = 128
 STREAM_TAG = 0x5641_4547  # "VAEG": no dataset seed is this large, so the streams never meet
 VALID_TAG = 0x5641_4C44  # a second disjoint stream: validation images of the learning curves
 #: The checkpoints shipped with the package, one per training seed (each trained by
-#: ``python -m fmri_bench.pipeline.train_generator --seed N``, 1000 steps; record beside it).
+#: ``python -m fmri_bench.pipeline.train_generator --seed N``, 4000 steps; record beside it).
 SHIPPED_SEEDS = (0, 1, 2)
+#: The grid-16 checkpoints shipped (``--seed N --steps 1000 --grid 16``): the latent prior's generator.
+SHIPPED_GRID16_SEEDS = (0,)
 SHIPPED_DIR = Path(__file__).resolve().parent / "generators"
 #: The seed-0 checkpoint, the default image prior.
 SHIPPED = SHIPPED_DIR / "vaegan-stimuli64-seed0.pt"
 
 
-def shipped_checkpoint(seed: int) -> Path | None:
+def shipped_checkpoint(seed: int, grid: int = 8) -> Path | None:
     """The checkpoint shipped for a training seed, or None when none is shipped for it.
 
     Parameters
     ----------
     seed : int
         The generator's training seed.
+    grid : {8, 16}
+        The architecture (:func:`grid_config`): 8 for the baselines' generators, 16 for
+        the latent prior's.
 
     Returns
     -------
     Path or None
     """
-    path = SHIPPED_DIR / f"vaegan-stimuli64-seed{int(seed)}.pt"
-    return path if int(seed) in SHIPPED_SEEDS and path.is_file() else None
+    if grid == 16:
+        path, seeds = SHIPPED_DIR / f"vaegan-stimuli64-grid16-seed{int(seed)}.pt", SHIPPED_GRID16_SEEDS
+    else:
+        path, seeds = SHIPPED_DIR / f"vaegan-stimuli64-seed{int(seed)}.pt", SHIPPED_SEEDS
+    return path if int(seed) in seeds and path.is_file() else None
 
 
 # --------------------------------------------------------------------------- image stream
@@ -226,21 +239,21 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 class ModelConfig:
     """Architecture (every field is in the checkpoint and the cache key)."""
 
-    z_dim: int = 1024
-    grid: int = 16  # z is a (z_dim // grid^2, grid, grid) map, read and written by 3x3 convs
-    g_channels: tuple[int, ...] = (64, 32, 16)  # at 16, 32, 64 px
-    g_extra: tuple[int, ...] = (16, 32)  # resolutions with an extra 3x3 conv
-    e_channels: tuple[int, ...] = (32, 64)  # at 32, 16 px
+    z_dim: int = 512
+    grid: int = 8  # z is a (z_dim // grid^2, grid, grid) map, read and written by 3x3 convs
+    g_channels: tuple[int, ...] = (128, 64, 32, 16)  # at 8, 16, 32, 64 px
+    g_extra: tuple[int, ...] = (8, 16, 32)  # resolutions with an extra 3x3 conv
+    e_channels: tuple[int, ...] = (32, 64, 128)  # at 32, 16, 8 px
     d_channels: tuple[int, ...] = (32, 64, 128)
 
 
 def grid_config(grid: int) -> ModelConfig:
     """The architecture with a ``grid`` x ``grid`` latent map.
 
-    ``grid=16`` is the default (a (4, 16, 16) map, 4 px cells: the shipped generators since
-    stop 24); ``grid=8`` is the (8, 8, 8) map of the generators shipped before, whose 8 px
-    cells turned small shapes with corners into blobs (baselines/README.md, "the
-    generator's shape ceiling").
+    ``grid=8`` is the default, an (8, 8, 8) map (the baselines' generators); ``grid=16`` a
+    (4, 16, 16) map with 4 px cells and G and E one resolution shorter (the latent prior's
+    generator), which keeps the small shapes that the 8 px cells blur into blobs
+    (baselines/README.md, "the generator's shape ceiling").
 
     Parameters
     ----------
@@ -251,12 +264,10 @@ def grid_config(grid: int) -> ModelConfig:
     -------
     ModelConfig
     """
-    if grid == 16:
-        return ModelConfig()
     if grid == 8:
-        return ModelConfig(
-            z_dim=512, grid=8, g_channels=(128, 64, 32, 16), g_extra=(8, 16, 32), e_channels=(32, 64, 128)
-        )
+        return ModelConfig()
+    if grid == 16:
+        return ModelConfig(z_dim=1024, grid=16, g_channels=(64, 32, 16), g_extra=(16, 32), e_channels=(32, 64))
     raise FmriBenchError(f"grid {grid!r} is not available; expected 8 or 16")
 
 
@@ -422,7 +433,7 @@ class TrainConfig:
     """Training schedule and loss weights (every field is recorded and in the cache key)."""
 
     seed: int = 0
-    steps: int = 1000
+    steps: int = 4000
     batch_size: int = 32
     prior_batch: int = 16  # prior samples per step for the adversarial loss
     lr: float = 5e-4

@@ -2,13 +2,16 @@
 
 The checkpoints shipped in ``fmri_bench/estimators/generators/`` were made by::
 
-    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed0 --seed 0
+    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed0 --seed 0 --threads 2
     python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed1 --seed 1
     python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed2 --seed 2
 
-(1000 steps of the (4, 16, 16)-latent architecture, ``--grid 16``; about 7 min each on
-1 thread, two at a time on 2 cores; ``--grid 8`` trains the (8, 8, 8) architecture shipped
-before stop 24, whose checkpoints were trained 4000 steps). Each writes
+(4000 steps; 20 min on 2 threads, 25-30 min on 1 thread beside other work), and the
+latent prior's generator (the (4, 16, 16) latent map of ``vaegan.grid_config(16)``) by::
+
+    python -m fmri_bench.pipeline.train_generator --out runs/vaegan-grid16-seed0 --seed 0 --steps 1000 --grid 16
+
+(5 min on 1 thread). Each writes
 into ``--out``:
 
 - ``vaegan.pt``: G and E (float16 weights), model config, provenance;
@@ -166,7 +169,7 @@ def _command(args: argparse.Namespace) -> str:
     """The training command without ``--out``: what determines the checkpoint's bytes."""
     return (
         f"python -m fmri_bench.pipeline.train_generator --out DIR --seed {args.seed} --steps {args.steps} "
-        f"--threads {args.threads} --grid {args.grid}"
+        f"--threads {args.threads}" + (f" --grid {args.grid}" if args.grid != 8 else "")
     )
 
 
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=vaegan.TrainConfig.steps)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--grid", type=int, default=16, choices=(8, 16), help="side of the latent map (16: shipped)")
+    p.add_argument("--grid", type=int, default=8, choices=(8, 16), help="side of the latent map (vaegan.grid_config)")
     p.add_argument("--heldout-size", default="default", help="simulator size preset of the held-out stimuli")
     args = p.parse_args(argv)
     if args.seed < 0 or args.steps < 1 or args.threads < 1:

@@ -3,7 +3,7 @@
 The prior shipped in ``fmri_bench/estimators/generators/`` was made by::
 
     python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0 \
-        --threads 1 --snapshot-every 8000
+        --threads 1 --snapshot-every 8000 --grid 16
 
 (:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps); the guide shipped
 beside it (``latent-prior-seed0-guide.pt``, for
@@ -281,7 +281,7 @@ def _command(args: argparse.Namespace, steps: int) -> str:
     init = "" if args.init is None else f" --init {args.init.name}"
     return (
         f"python -m fmri_bench.pipeline.train_latent_prior --out DIR --generator-seed {args.generator_seed} "
-        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}{init}"
+        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}{init} --grid {args.grid}"
     )
 
 
@@ -399,6 +399,8 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m fmri_bench.pipeline.train_latent_prior", description=__doc__)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--generator-seed", type=int, default=0, help="the shipped VAE-GAN checkpoint it models")
+    p.add_argument("--grid", type=int, default=latent_prior.SHIPPED_GRID, choices=(8, 16),
+                   help="that checkpoint's architecture (vaegan.grid_config)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=latent_prior.TrainConfig.steps)
     p.add_argument("--n-latents", type=int, default=latent_prior.TrainConfig.n_latents)
@@ -410,9 +412,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sample-steps", type=int, default=250, help="steps of the prior's chains in the measurement")
     args = p.parse_args(argv)
     init = _checked_init(p, args)
-    ckpt = vaegan.shipped_checkpoint(args.generator_seed)
+    ckpt = vaegan.shipped_checkpoint(args.generator_seed, args.grid)
     if ckpt is None:
-        p.error(f"--generator-seed {args.generator_seed}: no shipped VAE-GAN (seeds {vaegan.SHIPPED_SEEDS})")
+        seeds = vaegan.SHIPPED_SEEDS if args.grid == 8 else vaegan.SHIPPED_GRID16_SEEDS
+        p.error(f"--generator-seed {args.generator_seed}: no shipped grid-{args.grid} VAE-GAN (seeds {seeds})")
     torch.set_num_threads(args.threads)
     G, E, _ = vaegan.load_checkpoint(ckpt)
     cfg = latent_prior.TrainConfig(seed=args.seed, steps=args.steps, n_latents=args.n_latents)
@@ -428,7 +431,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {"command": _command(args, steps), "seed": cfg.seed, "steps": steps,
                 "generator_seed": args.generator_seed, "generator_sha256": sha256_file(ckpt),
                 "train_config": dataclasses.asdict(dataclasses.replace(cfg, steps=steps)),
-                "model_config": dataclasses.asdict(model_cfg), "versions": _versions(args.threads),
+                "model_config": {**dataclasses.asdict(model_cfg), "latent_shape": list(model_cfg.latent_shape)}, "versions": _versions(args.threads),
                 **({} if init is None else {"init": {"file": args.init.name, "sha256": sha256_file(args.init)}})}  # fmt: skip
 
     def snapshot(step: int, prior: latent_prior.LatentPrior) -> None:
