@@ -75,8 +75,11 @@ def main() -> None:
     generators = {f"G(E(x)), shipped seed {s}": vaegan.shipped_checkpoint(s) for s in (0, 1, 2)}
     for path in args.generator:  # labelled by how they were trained
         generator_meta = vaegan.load_checkpoint(path)[2]
-        grid = generator_meta["model_config"]["grid"]
-        label = f"G(E(x)), seed {generator_meta['seed']}, grid {grid}, {generator_meta['train_config']['steps']} steps"
+        grid, channels = generator_meta["model_config"]["grid"], tuple(generator_meta["model_config"]["g_channels"])
+        width = "" if channels == vaegan.grid_config(grid).g_channels else f" G {'/'.join(map(str, channels))}"
+        label = f"G(E(x)), seed {generator_meta['seed']}, grid {grid}{width}, {generator_meta['train_config']['steps']} steps"
+        if label in generators:
+            p.error(f"--generator {path}: a second generator labelled {label!r}")
         generators[label] = path
     for label, path in generators.items():
         G, E, _ = vaegan.load_checkpoint(path)

@@ -3,8 +3,8 @@
     python bench/latent_prior_sdedit.py --data-home H   # H prepared by `./dev demo` or `fmri-bench prepare`
     python bench/latent_prior_sdedit.py --data-home H --guidance 2   # the autoguided prior
 
-For each subject, encoding-gan with the prior's generator (seed 0, grid 16; not the
-baselines' default, whose latents the prior does not model) gives
+For each subject, encoding-gan with the generator the shipped prior models
+(``latent_prior.prior_generator(0)``) gives
 two latents per test response (:meth:`EncodingGAN.latent_codes`): the searched one ``z``
 (the encoding model's drawing) and the direct decode ``z_direct`` (the smooth image). The
 shipped prior then redraws them (:meth:`LatentPrior.regenerate`, Meng et al. 2022): noised
@@ -43,7 +43,7 @@ DEFAULT = "default: 0.25 G(z) + 0.75 G(z_direct)"
 
 def subject_rows(b, draws: int, guidance: float = 1.0) -> dict[str, np.ndarray]:
     """Every row's images (float, in [0, 1]) for one subject."""
-    # the generator the shipped prior models (grid 16), not the baselines' default (grid 8)
+    # the generator the shipped prior models (latent_prior.SHIPPED_GRID), whatever the baselines' default
     model = EncodingGAN(generator=str(prior_generator(0))).fit(b.X_train, b.images_train[b.y_train])
     z, z_direct = model.latent_codes(b.X_test)
     prior, _ = load_prior(shipped_prior(int(model.generator_seed)))

@@ -246,8 +246,12 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
     record = train_latent_prior.main([*args, "--eval-images", "125", "--sample-steps", "5"])
     assert json.loads((out / "record.json").read_text()) == record
     assert record["prior"]["sha256"] == sha256_file(out / "prior.pt") and record["steps"] == 4
-    assert record["command"].endswith("--steps 4 --n-latents 250 --threads 2 --grid 16")
-    assert record["model_config"]["latent_shape"] == [4, 16, 16]  # the grid-16 generator's map
+    grid = latent_prior.SHIPPED_GRID  # the default --grid: the shipped prior's generator
+    grid_option = "" if grid == 8 else f" --grid {grid}"  # grid 8 (before the option) is not named
+    assert record["command"].endswith(f"--steps 4 --n-latents 250 --threads 2{grid_option}")
+    assert record["model_config"]["latent_shape"] == list(
+        latent_prior.latent_shape_of(vaegan.Generator(vaegan.grid_config(grid)))
+    )
     assert record["evaluation"] == {"images_per_set": 125, "sample_steps": 5}
     assert len(record["loss_per_100_steps"]) == 1 and np.load(out / "losses.npy").shape == (4,)
     sets = {"prior_eta1", "prior_eta0", "gaussian_fit", "normal", "reconstruction", "stream"}
@@ -272,7 +276,7 @@ def test_training_command_writes_the_prior_its_record_pictures_and_snapshots(tmp
         ["--out", str(tmp_path / "cont"), "--steps", "2", "--n-latents", "250", "--init", str(out / "prior.pt"),
          "--eval-images", "125", "--sample-steps", "5"])  # fmt: skip
     assert cont["init"] == {"file": "prior.pt", "sha256": record["prior"]["sha256"]}
-    assert cont["command"].endswith("--init prior.pt --grid 16") and "init" not in record
+    assert cont["command"].endswith(f"--init prior.pt{grid_option}") and "init" not in record
 
 
 @pytest.mark.parametrize(
@@ -363,11 +367,12 @@ def test_shipped_guide_is_the_shipped_run_at_step_8000_and_spreads_the_samples_t
     assert record["loss_per_100_steps"] == shipped["loss_per_100_steps"][:80]
     main, _ = latent_prior.load_prior(SHIPPED)
     guide, _ = latent_prior.load_prior(guide_path)
-    mean, std = main.mean.numpy().reshape(1, 8, 1), main.std.numpy().reshape(1, 8, 1)
+    channels = main.config.latent_shape[0]
+    mean, std = main.mean.numpy().reshape(1, channels, 1), main.std.numpy().reshape(1, channels, 1)
 
     def spread(weight: float) -> float:
         z = latent_prior.autoguided(main, guide, weight).sample(64, seed=0, sample_steps=100)
-        return float(((z.reshape(64, 8, 64) - mean) / std).std())
+        return float(((z.reshape(64, channels, -1) - mean) / std).std())
 
     # the prior alone under-disperses (0.71 of the data's 0.99 here); guided, it spreads (0.86)
     assert spread(1.0) < 0.8 and spread(latent_prior.SHIPPED_GUIDANCE) > spread(1.0) + 0.1

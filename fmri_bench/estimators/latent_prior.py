@@ -61,7 +61,7 @@ PRIOR_TAG = 0x5641_4C50  # "VALP": a stream of its own, disjoint from the genera
 #: The priors shipped with the package, keyed by the generator seed they model.
 SHIPPED_SEEDS = (0,)
 #: The architecture of the generators the shipped priors model (``vaegan.grid_config``).
-SHIPPED_GRID = 16
+SHIPPED_GRID = 8
 #: The latent map of the grid-8 VAE-GAN (``PriorConfig.latent_shape``'s default).
 LATENT_SHAPE = (8, 8, 8)
 #: The autoguidance weight for the shipped prior and guide: the best of 1, 1.5, 2, 2.5 in
@@ -80,7 +80,7 @@ def prior_generator(generator_seed: int) -> Path | None:
     Returns
     -------
     Path or None
-        The grid-16 checkpoint (:data:`SHIPPED_GRID`), None when none is shipped.
+        The checkpoint of architecture :data:`SHIPPED_GRID`, None when none is shipped.
     """
     return vaegan.shipped_checkpoint(generator_seed, SHIPPED_GRID)
 

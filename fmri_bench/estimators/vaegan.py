@@ -25,8 +25,8 @@ reach in the same CPU time (held-out PixCorr 0.83 after 2500 steps). Two archite
   through it than through the finer map (baselines/README.md);
 - ``grid=16``, a (4, 16, 16) map of 1024 numbers (4 px cells): keeps the shapes (AUC
   0.85, PixCorr 0.96 after 1000 steps) with a cheaper G (0.8x the time per forward and
-  backward pass); shipped for seed 0 as the generator of the latent diffusion prior
-  (:mod:`~fmri_bench.estimators.latent_prior`), whose samples it draws.
+  backward pass); shipped for seed 0, for a latent diffusion prior over its latents
+  (:mod:`~fmri_bench.estimators.latent_prior`, ``train_latent_prior --grid 16``).
 
 The price of the small KL weight: the model is close to an autoencoder, so N(0, I)
 samples are textures, not stimuli (the diffusion prior models the latents instead); the
@@ -69,7 +69,7 @@ VALID_TAG = 0x5641_4C44  # a second disjoint stream: validation images of the le
 #: The checkpoints shipped with the package, one per training seed (each trained by
 #: ``python -m fmri_bench.pipeline.train_generator --seed N``, 4000 steps; record beside it).
 SHIPPED_SEEDS = (0, 1, 2)
-#: The grid-16 checkpoints shipped (``--seed N --steps 1000 --grid 16``): the latent prior's generator.
+#: The grid-16 checkpoints shipped (``--seed N --steps 1000 --grid 16``).
 SHIPPED_GRID16_SEEDS = (0,)
 SHIPPED_DIR = Path(__file__).resolve().parent / "generators"
 #: The seed-0 checkpoint, the default image prior.
@@ -85,7 +85,7 @@ def shipped_checkpoint(seed: int, grid: int = 8) -> Path | None:
         The generator's training seed.
     grid : {8, 16}
         The architecture (:func:`grid_config`): 8 for the baselines' generators, 16 for
-        the latent prior's.
+        the finer one.
 
     Returns
     -------
@@ -251,8 +251,7 @@ def grid_config(grid: int) -> ModelConfig:
     """The architecture with a ``grid`` x ``grid`` latent map.
 
     ``grid=8`` is the default, an (8, 8, 8) map (the baselines' generators); ``grid=16`` a
-    (4, 16, 16) map with 4 px cells and G and E one resolution shorter (the latent prior's
-    generator), which keeps the small shapes that the 8 px cells blur into blobs
+    (4, 16, 16) map with 4 px cells and G and E one resolution shorter, which keeps the small shapes that the 8 px cells blur into blobs
     (baselines/README.md, "the generator's shape ceiling").
 
     Parameters

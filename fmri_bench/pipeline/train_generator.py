@@ -7,7 +7,7 @@ The checkpoints shipped in ``fmri_bench/estimators/generators/`` were made by::
     python -m fmri_bench.pipeline.train_generator --out runs/vaegan-seed2 --seed 2
 
 (4000 steps; 20 min on 2 threads, 25-30 min on 1 thread beside other work), and the
-latent prior's generator (the (4, 16, 16) latent map of ``vaegan.grid_config(16)``) by::
+grid-16 generator (the (4, 16, 16) latent map of ``vaegan.grid_config(16)``) by::
 
     python -m fmri_bench.pipeline.train_generator --out runs/vaegan-grid16-seed0 --seed 0 --steps 1000 --grid 16
 

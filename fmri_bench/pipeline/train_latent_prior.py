@@ -3,7 +3,7 @@
 The prior shipped in ``fmri_bench/estimators/generators/`` was made by::
 
     python -m fmri_bench.pipeline.train_latent_prior --out runs/prior-seed0 --generator-seed 0 --seed 0 \
-        --threads 1 --snapshot-every 8000 --grid 16
+        --threads 1 --snapshot-every 8000
 
 (:class:`fmri_bench.estimators.latent_prior.TrainConfig`'s steps); the guide shipped
 beside it (``latent-prior-seed0-guide.pt``, for
@@ -281,7 +281,8 @@ def _command(args: argparse.Namespace, steps: int) -> str:
     init = "" if args.init is None else f" --init {args.init.name}"
     return (
         f"python -m fmri_bench.pipeline.train_latent_prior --out DIR --generator-seed {args.generator_seed} "
-        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}{init} --grid {args.grid}"
+        f"--seed {args.seed} --steps {steps} --n-latents {args.n_latents} --threads {args.threads}{init}"
+        + (f" --grid {args.grid}" if args.grid != 8 else "")
     )
 
 
