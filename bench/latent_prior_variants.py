@@ -54,7 +54,7 @@ class AttentionDenoiser(latent_prior.Denoiser):
 
     def forward(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         te = self.time(latent_prior._time_embedding(t))
-        h = self.inp(nn.functional.pixel_unshuffle(z, self.fold) if self.fold > 1 else z)
+        h = self.inp(self.fold_in(z))
         for block in self.down_blocks:
             h = block(h, te)
         m = self.down(h)
@@ -63,8 +63,7 @@ class AttentionDenoiser(latent_prior.Denoiser):
         h = h + self.up(m)
         for block in self.up_blocks:
             h = block(h, te)
-        out = self.out(h)
-        return nn.functional.pixel_shuffle(out, self.fold) if self.fold > 1 else out
+        return self.fold_out(self.out(h))
 
 
 @torch.no_grad()

@@ -7,8 +7,8 @@ the cure of Ghosh et al. 2020 ("From variational to deterministic autoencoders",
 ex-post density estimation); a Gaussian or a 10-50 component GMM fitted to 4,000
 encoder latents gave coloured blobs (measured, not shipped), so the density here is a
 denoising diffusion model in the latent space, as in latent diffusion (Rombach et al.
-2022) on the generator's latent map ((4, 16, 16), folded to (16, 8, 8); the (8, 8, 8) map of
-the grid-8 generators as it is).
+2022) on the generator's latent map (a grid-8 generator's (8, 8, 8) map as it is, a grid-16
+one's (4, 16, 16) folded to (16, 8, 8)).
 
 Model and objective (Ho et al. 2020 with the choices of later work):
 
@@ -248,9 +248,7 @@ class Denoiser(nn.Module):
         Tensor, shape (N, *latent_shape)
         """
         te = self.time(_time_embedding(t))
-        if self.fold > 1:
-            z = F.pixel_unshuffle(z, self.fold)
-        h = self.inp(z)
+        h = self.inp(self.fold_in(z))
         for block in self.down_blocks:
             h = block(h, te)
         m = self.down(h)
@@ -259,8 +257,15 @@ class Denoiser(nn.Module):
         h = h + self.up(m)
         for block in self.up_blocks:
             h = block(h, te)
-        out = self.out(h)
-        return F.pixel_shuffle(out, self.fold) if self.fold > 1 else out
+        return self.fold_out(self.out(h))
+
+    def fold_in(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent map folded to 8 x 8 (space-to-depth); unchanged when it is 8 x 8."""
+        return F.pixel_unshuffle(z, self.fold) if self.fold > 1 else z
+
+    def fold_out(self, h: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`fold_in`."""
+        return F.pixel_shuffle(h, self.fold) if self.fold > 1 else h
 
 
 class LatentPrior:
