@@ -260,11 +260,29 @@ class Denoiser(nn.Module):
         return self.fold_out(self.out(h))
 
     def fold_in(self, z: torch.Tensor) -> torch.Tensor:
-        """The latent map folded to 8 x 8 (space-to-depth); unchanged when it is 8 x 8."""
+        """The latent map folded to 8 x 8 (space-to-depth); unchanged when it is 8 x 8.
+
+        Parameters
+        ----------
+        z : Tensor, shape (N, C, 8p, 8p)
+
+        Returns
+        -------
+        Tensor, shape (N, C p^2, 8, 8)
+        """
         return F.pixel_unshuffle(z, self.fold) if self.fold > 1 else z
 
     def fold_out(self, h: torch.Tensor) -> torch.Tensor:
-        """The inverse of :meth:`fold_in`."""
+        """The inverse of :meth:`fold_in`.
+
+        Parameters
+        ----------
+        h : Tensor, shape (N, C p^2, 8, 8)
+
+        Returns
+        -------
+        Tensor, shape (N, C, 8p, 8p)
+        """
         return F.pixel_shuffle(h, self.fold) if self.fold > 1 else h
 
 
