@@ -183,6 +183,8 @@ def test_shipped_grid16_generator_loads_with_its_record() -> None:
 
     path = vaegan.shipped_checkpoint(0, grid=16)
     assert path is not None and path.stat().st_size < 500_000 and vaegan.shipped_checkpoint(1, grid=16) is None
+    with pytest.raises(FmriBenchError, match="expected 8 or 16"):
+        vaegan.shipped_checkpoint(0, grid=12)
     G, E, meta = vaegan.load_checkpoint(path)
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["checkpoint"] == {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}

@@ -93,8 +93,10 @@ def shipped_checkpoint(seed: int, grid: int = 8) -> Path | None:
     """
     if grid == 16:
         path, seeds = SHIPPED_DIR / f"vaegan-stimuli64-grid16-seed{int(seed)}.pt", SHIPPED_GRID16_SEEDS
-    else:
+    elif grid == 8:
         path, seeds = SHIPPED_DIR / f"vaegan-stimuli64-seed{int(seed)}.pt", SHIPPED_SEEDS
+    else:
+        raise FmriBenchError(f"grid {grid!r} is not available; expected 8 or 16")
     return path if int(seed) in seeds and path.is_file() else None
 
 
@@ -251,8 +253,9 @@ def grid_config(grid: int) -> ModelConfig:
     """The architecture with a ``grid`` x ``grid`` latent map.
 
     ``grid=8`` is the default, an (8, 8, 8) map (the baselines' generators); ``grid=16`` a
-    (4, 16, 16) map with 4 px cells and G and E one resolution shorter, which keeps the small shapes that the 8 px cells blur into blobs
-    (baselines/README.md, "the generator's shape ceiling").
+    (4, 16, 16) map with 4 px cells and G and E one resolution shorter, which keeps the
+    small shapes that the 8 px cells blur into blobs (baselines/README.md, "the
+    generator's shape ceiling").
 
     Parameters
     ----------
