@@ -89,3 +89,30 @@ def worker_environment() -> Iterator[None]:
         yield
     finally:
         os.environ.pop("GLIBC_TUNABLES", None)
+
+
+@contextlib.contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """torch and BLAS on one CPU thread inside the block, restoring both after.
+
+    Scoring runs under it: torch's resizes and convolutions and BLAS split their sums by
+    thread, so the same submission scored with 1 or 2 threads differed by up to 2e-6 (SSIM)
+    per image, and the recorded six-decimal scores changed with the core count and the
+    number of workers. The cost, measured on 2 cores for a process scoring one subject's 50
+    images (PixCorr, SSIM, feature MSE; imports included): 11.8-12.7 s wall / 10.6-11.2 s
+    CPU with one thread, 10.2-12.5 s / 11.1-13.6 s with two. On a many-core machine the
+    large backbones (CLIP ViT-L/14, Inception v3) lose their threads.
+
+    Yields
+    ------
+    None
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with single_blas_thread():
+            yield
+    finally:
+        torch.set_num_threads(before)

@@ -181,3 +181,21 @@ def test_resizes_are_computed_once_per_resolution() -> None:
     a = at_size(inputs, "targets", 425)
     assert at_size(inputs, "targets", 425) is a
     assert a.shape == (3, 3, 425, 425)
+
+
+def test_scores_are_the_same_bytes_whatever_torch_thread_count_the_caller_set() -> None:
+    # torch's 425 px resize and SSIM split their sums by thread: with 2 threads instead of
+    # 1, per-image SSIM moved by up to 2e-6, so recorded scores changed with the core count.
+    targets = _images(8, 64, seed=3)
+    recons = np.clip(targets / 255 + np.random.default_rng(2).normal(0, 0.2, targets.shape), 0, 1)
+    before = torch.get_num_threads()
+    per_image = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            per_image.append(evaluate_detailed(targets, recons, ["pixcorr", "ssim"]).per_image)
+            assert torch.get_num_threads() == threads  # restored after scoring
+    finally:
+        torch.set_num_threads(before)
+    for key in ("pixcorr", "ssim"):
+        assert per_image[0][key].tobytes() == per_image[1][key].tobytes(), key

@@ -18,6 +18,7 @@ from fmri_bench.images import to_float_nchw
 from fmri_bench.metrics.core import CUSTOM_MODEL, MetricInputs, MetricUnavailable, bootstrap_interval
 from fmri_bench.metrics.protocols import DEFAULT_PROTOCOL, Protocol, get_protocol
 from fmri_bench.submission import validate_array
+from fmri_bench.threads import one_cpu_thread
 
 
 @dataclass
@@ -134,10 +135,11 @@ def evaluate_detailed(
         if metric.feature is not None:
             inputs.plan(metric.feature)
     result = Evaluation(protocol=proto.name, protocol_version=proto.version)
-    for metric in chosen:
-        start = time.perf_counter()
-        _run_one(metric, inputs, result)
-        result.seconds[metric.key] = time.perf_counter() - start
+    with one_cpu_thread():  # the same bytes on any core count
+        for metric in chosen:
+            start = time.perf_counter()
+            _run_one(metric, inputs, result)
+            result.seconds[metric.key] = time.perf_counter() - start
     return result
 
 
