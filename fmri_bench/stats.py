@@ -42,7 +42,10 @@ def standardize_rows(x: np.ndarray) -> np.ndarray:
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pearson r between row i of ``a`` and row i of ``b`` (0 where a row is constant).
 
-    Row by row in float64 (see :func:`standardize_rows` for why).
+    Row by row in float64 (see :func:`standardize_rows` for why). A row counts as constant
+    when its spread is within rounding of its input dtype (rms deviation at most 8 eps times
+    its largest magnitude): torch's single-thread bilinear resize of a constant image varies
+    by one float32 ulp, and the correlation of that rounding with a target is not a score.
 
     Parameters
     ----------
@@ -55,15 +58,17 @@ def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(a).reshape(len(a), -1)
     b = np.asarray(b).reshape(len(b), -1)
+    eps_a, eps_b = (8 * np.finfo(np.result_type(m.dtype, np.float32)).eps for m in (a, b))
     r = np.zeros(len(a))
     for i in range(len(a)):
         x = a[i].astype(np.float64)
         y = b[i].astype(np.float64)
+        tol = eps_a * np.abs(x).max(initial=0.0), eps_b * np.abs(y).max(initial=0.0)
         x -= x.mean()
         y -= y.mean()
-        denom = np.sqrt(np.dot(x, x) * np.dot(y, y))
-        if denom > 0:
-            r[i] = np.dot(x, y) / denom
+        sxx, syy = np.dot(x, x), np.dot(y, y)
+        if sxx > len(x) * tol[0] ** 2 and syy > len(y) * tol[1] ** 2 and sxx * syy > 0:
+            r[i] = np.dot(x, y) / np.sqrt(sxx * syy)
     return np.clip(r, -1.0, 1.0)
 
 

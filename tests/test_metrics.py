@@ -199,3 +199,14 @@ def test_scores_are_the_same_bytes_whatever_torch_thread_count_the_caller_set() 
         torch.set_num_threads(before)
     for key in ("pixcorr", "ssim"):
         assert per_image[0][key].tobytes() == per_image[1][key].tobytes(), key
+
+
+def test_pearson_rows_treats_rounding_level_variation_as_constant() -> None:
+    # torch's one-thread bilinear resize of a constant image varies by one float32 ulp; its
+    # correlation with a target is rounding, not a score (PixCorr of a flat image is 0).
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0, 1, (1, 1000)).astype(np.float32)
+    flat = np.full((1, 1000), 0.5, np.float32)
+    flat[0, rng.random(1000) < 0.5] = np.nextafter(np.float32(0.5), np.float32(1))
+    assert pearson_rows(flat, target)[0] == 0.0
+    assert pearson_rows(flat.astype(np.float64) + 1e-4 * target, target)[0] > 0.99  # small but real
