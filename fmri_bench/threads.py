@@ -107,12 +107,28 @@ def one_cpu_thread() -> Iterator[None]:
     ------
     None
     """
+    with torch_cpu_threads(1), single_blas_thread():
+        yield
+
+
+@contextlib.contextmanager
+def torch_cpu_threads(threads: int) -> Iterator[None]:
+    """torch on ``threads`` CPU threads inside the block, restoring the setting after.
+
+    Parameters
+    ----------
+    threads : int
+        CPU threads for torch's intra-op work.
+
+    Yields
+    ------
+    None
+    """
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
-        with single_blas_thread():
-            yield
+        yield
     finally:
         torch.set_num_threads(before)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 from fmri_bench.errors import FmriBenchError
+from fmri_bench.threads import torch_cpu_threads
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -94,14 +95,8 @@ def torch_threads(device: str, threads: int = 1) -> Iterator[None]:
     None
         While the thread count is in force.
     """
-    import torch
-
     if device != "cpu" or threads <= 0:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_cpu_threads(threads):
         yield
-    finally:
-        torch.set_num_threads(before)
