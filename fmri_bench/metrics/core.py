@@ -324,6 +324,8 @@ class MetricInputs:
         MetricUnavailable
             The backbone's weights are unavailable (the reason is the message).
         """
+        import torch
+
         model, wf, sha = self._model(spec.backbone)
         size = spec.size or wf.input_size
         key = (spec.backbone, spec.chain, size)
@@ -331,8 +333,13 @@ class MetricInputs:
             nodes = tuple(sorted(self._plan.get((spec.backbone, spec.chain, spec.size), set()) | {spec.node}))
             for which in ("targets", "recons"):
                 # Certified target features are shared across evaluations (reference rows,
-                # several subjects): keyed by the targets' content and the weight file.
-                shared = (self.fingerprint, *key, nodes, sha) if which == "targets" and sha else None
+                # several subjects): keyed by the targets' content and the weight file, and by
+                # torch's thread count, whose split sums change the features' last bits.
+                shared = (
+                    (self.fingerprint, *key, nodes, sha, torch.get_num_threads())
+                    if which == "targets" and sha
+                    else None
+                )
                 feats = self._cached_targets(shared)
                 if feats is None:
                     feats = self._extract(model, wf, nodes, spec, which, size, custom=sha is None)

@@ -3,7 +3,8 @@
 Scoring a submission runs every network on the targets and on the reconstructions; the
 targets are the same for every submission of a dataset version, so their features are
 kept in ``<data-home>/cache/features/<key>.npz`` (the key hashes the targets' content, the
-weight file's sha256, the preprocessing chain and the metric definitions' version). Measured
+weight file's sha256, the preprocessing chain, the metric definitions' version, the batch
+size and torch's thread count, the last two because they change the features' last bits). Measured
 on 50 test images with the offline SqueezeNet and MobileNetV2: the networks' time halves
 from the second score of a version on.
 """
