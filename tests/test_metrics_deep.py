@@ -201,7 +201,6 @@ def test_target_features_computed_with_another_thread_count_are_not_reused(
 ) -> None:
     # Scoring runs on one thread; features cached by a scoring on two (before it was pinned)
     # differ in their last bits, so a store that holds them must compute the targets again.
-    import contextlib
     import importlib
 
     import fmri_bench.metrics.core as core
@@ -211,19 +210,18 @@ def test_target_features_computed_with_another_thread_count_are_not_reused(
     evaluate_module = importlib.import_module("fmri_bench.metrics.evaluate")  # the attribute is the function
     targets, recons = _images(6, seed=1), _images(6, seed=2)
     store = FeatureStore(tmp_path / "features")
+    shipped = evaluate_module.one_cpu_thread
     monkeypatch.setattr(evaluate_module, "one_cpu_thread", lambda: torch_cpu_threads(2))
     evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store)
     assert len(store) == 1
-    monkeypatch.setattr(evaluate_module, "one_cpu_thread", contextlib.nullcontext)
+    monkeypatch.setattr(evaluate_module, "one_cpu_thread", shipped)  # scoring as shipped: one thread
     monkeypatch.setattr(core, "_TARGET_FEATURES", {})
     calls = []
     real = core.extract_features
     monkeypatch.setattr(core, "extract_features", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
-    with torch_cpu_threads(1):
-        one = evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store)
+    one = evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store)
     assert calls == [6, 6] and len(store) == 2  # the targets ran again, under a key of their own
     monkeypatch.setattr(core, "_TARGET_FEATURES", {})
     calls.clear()
-    with torch_cpu_threads(1):
-        assert evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store).metrics == one.metrics
+    assert evaluate_detailed(targets, recons, ["squeezenet"], feature_cache=store).metrics == one.metrics
     assert calls == [6]  # and one thread's own entry is reused
